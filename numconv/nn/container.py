@@ -1,0 +1,127 @@
+"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .. import _state
+from .module import Module, check_finite
+
+
+class Sequential(Module):
+    """Run modules one after another; backward runs them in reverse.
+
+    ``Sequential(a, b, c)`` names its children ``"0"``, ``"1"``, ``"2"``
+    (so its ``state_dict`` keys are ``"0.weight"``, ... as in PyTorch);
+    ``Sequential(OrderedDict(conv=a, act=b))`` uses the given names.
+
+    Examples
+    --------
+    >>> import numconv.nn as nn
+    >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+    """
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, m in modules[0].items():
+                self.add_module(str(name), _checked_module(m, name))
+        else:
+            for i, m in enumerate(modules):
+                self.add_module(str(i), _checked_module(m, i))
+
+    def forward(self, x):
+        debug = _state.is_debug()
+        for name, m in self._modules.items():
+            x = m(x)
+            if debug:
+                check_finite(x, f"layer '{name}' ({type(m).__name__}) forward output")
+        return x
+
+    def backward(self, grad_output):
+        debug = _state.is_debug()
+        grad = grad_output
+        for name, m in reversed(list(self._modules.items())):
+            grad = m.backward(grad)
+            if debug:
+                check_finite(grad, f"layer '{name}' ({type(m).__name__}) backward output")
+        return grad
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        if isinstance(index, str):
+            return self._modules[index]
+        return items[index][1]
+
+    def append(self, module: Module) -> "Sequential":
+        self.add_module(str(len(self)), _checked_module(module, len(self)))
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules, registered so their parameters are found.
+
+    It has no forward of its own; the module that owns it decides how to use it.
+    """
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> "ModuleList":
+        self.add_module(str(len(self._modules)), _checked_module(module, len(self._modules)))
+        return self
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        return list(self._modules.values())[index]
+
+
+class ModuleDict(Module):
+    """A dict of modules, registered so their parameters are found."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        for name, m in (modules or {}).items():
+            self.add_module(str(name), _checked_module(m, name))
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        self.add_module(str(key), _checked_module(module, key))
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+
+def _checked_module(m, name):
+    if not isinstance(m, Module):
+        raise TypeError(f"expected a numconv Module at position/name {name!r}, got {type(m).__name__}")
+    return m

@@ -1,0 +1,3 @@
+"""(family under construction)"""
+
+__all__ = []

@@ -1,0 +1,375 @@
+"""``Module``: the base class of every layer, with PyTorch's bookkeeping.
+
+A layer does three things: ``forward`` computes the output and keeps what the
+backward pass needs (its *cache*); ``backward`` turns the gradient of the loss
+with respect to the output into the gradient with respect to the input, and
+*adds* the parameter gradients into each ``Parameter.grad``; and the rest of
+this class (``parameters``, ``state_dict``, ``train``/``eval``, ``to``) is the
+bookkeeping that makes layers composable, named and saveable the PyTorch way.
+
+The cache rule: a forward pass keeps its cache unless it runs inside
+``numconv.no_grad()``, in training *and* in eval mode (so you can backprop
+through an eval-mode network, e.g. for saliency maps). ``backward`` consumes
+the cache, so calling it twice, or without a forward, is a ``RuntimeError``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterator
+
+import numpy as np
+
+from .. import _state
+from .._checks import FLOAT_DTYPES, as_float_array
+from .parameter import Parameter
+
+
+class Module:
+    """Base class for all layers and models.
+
+    Subclasses set parameters, buffers and sub-modules as attributes in
+    ``__init__`` (after calling ``super().__init__()``), and implement
+    ``forward`` and ``backward``.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_cache", None)
+
+    # ------------------------------------------------------------------ attributes
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        params, buffers, modules = self._parameters, self._buffers, self._modules
+        if isinstance(value, Parameter):
+            buffers.pop(name, None)
+            modules.pop(name, None)
+            self.__dict__.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            buffers.pop(name, None)
+            self.__dict__.pop(name, None)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} to parameter '{name}' "
+                    "(use a Parameter, or None)"
+                )
+            params[name] = None
+        elif name in buffers:
+            buffers[name] = value
+        elif name in modules:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} to sub-module '{name}'")
+            modules[name] = None
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails.
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._buffers, self._modules):
+            if name in store:
+                del store[name]
+                self._non_persistent.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or ``None``, as for ``bias=False``) under ``name``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: expected a Parameter or None, got {type(param).__name__}")
+        self.__dict__.pop(name, None)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, array, persistent: bool = True) -> None:
+        """Add a buffer: state that is saved but not learned (running statistics)."""
+        self.__dict__.pop(name, None)
+        self._buffers[name] = None if array is None else np.asarray(array)
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Add a child module under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: expected a Module, got {type(module).__name__}")
+        self.__dict__.pop(name, None)
+        self._modules[name] = module
+
+    # ------------------------------------------------------------------ forward / backward
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, grad_output):
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __call__(self, *args, **kwargs):
+        out = self.forward(*args, **kwargs)
+        if _state.is_debug():
+            check_finite(out, f"{self._debug_name()} forward output")
+        return out
+
+    def _debug_name(self) -> str:
+        return getattr(self, "_path", None) or type(self).__name__
+
+    # Cache helpers used by layers --------------------------------------------------
+    def _keep(self, cache) -> None:
+        """Keep ``cache`` for the next backward (nothing inside ``no_grad``)."""
+        self._cache = cache if _state.is_grad_enabled() else None
+
+    def _take(self):
+        """Return the kept cache and forget it; raise if there is none."""
+        cache = self._cache
+        if cache is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward: there is no forward pass to differentiate. Call the layer "
+                "on an input first (outside numconv.no_grad()), and call backward once per forward."
+            )
+        self._cache = None
+        return cache
+
+    def _as_input(self, x, where: str | None = None) -> np.ndarray:
+        """Check ``x`` is a float array and cast it to this module's dtype.
+
+        A module with parameters computes in its parameters' dtype; one
+        without keeps the input's dtype.
+        """
+        x = as_float_array(x, where or type(self).__name__)
+        dtype = self.dtype
+        if dtype is not None and x.dtype != dtype:
+            x = x.astype(dtype)
+        return x
+
+    # ------------------------------------------------------------------ traversal
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(name, parameter)`` pairs, names dotted like PyTorch's."""
+        seen = set()
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, p in module._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Yield every parameter (each shared parameter once)."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, np.ndarray]]:
+        """Yield ``(name, buffer)`` pairs."""
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, b in module._buffers.items():
+                if b is not None:
+                    yield (f"{module_prefix}.{name}" if module_prefix else name), b
+
+    def buffers(self, recurse: bool = True) -> Iterator[np.ndarray]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        for name, m in self._modules.items():
+            if m is not None:
+                yield name, m
+
+    def children(self) -> Iterator["Module"]:
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(self, prefix: str = "", memo=None) -> Iterator[tuple[str, "Module"]]:
+        """Yield ``(path, module)`` for this module and every descendant."""
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, m in self.named_children():
+            yield from m.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+
+    def modules(self) -> Iterator["Module"]:
+        for _, m in self.named_modules():
+            yield m
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every child (recursively) and then on self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # ------------------------------------------------------------------ modes, grads, dtype
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (batch norm uses batch statistics, dropout drops)."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: expected mode to be a bool, got {type(mode).__name__}")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Set evaluation mode; same as ``train(False)``."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's gradient to zeros."""
+        for p in self.parameters():
+            p.zero_grad()
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    @property
+    def dtype(self):
+        """The dtype of this module's own parameters (``None`` if it has none)."""
+        for p in self._parameters.values():
+            if p is not None:
+                return p.data.dtype
+        for name, b in self._buffers.items():
+            if b is not None and b.dtype in FLOAT_DTYPES:
+                return b.dtype
+        return None
+
+    def to(self, dtype) -> "Module":
+        """Convert every parameter and floating buffer to ``dtype`` (float32/float64)."""
+        dtype = np.dtype(dtype)
+        if dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{type(self).__name__}.to: expected float32 or float64, got {dtype}")
+        for m in self.modules():
+            for p in m._parameters.values():
+                if p is not None:
+                    p.to(dtype)
+            for name, b in m._buffers.items():
+                if b is not None and b.dtype in FLOAT_DTYPES:
+                    m._buffers[name] = b.astype(dtype, copy=False)
+            object.__setattr__(m, "_cache", None)
+        return self
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
+    # ------------------------------------------------------------------ state dict
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Copies of every parameter and persistent buffer, under PyTorch's keys."""
+        state = OrderedDict()
+        for prefix, m in self.named_modules():
+            for name, p in m._parameters.items():
+                if p is not None:
+                    state[f"{prefix}.{name}" if prefix else name] = p.data.copy()
+            for name, b in m._buffers.items():
+                if b is not None and name not in m._non_persistent:
+                    state[f"{prefix}.{name}" if prefix else name] = np.array(b, copy=True)
+        return state
+
+    def _state_slots(self):
+        """``{key: (module, name, kind)}`` for everything ``state_dict`` saves."""
+        slots = OrderedDict()
+        for prefix, m in self.named_modules():
+            for name, p in m._parameters.items():
+                if p is not None:
+                    slots[f"{prefix}.{name}" if prefix else name] = (m, name, "parameter")
+            for name, b in m._buffers.items():
+                if b is not None and name not in m._non_persistent:
+                    slots[f"{prefix}.{name}" if prefix else name] = (m, name, "buffer")
+        return slots
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy values from ``state_dict`` into this module's parameters and buffers.
+
+        Every key and shape is checked before anything is written, so a
+        mismatch leaves the module untouched. Values are cast to the dtype of
+        the parameter or buffer they replace. Arrays from PyTorch
+        (``{k: v.numpy() for k, v in torch_model.state_dict().items()}``)
+        load as they are.
+
+        Returns
+        -------
+        (missing_keys, unexpected_keys) : tuple of lists
+            Both empty when ``strict=True`` (a mismatch raises instead).
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"load_state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
+        slots = self._state_slots()
+        missing = [k for k in slots if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in slots]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            raise KeyError(f"{type(self).__name__}.load_state_dict: " + " and ".join(parts))
+        staged = []
+        for key, (module, name, kind) in slots.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            if hasattr(value, "detach"):  # a torch tensor handed over directly
+                value = value.detach().cpu().numpy()
+            value = np.asarray(value)
+            current = module._parameters[name].data if kind == "parameter" else module._buffers[name]
+            if value.shape != current.shape:
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: '{key}' has shape {tuple(value.shape)} in the "
+                    f"state dict but {tuple(current.shape)} in the model"
+                )
+            if value.dtype.kind not in "fiub":
+                raise TypeError(f"{type(self).__name__}.load_state_dict: '{key}' has unsupported dtype {value.dtype}")
+            if current.dtype.kind == "f" and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                pass  # NaN weights are legal (if unwise); we copy them as PyTorch does
+            staged.append((module, name, kind, value.astype(current.dtype, copy=True)))
+        for module, name, kind, value in staged:
+            if kind == "parameter":
+                p = module._parameters[name]
+                p.data = value
+                p.zero_grad()
+            else:
+                module._buffers[name] = value
+        return missing, unexpected
+
+    # ------------------------------------------------------------------ repr
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, m in self._modules.items():
+            child = repr(m).replace("\n", "\n  ")
+            lines.append(f"({name}): {child}")
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        body = ([extra] if extra else []) + lines
+        return f"{type(self).__name__}(\n  " + "\n  ".join(body) + "\n)"
+
+
+def check_finite(array, what: str) -> None:
+    """Debug mode: raise ``FloatingPointError`` naming ``what`` if ``array`` has NaN or Inf."""
+    arrays = array if isinstance(array, tuple) else (array,)
+    for a in arrays:
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            n_nan = int(np.isnan(a).sum())
+            n_inf = int(np.isinf(a).sum())
+            raise FloatingPointError(f"numconv debug: {what} has {n_nan} NaN and {n_inf} Inf values (shape {a.shape})")

@@ -1,0 +1,51 @@
+"""Shared pytest configuration.
+
+With ``NUMCONV_REQUIRE_TORCH=1`` (set by ``.ci/run``), the session fails if
+torch cannot be imported or if any test was skipped for want of torch, so
+the live PyTorch comparisons can never silently stop running.
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+settings.register_profile(
+    "default",
+    max_examples=int(os.environ.get("NUMCONV_HYPOTHESIS_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    derandomize=os.environ.get("NUMCONV_HYPOTHESIS_DERANDOMIZE", "0") == "1",
+)
+settings.load_profile("default")
+
+REQUIRE_TORCH = os.environ.get("NUMCONV_REQUIRE_TORCH", "") == "1"
+_torch_skips = []
+
+
+def pytest_configure(config):
+    if REQUIRE_TORCH:
+        try:
+            import torch  # noqa: F401
+        except ImportError as error:  # pragma: no cover - only in a broken CI
+            raise pytest.UsageError(f"NUMCONV_REQUIRE_TORCH=1 but torch cannot be imported: {error}")
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and "torch" in str(report.longrepr).lower():
+        _torch_skips.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if REQUIRE_TORCH and _torch_skips:
+        print(f"\nNUMCONV_REQUIRE_TORCH=1: {len(_torch_skips)} torch tests were skipped, e.g. {_torch_skips[:3]}")
+        session.exitstatus = 1
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

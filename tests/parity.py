@@ -1,0 +1,160 @@
+"""One-line PyTorch parity checks (the helpers every test module uses).
+
+``check_op`` runs a functional pair and the matching torch function on the
+same inputs, draws a *random* upstream gradient (never all ones), and
+compares the output and every input gradient. ``check_module`` does the same
+for a layer, copying our parameters into the torch layer first and comparing
+parameter gradients and buffers too.
+
+Errors are measured as ``max|ours - torch| / max|torch|`` (the relative
+error in the max norm; plain absolute error when the reference is all zero).
+Tolerances: float64 1e-10, float32 1e-4 (DESIGN.md), never loosened to pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
+
+
+def rel_error(ours, theirs) -> float:
+    """``max|a - b| / max|b|`` (absolute error where ``b`` is all zero)."""
+    a = np.asarray(ours, dtype=np.float64)
+    b = np.asarray(theirs, dtype=np.float64)
+    assert a.shape == b.shape, f"shape mismatch: ours {a.shape}, torch {b.shape}"
+    if a.size == 0:
+        return 0.0
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    assert np.array_equal(nan_a, nan_b), "NaN positions differ"
+    a, b = np.where(nan_a, 0, a), np.where(nan_b, 0, b)
+    inf_a, inf_b = np.isinf(a), np.isinf(b)
+    assert np.array_equal(a[inf_a], b[inf_b]) and np.array_equal(inf_a, inf_b), "Inf positions differ"
+    a, b = np.where(inf_a, 0, a), np.where(inf_b, 0, b)
+    scale = np.max(np.abs(b))
+    err = np.max(np.abs(a - b))
+    return float(err / scale) if scale > 0 else float(err)
+
+
+def to_numpy(t) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+def assert_close(ours, theirs, dtype, what: str, tol: float | None = None) -> float:
+    """Assert the relative error is within the dtype's tolerance; return it."""
+    import torch
+
+    if isinstance(theirs, torch.Tensor):
+        theirs = to_numpy(theirs)
+    ours = np.asarray(ours)
+    tol = TOL[np.dtype(dtype)] if tol is None else tol
+    assert ours.shape == np.shape(theirs), f"{what}: shape {ours.shape} vs torch {np.shape(theirs)}"
+    err = rel_error(ours, theirs)
+    assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.0e} ({np.dtype(dtype)})"
+    return err
+
+
+def check_op(op, op_backward, torch_fn, arrays, kwargs=None, torch_kwargs=None, dtype=np.float64,
+             seed=0, tol=None, grad_mask=None):
+    """Compare a functional pair with a torch function, forward and backward.
+
+    Parameters
+    ----------
+    op, op_backward : callables
+        ``op(*arrays, **kwargs) -> (out, cache)``; ``op_backward(dout, cache) -> grads``.
+    torch_fn : callable
+        ``torch_fn(*tensors, **torch_kwargs) -> tensor``.
+    arrays : list
+        Float arrays (cast to ``dtype``; differentiated), or None / other
+        values passed through unchanged to both sides.
+    grad_mask : list of bool, optional
+        Which arrays to compare gradients for (default: every float array).
+
+    Returns
+    -------
+    dict with the relative errors measured (``"out"``, ``"grad0"``, ...).
+    """
+    import torch
+
+    kwargs = kwargs or {}
+    torch_kwargs = kwargs if torch_kwargs is None else torch_kwargs
+    dtype = np.dtype(dtype)
+    ours_in = [a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in arrays]
+    torch_in = [
+        torch.tensor(a, requires_grad=True) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
+        else (torch.from_numpy(a) if isinstance(a, np.ndarray) else a)
+        for a in ours_in
+    ]
+    out, cache = op(*ours_in, **kwargs)
+    t_out = torch_fn(*torch_in, **torch_kwargs)
+    errors = {"out": assert_close(out, t_out, dtype, "forward output", tol)}
+    assert np.asarray(out).dtype == dtype, f"output dtype {np.asarray(out).dtype}, expected {dtype}"
+    upstream = np.random.default_rng(seed).standard_normal(np.shape(out)).astype(dtype)
+    grads = op_backward(upstream, cache)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    t_out.backward(torch.from_numpy(upstream))
+    for i, (a, t) in enumerate(zip(ours_in, torch_in)):
+        if not (isinstance(t, torch.Tensor) and t.requires_grad):
+            continue
+        if grad_mask is not None and not grad_mask[i]:
+            continue
+        g = grads[i]
+        assert g is not None, f"gradient {i} is None"
+        tg = t.grad if t.grad is not None else torch.zeros_like(t)
+        errors[f"grad{i}"] = assert_close(g, tg, dtype, f"gradient of input {i}", tol)
+        assert np.asarray(g).dtype == dtype, f"gradient {i} dtype {np.asarray(g).dtype}, expected {dtype}"
+    return errors
+
+
+def copy_params_to_torch(ours, theirs) -> None:
+    """Load our module's state into a torch module (same architecture)."""
+    import torch
+
+    state = {k: torch.from_numpy(np.array(v)) for k, v in ours.state_dict().items()}
+    theirs.load_state_dict(state, strict=True)
+
+
+def check_module(ours, theirs, inputs, dtype=np.float64, seed=0, tol=None, steps=1, compare_buffers=True):
+    """Compare a numconv layer with a torch layer: output, dx, parameter grads, buffers.
+
+    ``theirs`` receives our parameters (``copy_params_to_torch``), is put in
+    the same mode and dtype, and both run ``steps`` forward/backward passes
+    on ``inputs`` (a list of arrays; only the first is differentiated).
+    Returns the largest relative error of each kind.
+    """
+    import torch
+
+    dtype = np.dtype(dtype)
+    ours.to(dtype)
+    theirs.to(torch.float64 if dtype == np.float64 else torch.float32)
+    copy_params_to_torch(ours, theirs)
+    theirs.train(ours.training)
+    errors = {}
+    rng = np.random.default_rng(seed)
+    for step in range(steps):
+        xs = [np.asarray(x[step] if isinstance(x, list) else x) for x in inputs]
+        xs = [x.astype(dtype) if x.dtype.kind == "f" else x for x in xs]
+        t_xs = [torch.tensor(x, requires_grad=(i == 0)) for i, x in enumerate(xs)]
+        ours.zero_grad()
+        for p in theirs.parameters():
+            p.grad = None
+        out = ours(*xs)
+        t_out = theirs(*t_xs)
+        errors["out"] = max(errors.get("out", 0), assert_close(out, t_out, dtype, f"step {step} output", tol))
+        upstream = rng.standard_normal(np.shape(out)).astype(dtype)
+        dx = ours.backward(upstream)
+        t_out.backward(torch.from_numpy(upstream))
+        tdx = t_xs[0].grad if t_xs[0].grad is not None else torch.zeros_like(t_xs[0])
+        errors["dx"] = max(errors.get("dx", 0), assert_close(dx, tdx, dtype, f"step {step} input gradient", tol))
+        t_params = dict(theirs.named_parameters())
+        for name, p in ours.named_parameters():
+            tg = t_params[name].grad
+            tg = torch.zeros_like(t_params[name]) if tg is None else tg
+            errors[name] = max(errors.get(name, 0), assert_close(p.grad, tg, dtype, f"step {step} grad of {name}", tol))
+        if compare_buffers:
+            t_buffers = dict(theirs.named_buffers())
+            for name, b in ours.named_buffers():
+                err = assert_close(b, t_buffers[name], dtype if b.dtype.kind == "f" else np.float64,
+                                   f"step {step} buffer {name}", tol)
+                errors[name] = max(errors.get(name, 0), err)
+    return errors
