@@ -1,3 +1,411 @@
-"""(family under construction)"""
+"""Convolution over 1, 2 or 3 spatial axes, as ``torch.nn.functional.conv1d/2d/3d``.
 
-__all__ = []
+One N-d implementation (``_conv_nd`` / ``_conv_nd_backward``) does the work;
+``conv1d``, ``conv2d`` and ``conv3d`` are thin wrappers. The steps:
+
+1. check the arguments and work out the padding (int, tuple, 'valid' or
+   'same'; filled with zeros, a reflection, a replica or a wrap-around),
+2. pad the input explicitly (``pad``),
+3. run a *valid* convolution with the chosen algorithm. ``"im2col"`` writes
+   every receptive field out as a column (``im2col``) and does one matrix
+   product per group, all groups in one batched ``np.matmul``; the backward
+   pass does two more products and scatters the column gradients back with
+   ``col2im``,
+4. fold the padding's gradient back (``pad_backward``).
+
+The ``algorithm`` keyword picks step 3's implementation; ``"auto"`` chooses
+one per call. A new algorithm is one more entry in ``_ALGORITHMS``: a
+forward and a backward with the signatures of ``_im2col_forward`` and
+``_im2col_backward``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from .._checks import as_float_array, check_ndim, check_positive_int, ntuple, shape_str
+from .im2col import (
+    PadCache,
+    _check_pad,
+    _col2im,
+    _im2col,
+    _pad,
+    _span_text,
+    conv_output_shape,
+    pad_backward,
+)
+
+__all__ = [
+    "conv1d", "conv1d_backward", "conv2d", "conv2d_backward", "conv3d", "conv3d_backward", "ConvCache",
+]
+
+_LAYOUTS = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)", 3: "(C, D, H, W) or (N, C, D, H, W)"}
+_KERNEL_AXES = {1: "kL", 2: "kH, kW", 3: "kD, kH, kW"}
+
+
+class ConvCache(NamedTuple):
+    """What ``conv*d_backward`` needs.
+
+    Attributes
+    ----------
+    algorithm : str
+        The algorithm that ran the forward pass (its backward runs now).
+    state : tuple
+        That algorithm's own cache (for ``"im2col"``: the columns, the weight, ...).
+    pad : PadCache or None
+        The explicit padding (None when there was none).
+    out_shape : tuple
+        The output's shape, batched: (N, C_out, *out_spatial).
+    has_bias, unbatched : bool
+    dtype : np.dtype
+        The computation's dtype (the input's).
+    """
+
+    algorithm: str
+    state: tuple
+    pad: PadCache | None
+    out_shape: tuple
+    has_bias: bool
+    unbatched: bool
+    dtype: np.dtype
+
+
+# ---------------------------------------------------------------------------------------------- public ops
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",
+           algorithm="auto"):
+    """1-D convolution (cross-correlation), as ``torch.nn.functional.conv1d``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C_in, L) or (C_in, L)
+    weight : ndarray, shape (C_out, C_in / groups, kL)
+    bias : ndarray, shape (C_out,), optional
+    stride, dilation : int or tuple of 1 int
+    padding : int, tuple of 1 int, 'valid' or 'same'
+    groups : int
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+    algorithm : {'auto', 'im2col'}
+
+    Returns
+    -------
+    out : ndarray, shape (N, C_out, L_out) (or (C_out, L_out) for unbatched input)
+    cache : ConvCache
+
+    See ``conv2d`` for the details, which are the same along one axis.
+    """
+    return _conv_nd(1, "conv1d", x, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",
+           algorithm="auto"):
+    """2-D convolution (cross-correlation), as ``torch.nn.functional.conv2d``.
+
+    ``out[n, k, i, j] = bias[k] + sum over c, p, q of
+    x_padded[n, g*C_g + c, i*s_h + p*d_h, j*s_w + q*d_w] * weight[k, c, p, q]``,
+    where ``g = k // (C_out / groups)`` is the group of output channel ``k``
+    and ``C_g = C_in / groups``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C_in, H, W) or (C_in, H, W)
+        float32 or float64; the output keeps this dtype (the weight is cast to it).
+    weight : ndarray, shape (C_out, C_in / groups, kH, kW)
+    bias : ndarray, shape (C_out,), optional
+    stride : int or (int, int)
+    padding : int, (int, int), 'valid' or 'same'
+        Pixels added on both sides of each axis. 'valid' is 0; 'same' (stride
+        1 only) makes the output as large as the input: a total of
+        ``dilation * (k - 1)`` per axis, ``total // 2`` before and the rest
+        after, so an even kernel gets the extra pixel on the right/bottom,
+        as in PyTorch.
+    dilation : int or (int, int)
+        Spacing between kernel taps.
+    groups : int
+        Split the channels into this many independent convolutions
+        (``groups == C_in`` is a depthwise convolution).
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}, keyword only
+        What fills the padding (the ``padding_mode`` of ``torch.nn.Conv2d``,
+        which pads with ``F.pad`` and then convolves with no padding).
+    algorithm : {'auto', 'im2col'}, keyword only
+        How to compute it; every algorithm gives the same result.
+
+    Returns
+    -------
+    out : ndarray, shape (N, C_out, H_out, W_out) (or (C_out, H_out, W_out))
+        ``H_out = (H + pad_top + pad_bottom - d_h * (kH - 1) - 1) // s_h + 1``, same for W.
+    cache : ConvCache
+    """
+    return _conv_nd(2, "conv2d", x, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm)
+
+
+def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",
+           algorithm="auto"):
+    """3-D convolution (cross-correlation), as ``torch.nn.functional.conv3d``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C_in, D, H, W) or (C_in, D, H, W)
+    weight : ndarray, shape (C_out, C_in / groups, kD, kH, kW)
+    bias : ndarray, shape (C_out,), optional
+    stride, dilation : int or tuple of 3 ints
+    padding : int, tuple of 3 ints, 'valid' or 'same'
+    groups : int
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+    algorithm : {'auto', 'im2col'}
+
+    Returns
+    -------
+    out : ndarray, shape (N, C_out, D_out, H_out, W_out) (or without N)
+    cache : ConvCache
+
+    See ``conv2d`` for the details, which are the same along each axis.
+    """
+    return _conv_nd(3, "conv3d", x, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm)
+
+
+def conv1d_backward(dout, cache: ConvCache):
+    """Gradients of ``conv1d``: ``(dx, dweight, dbias)``; see ``conv2d_backward``."""
+    return _conv_nd_backward(dout, cache, "conv1d_backward")
+
+
+def conv2d_backward(dout, cache: ConvCache):
+    """Gradients of ``conv2d``.
+
+    Parameters
+    ----------
+    dout : ndarray, shape of ``conv2d``'s output
+    cache : ConvCache
+
+    Returns
+    -------
+    dx : ndarray, shape of ``x`` (N, C_in, H, W) or (C_in, H, W)
+    dweight : ndarray, shape (C_out, C_in / groups, kH, kW)
+    dbias : ndarray, shape (C_out,), or None when the forward had no bias
+        All in the input's dtype.
+    """
+    return _conv_nd_backward(dout, cache, "conv2d_backward")
+
+
+def conv3d_backward(dout, cache: ConvCache):
+    """Gradients of ``conv3d``: ``(dx, dweight, dbias)``; see ``conv2d_backward``."""
+    return _conv_nd_backward(dout, cache, "conv3d_backward")
+
+
+# ---------------------------------------------------------------------------------------------- the shared N-d op
+def _conv_nd(nd, where, x, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm):
+    """Check the arguments, pad, and run the chosen algorithm; ``where`` names the caller in errors."""
+    x = as_float_array(x, where)
+    weight = as_float_array(weight, where, "weight")
+    check_ndim(x, (nd + 1, nd + 2), where, _LAYOUTS[nd])
+    unbatched = x.ndim == nd + 1
+    if unbatched:
+        x = x[np.newaxis]
+    weight, bias = _check_weight(nd, where, x, weight, bias, groups, unbatched)
+    stride = ntuple(stride, nd, where, "stride", minimum=1)
+    dilation = ntuple(dilation, nd, where, "dilation", minimum=1)
+    pad_width = parse_padding(padding, nd, weight.shape[2:], stride, dilation, where)
+    _check_kernel_fits(where, x.shape, weight.shape[2:], dilation, pad_width, padding_mode)
+    name = _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups)
+
+    if any(before or after for before, after in pad_width):
+        x, pad_cache = _pad(x, pad_width, padding_mode)
+    else:
+        pad_cache = None
+    forward, _ = _ALGORITHMS[name]
+    out, state = forward(x, weight, bias, stride, dilation, groups)
+    cache = ConvCache(name, state, pad_cache, out.shape, bias is not None, unbatched, x.dtype)
+    return (out[0] if unbatched else out), cache
+
+
+def _conv_nd_backward(dout, cache: ConvCache, where):
+    """``(dx, dweight, dbias)`` from the upstream gradient and the forward's cache."""
+    if not isinstance(cache, ConvCache):
+        raise TypeError(f"{where}: expected the ConvCache returned by the forward op, got {type(cache).__name__}")
+    dout = np.asarray(dout, dtype=cache.dtype)
+    expected = cache.out_shape[1:] if cache.unbatched else cache.out_shape
+    if dout.shape != tuple(expected):
+        raise ValueError(
+            f"{where}: expected dout of shape {shape_str(expected)} (the output's), got {shape_str(dout.shape)}"
+        )
+    if cache.unbatched:
+        dout = dout[np.newaxis]
+    _, backward = _ALGORITHMS[cache.algorithm]
+    dx, dweight = backward(dout, cache.state)
+    dbias = None
+    if cache.has_bias:
+        # Sum the contiguous spatial axis first: much faster than dout.sum(axis=(0, 2, 3)).
+        dbias = dout.reshape(dout.shape[0], dout.shape[1], math.prod(dout.shape[2:])).sum(axis=2).sum(axis=0)
+    if cache.pad is not None:
+        dx = pad_backward(dx, cache.pad)
+    return (dx[0] if cache.unbatched else dx), dweight, dbias
+
+
+# ---------------------------------------------------------------------------------------------- argument checks
+def parse_padding(padding, nd, kernel_size, stride, dilation, where) -> tuple:
+    """Turn ``padding`` into ``nd`` pairs ``(before, after)``.
+
+    An int or tuple pads both sides equally; 'valid' is no padding; 'same'
+    (stride 1 only) pads ``dilation * (k - 1)`` in total, ``total // 2``
+    before and the rest after, as PyTorch does.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding != "same":
+            raise ValueError(f"{where}: invalid padding string {padding!r}, should be 'valid' or 'same'")
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{where}: padding='same' is not supported for strided convolutions (stride={stride})")
+        totals = [d * (k - 1) for k, d in zip(kernel_size, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    try:
+        padding = ntuple(padding, nd, where, "padding", minimum=0)
+    except TypeError:
+        raise TypeError(
+            f"{where}: expected padding to be 'valid', 'same', an int or a tuple of {nd} ints, got {padding!r}"
+        ) from None
+    return tuple((p, p) for p in padding)
+
+
+def _check_weight(nd, where, x, weight, bias, groups, unbatched):
+    """Check the weight and bias against the input and groups; cast both to the input's dtype."""
+    if weight.ndim != nd + 2:
+        raise ValueError(
+            f"{where}: expected a {nd + 2}-D weight (out_channels, in_channels/groups, {_KERNEL_AXES[nd]}), "
+            f"got shape {shape_str(weight.shape)}"
+        )
+    groups = check_positive_int(groups, where, "groups")
+    x_shape = x.shape[1:] if unbatched else x.shape
+    channels = x.shape[1]
+    if channels % groups:
+        raise ValueError(f"{where}: input channels ({channels}) must be divisible by groups ({groups}), "
+                         f"got input of shape {shape_str(x_shape)}")
+    if weight.shape[1] * groups != channels:
+        per_group = f", groups={groups}" if groups != 1 else ""
+        raise ValueError(
+            f"{where}: expected input with {weight.shape[1] * groups} channels (weight has shape "
+            f"{shape_str(weight.shape)}{per_group}), got input of shape {shape_str(x_shape)}"
+        )
+    if weight.shape[0] % groups:
+        raise ValueError(f"{where}: out_channels ({weight.shape[0]}, from weight of shape {shape_str(weight.shape)}) "
+                         f"must be divisible by groups ({groups})")
+    if any(k == 0 for k in weight.shape[2:]):
+        raise ValueError(f"{where}: expected a non-empty kernel, got weight of shape {shape_str(weight.shape)}")
+    weight = weight.astype(x.dtype, copy=False)
+    if bias is not None:
+        bias = as_float_array(bias, where, "bias")
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(f"{where}: expected bias of shape ({weight.shape[0]},) (one per output channel), "
+                             f"got {shape_str(bias.shape)}")
+        bias = bias.astype(x.dtype, copy=False)
+    return weight, bias
+
+
+def _check_kernel_fits(where, x_shape, kernel_size, dilation, pad_width, padding_mode) -> None:
+    """Check the padding mode suits the input and the kernel fits inside the padded input."""
+    _check_pad(x_shape, pad_width, padding_mode, where)
+    padded = tuple(s + b + a for s, (b, a) in zip(x_shape[2:], pad_width))
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation))
+    if any(span > size for span, size in zip(spans, padded)):
+        raise ValueError(
+            f"{where}: kernel size {tuple(kernel_size)} with dilation {dilation} spans {_span_text(spans)} pixels, "
+            f"but the padded input is only {' x '.join(str(s) for s in padded)}"
+        )
+
+
+def _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups) -> str:
+    """Resolve ``algorithm`` to a key of ``_ALGORITHMS``.
+
+    ``"auto"`` is the place to pick a faster algorithm per call (by dtype,
+    kernel size, stride, ...); today im2col is the only one.
+    """
+    if not isinstance(algorithm, str):
+        raise TypeError(f"{where}: expected algorithm to be a string, got {algorithm!r}")
+    if algorithm == "auto":
+        return "im2col"
+    if algorithm not in _ALGORITHMS:
+        choices = ", ".join(repr(a) for a in ("auto", *_ALGORITHMS))
+        raise ValueError(f"{where}: unknown algorithm {algorithm!r}; expected one of {choices}")
+    return algorithm
+
+
+# ---------------------------------------------------------------------------------------------- im2col + GEMM
+def _im2col_forward(x, weight, bias, stride, dilation, groups):
+    """Valid convolution by im2col and one batched matrix product.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C_in, *spatial), already padded
+    weight : ndarray, shape (C_out, C_in / groups, *k), in ``x``'s dtype
+    bias : ndarray, shape (C_out,), or None
+    stride, dilation : tuples; groups : int
+
+    Returns
+    -------
+    out : ndarray, shape (N, C_out, *out_spatial), C-contiguous
+    state : tuple
+        The columns, the weight and the geometry, for ``_im2col_backward``.
+    """
+    n, c_out = x.shape[0], weight.shape[0]
+    kernel_size = weight.shape[2:]
+    out_spatial = conv_output_shape(x.shape[2:], kernel_size, stride, dilation)
+    positions = math.prod(out_spatial)  # L, output positions per sample
+    cols = _im2col(x, kernel_size, stride, dilation)  # (C_in * prod(k), N * L)
+    # Rows of cols are ordered (channel, offset), so group g owns a contiguous block of rows.
+    # (Explicit sizes rather than -1 in the reshapes: they must also work for an empty batch.)
+    w_groups = _weight_groups(weight, groups)  # (G, K_g, C_g * prod(k))
+    y = np.matmul(w_groups, _cols_groups(cols, groups))  # (G, K_g, N * L)
+    y = y.reshape(c_out, n, positions).swapaxes(0, 1)  # (N, C_out, L), a strided view
+    out = np.empty((n, c_out, positions), dtype=x.dtype)
+    if bias is None:
+        out[...] = y
+    else:
+        np.add(y, bias[:, np.newaxis], out=out)  # the transpose copy and the bias in one pass
+    state = (cols, weight, x.shape, stride, dilation, groups)
+    return out.reshape(n, c_out, *out_spatial), state
+
+
+def _im2col_backward(dout, state):
+    """Gradients of ``_im2col_forward``.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, C_out, *out_spatial)
+    state : tuple from ``_im2col_forward``
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C_in, *spatial) (of the padded input)
+    dweight : ndarray, shape (C_out, C_in / groups, *k)
+    """
+    cols, weight, x_shape, stride, dilation, groups = state
+    n, c_out, positions = dout.shape[0], dout.shape[1], math.prod(dout.shape[2:])
+    per_group = c_out // groups
+    # (N, C_out, L) -> (G, K_g, N * L): the layout of the forward's matrix product.
+    d_groups = dout.reshape(n, groups, per_group, positions).transpose(1, 2, 0, 3)
+    d_groups = d_groups.reshape(groups, per_group, n * positions)
+    # y = W @ cols, so dW = dy @ cols.T and dcols = W.T @ dy (one product per group, batched).
+    dweight = np.matmul(d_groups, _cols_groups(cols, groups).swapaxes(1, 2)).reshape(weight.shape)
+    dcols = np.matmul(_weight_groups(weight, groups).swapaxes(1, 2), d_groups).reshape(cols.shape)
+    dx = _col2im(dcols, x_shape, weight.shape[2:], stride, dilation)
+    return dx, dweight
+
+
+def _weight_groups(weight, groups):
+    """(C_out, C_g, *k) -> (G, K_g, C_g * prod(k)), a view."""
+    return weight.reshape(groups, weight.shape[0] // groups, math.prod(weight.shape[1:]))
+
+
+def _cols_groups(cols, groups):
+    """(C_in * prod(k), N * L) -> (G, C_g * prod(k), N * L), a view."""
+    return cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
+
+
+class _Algorithm(NamedTuple):
+    forward: Callable   # (x_padded, weight, bias, stride, dilation, groups) -> (out, state)
+    backward: Callable  # (dout, state) -> (dx_padded, dweight)
+
+
+_ALGORITHMS = {"im2col": _Algorithm(_im2col_forward, _im2col_backward)}

@@ -1,3 +1,664 @@
-"""(family under construction)"""
+"""Normalisation: batch, instance, layer and group norm, local response norm.
 
-__all__ = []
+The first four share one idea. Pick a set of values (a channel over the
+whole batch; a channel of one sample; all features of one sample; a group
+of channels of one sample), and *standardise* it::
+
+    xhat = (x - mean) / sqrt(var + eps)       # var is the biased variance
+    y    = xhat * weight + bias               # optional learned affine map
+
+They differ only in which values share a mean. The backward pass of the
+standardisation is the same for all of them: for a set of K values with
+upstream gradient ``g = dL/dxhat``,
+
+    dx = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(var + eps)
+
+The two subtracted terms are the gradient flowing back through the mean and
+through the variance. (With an all-ones upstream gradient both terms cancel
+``g`` exactly and ``dx`` is zero, which is why tests draw a random one.)
+When the statistics are fixed numbers (batch norm in eval mode, running
+statistics) those terms vanish and ``dx = g / sqrt(var + eps)``.
+
+Batch norm is the one that matters for speed, so its statistics and its
+backward reductions run in fused numba loops (``numconv.kernels.norm``);
+``algorithm="numpy"`` selects the plain NumPy expressions they equal.
+
+Every backward returns ``(dx, dweight, dbias)``: the gradients with respect
+to the input, the weight and the bias (``None`` for an absent weight or
+bias). Running statistics are buffers updated in place, not inputs, so they
+get no gradient entry.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import NamedTuple
+
+import numpy as np
+
+from .._checks import as_float_array, check_positive_int, shape_str
+from ..kernels import norm as _kernels
+
+__all__ = [
+    "batch_norm", "batch_norm_backward", "BatchNormCache",
+    "instance_norm", "instance_norm_backward", "InstanceNormCache",
+    "layer_norm", "layer_norm_backward", "LayerNormCache",
+    "group_norm", "group_norm_backward", "GroupNormCache",
+    "local_response_norm", "local_response_norm_backward", "LocalResponseNormCache",
+]
+
+
+# ---------------------------------------------------------------------------- shared pieces
+def _check_number(value, where: str, name: str, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{where}: expected {name} to be a number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{where}: expected {name} >= {minimum}, got {value}")
+    return float(value)
+
+
+def _channel_vector(v, channels: int, x_shape, where: str, name: str):
+    """Check an optional per-channel array (weight, bias, running statistics) has shape (C,)."""
+    if v is None:
+        return None
+    v = as_float_array(v, where, name)
+    if v.shape != (channels,):
+        raise ValueError(
+            f"{where}: expected {name} of shape ({channels},) for an input of shape {shape_str(x_shape)}, "
+            f"got {name} of shape {shape_str(v.shape)}"
+        )
+    return v
+
+
+def _as_nc_m(x: np.ndarray) -> np.ndarray:
+    """View (N, C, *spatial) as (N, C, M), M the product of the spatial axes (1 if none)."""
+    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
+
+
+def _upstream(dout, cache_shape, dtype, where: str) -> np.ndarray:
+    """The upstream gradient as an array of the forward input's dtype (never modified in place)."""
+    dout = np.asarray(dout, dtype=dtype)
+    if dout.shape != tuple(cache_shape):
+        raise ValueError(
+            f"{where}: expected dout of shape {shape_str(cache_shape)} (the output's shape), "
+            f"got {shape_str(dout.shape)}"
+        )
+    return dout
+
+
+def _standardise(x: np.ndarray, eps: float):
+    """``xhat = (x - mean) / sqrt(var + eps)`` along the last axis.
+
+    Returns ``xhat`` (shape of ``x``), and ``mean``, ``var``, ``invstd``
+    (shape of ``x`` with the last axis of length 1), all in ``x``'s dtype.
+    """
+    count = max(x.shape[-1], 1)  # an empty axis gives an empty output, not 0 / 0
+    mean = x.sum(axis=-1, keepdims=True) / count
+    centred = x - mean
+    var = (centred * centred).sum(axis=-1, keepdims=True) / count
+    invstd = 1.0 / np.sqrt(var + eps)
+    return centred * invstd, mean, var, invstd
+
+
+def _standardise_backward(dxhat: np.ndarray, xhat: np.ndarray, invstd: np.ndarray) -> np.ndarray:
+    """Gradient through ``_standardise`` along the last axis (see the module docstring)."""
+    count = max(xhat.shape[-1], 1)
+    mean_g = dxhat.sum(axis=-1, keepdims=True) / count
+    mean_g_xhat = (dxhat * xhat).sum(axis=-1, keepdims=True) / count
+    return (dxhat - mean_g - xhat * mean_g_xhat) * invstd
+
+
+def _check_algorithm(algorithm, where: str) -> str:
+    if algorithm not in ("auto", "numba", "numpy"):
+        raise ValueError(f"{where}: expected algorithm 'auto', 'numba' or 'numpy', got {algorithm!r}")
+    return "numba" if algorithm == "auto" else algorithm
+
+
+# ---------------------------------------------------------------------------- batch norm
+class BatchNormCache(NamedTuple):
+    """What ``batch_norm_backward`` needs.
+
+    ``x`` is the input viewed as (N, C, M); ``mean`` and ``invstd`` (float64,
+    shape (C,)) are the statistics it was normalised with; ``batch_stats``
+    says whether they came from this batch (then the gradient flows through
+    them) or were the fixed running statistics.
+    """
+
+    x: np.ndarray
+    mean: np.ndarray
+    invstd: np.ndarray
+    weight: np.ndarray | None
+    has_bias: bool
+    batch_stats: bool
+    shape: tuple
+    algorithm: str
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
+               *, algorithm="auto"):
+    """Batch normalisation, as ``torch.nn.functional.batch_norm``.
+
+    Each channel is standardised with one mean and variance over the batch
+    and the spatial axes, then scaled by ``weight`` and shifted by ``bias``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, *)
+        (N, C), (N, C, L), (N, C, H, W), (N, C, D, H, W), ...
+    running_mean, running_var : ndarray, shape (C,), or None
+        Running statistics. With ``training=True`` they are updated **in
+        place** (if given): ``r = (1 - momentum) * r + momentum * batch_stat``,
+        the variance entering as the *unbiased* batch variance
+        ``var * n / (n - 1)``, ``n = N * prod(spatial)``. With
+        ``training=False`` they are what the input is normalised with.
+    weight, bias : ndarray, shape (C,), optional
+        The affine map (default: none, i.e. weight 1 and bias 0).
+    training : bool
+        True: normalise with the batch's own mean and (biased) variance.
+        False: with ``running_mean`` and ``running_var``.
+    momentum : float
+        Weight of the new batch statistic in the running average.
+    eps : float
+        Added to the variance before the square root (> 0 when training).
+    algorithm : {"auto", "numba", "numpy"}
+        "numba" (the default under "auto") uses the fused one-pass kernels
+        of ``numconv.kernels.norm``; "numpy" the NumPy expressions they equal.
+
+    Returns
+    -------
+    out : ndarray, shape of ``x``, dtype of ``x``
+    cache : BatchNormCache
+    """
+    where = "batch_norm"
+    x = as_float_array(x, where)
+    if x.ndim < 2:
+        raise ValueError(f"{where}: expected an input of shape (N, C, *) with at least 2 axes, got shape "
+                         f"{shape_str(x.shape)} ({x.ndim}-D)")
+    n, channels = x.shape[:2]
+    count = n * math.prod(x.shape[2:])  # values per channel
+    running_mean = _channel_vector(running_mean, channels, x.shape, where, "running_mean")
+    running_var = _channel_vector(running_var, channels, x.shape, where, "running_var")
+    weight = _channel_vector(weight, channels, x.shape, where, "weight")
+    bias = _channel_vector(bias, channels, x.shape, where, "bias")
+    momentum = _check_number(momentum, where, "momentum")
+    eps = _check_number(eps, where, "eps", minimum=0.0)
+    algorithm = _check_algorithm(algorithm, where)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{where}: pass both running_mean and running_var, or neither")
+    if training:
+        if count == 1:
+            raise ValueError(f"{where}: Expected more than 1 value per channel when training, got input size "
+                             f"{shape_str(x.shape)}")
+        if eps <= 0:
+            raise ValueError(f"{where}: eps must be positive when training, got {eps}")
+    elif running_mean is None:
+        raise ValueError(f"{where}: training=False normalises with running_mean and running_var, but they are None")
+
+    x3 = np.ascontiguousarray(_as_nc_m(x))
+    if training:
+        mean, var = _batch_stats(x3, algorithm)
+        if running_mean is not None and count > 0:  # an empty batch leaves them alone, as in PyTorch
+            running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+            running_var[...] = (1 - momentum) * running_var + momentum * var * (count / (count - 1))
+    else:
+        mean = running_mean.astype(np.float64)
+        var = running_var.astype(np.float64)
+    invstd = 1.0 / np.sqrt(var + eps)
+    scale = invstd if weight is None else invstd * weight
+    shift = np.zeros(channels, dtype=x.dtype) if bias is None else bias.astype(x.dtype, copy=False)
+    out3 = np.empty_like(x3)
+    if algorithm == "numba":
+        _kernels.batch_norm_apply(x3, mean.astype(x.dtype), scale.astype(x.dtype), shift, out3)
+    else:
+        out3[...] = (x3 - mean.astype(x.dtype)[:, None]) * scale.astype(x.dtype)[:, None] + shift[:, None]
+    weight = None if weight is None else weight.astype(x.dtype, copy=False)
+    cache = BatchNormCache(x3, mean, invstd, weight, bias is not None, bool(training), x.shape, algorithm)
+    return out3.reshape(x.shape), cache
+
+
+def _batch_stats(x3: np.ndarray, algorithm: str):
+    """Per-channel mean and biased variance of x3 (N, C, M), as float64 arrays of shape (C,)."""
+    if algorithm == "numpy":
+        return x3.mean(axis=(0, 2), dtype=np.float64), x3.var(axis=(0, 2), dtype=np.float64)
+    mean = np.empty(x3.shape[1], dtype=np.float64)
+    var = np.empty(x3.shape[1], dtype=np.float64)
+    _kernels.batch_norm_stats(x3, mean, var)
+    return mean, var
+
+
+def batch_norm_backward(dout, cache: BatchNormCache):
+    """Gradients of ``batch_norm``.
+
+    With ``g = dout`` and ``xhat = (x - mean) * invstd`` per channel, summing
+    over the n = N * M values of each channel:
+
+    - ``dbias = sum(g)``, ``dweight = sum(g * xhat)``;
+    - batch statistics (training): ``dx = weight * invstd * (g - sum(g) / n
+      - xhat * sum(g * xhat) / n)``, which is computed as
+      ``a * g + b * (x - mean) + c`` with per-channel ``a = weight * invstd``,
+      ``b = -a * invstd**2 * sum(g * (x - mean)) / n``, ``c = -a * sum(g) / n``,
+      so that one pass over the data suffices;
+    - fixed running statistics (eval): ``dx = weight * invstd * g``.
+
+    Parameters
+    ----------
+    dout : ndarray, shape of the forward output
+    cache : BatchNormCache
+
+    Returns
+    -------
+    dx : ndarray, shape of the input
+    dweight : ndarray, shape (C,), or None if there was no weight
+    dbias : ndarray, shape (C,), or None if there was no bias
+    """
+    x3, mean, invstd, weight, has_bias, batch_stats, shape, algorithm = cache
+    dtype = x3.dtype
+    dy3 = np.ascontiguousarray(_upstream(dout, shape, dtype, "batch_norm_backward").reshape(x3.shape))
+    n, channels, m = x3.shape
+    count = n * m
+    if count == 0:  # nothing flowed forward, nothing flows back
+        zeros = np.zeros(channels, dtype=dtype)
+        return np.zeros(shape, dtype=dtype), None if weight is None else zeros, zeros.copy() if has_bias else None
+
+    sum_dy, sum_dy_xmu = _backward_sums(dy3, x3, mean, algorithm)
+    a = invstd if weight is None else invstd * weight
+    if batch_stats:
+        b = -a * invstd**2 * sum_dy_xmu / count
+        c = -a * sum_dy / count
+    else:
+        b = np.zeros(channels)
+        c = np.zeros(channels)
+    mean_, a, b, c = (v.astype(dtype) for v in (mean, a, b, c))
+    dx3 = np.empty_like(x3)
+    if algorithm == "numba":
+        _kernels.batch_norm_backward_apply(dy3, x3, mean_, a, b, c, dx3)
+    else:
+        dx3[...] = a[:, None] * dy3 + b[:, None] * (x3 - mean_[:, None]) + c[:, None]
+    dweight = None if weight is None else (sum_dy_xmu * invstd).astype(dtype)
+    dbias = sum_dy.astype(dtype) if has_bias else None
+    return dx3.reshape(shape), dweight, dbias
+
+
+def _backward_sums(dy3: np.ndarray, x3: np.ndarray, mean: np.ndarray, algorithm: str):
+    """``sum(dy)`` and ``sum(dy * (x - mean))`` per channel, float64 arrays of shape (C,)."""
+    if algorithm == "numpy":
+        return (dy3.sum(axis=(0, 2), dtype=np.float64),
+                (dy3 * (x3 - mean[:, None])).sum(axis=(0, 2), dtype=np.float64))
+    sum_dy = np.empty(x3.shape[1], dtype=np.float64)
+    sum_dy_xmu = np.empty(x3.shape[1], dtype=np.float64)
+    _kernels.batch_norm_backward_sums(dy3, x3, mean, sum_dy, sum_dy_xmu)
+    return sum_dy, sum_dy_xmu
+
+
+# ---------------------------------------------------------------------------- instance norm
+class InstanceNormCache(NamedTuple):
+    """What ``instance_norm_backward`` needs: ``xhat`` (N, C, M), ``invstd`` (N, C, 1) or (1, C, 1)."""
+
+    xhat: np.ndarray
+    invstd: np.ndarray
+    weight: np.ndarray | None
+    has_bias: bool
+    use_input_stats: bool
+    shape: tuple
+
+
+def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Instance normalisation, as ``torch.nn.functional.instance_norm``.
+
+    Each channel of each sample is standardised over its own spatial axes.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, *)
+    running_mean, running_var : ndarray, shape (C,), or None
+        With ``use_input_stats=True`` they are updated in place (if given)
+        with the batch average of the per-instance statistics, the variance
+        entering unbiased (``var * M / (M - 1)``, M the spatial size). With
+        ``use_input_stats=False`` they are what the input is normalised with.
+    weight, bias : ndarray, shape (C,), optional
+    use_input_stats : bool
+        True: each instance's own statistics; False: the running ones.
+    momentum, eps : float
+
+    Returns
+    -------
+    out : ndarray, shape of ``x``
+    cache : InstanceNormCache
+    """
+    where = "instance_norm"
+    x = as_float_array(x, where)
+    if x.ndim < 2:
+        raise ValueError(f"{where}: expected an input of shape (N, C, *) with at least 2 axes, got shape "
+                         f"{shape_str(x.shape)} ({x.ndim}-D)")
+    n, channels = x.shape[:2]
+    spatial = math.prod(x.shape[2:])
+    running_mean = _channel_vector(running_mean, channels, x.shape, where, "running_mean")
+    running_var = _channel_vector(running_var, channels, x.shape, where, "running_var")
+    weight = _channel_vector(weight, channels, x.shape, where, "weight")
+    bias = _channel_vector(bias, channels, x.shape, where, "bias")
+    momentum = _check_number(momentum, where, "momentum")
+    eps = _check_number(eps, where, "eps", minimum=0.0)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{where}: pass both running_mean and running_var, or neither")
+    if use_input_stats and spatial == 1:
+        raise ValueError(f"{where}: Expected more than 1 spatial element when training, got input size "
+                         f"{shape_str(x.shape)}")
+    if not use_input_stats and running_mean is None:
+        raise ValueError(f"{where}: use_input_stats=False normalises with running_mean and running_var, "
+                         "but they are None")
+
+    x3 = _as_nc_m(x)
+    if use_input_stats:
+        xhat, mean, var, invstd = _standardise(x3, eps)
+        if running_mean is not None and n > 0 and spatial > 0:
+            # The average over the batch of each instance's statistics.
+            batch_mean = mean[:, :, 0].mean(axis=0, dtype=np.float64)
+            batch_var = var[:, :, 0].mean(axis=0, dtype=np.float64) * (spatial / (spatial - 1))
+            running_mean[...] = (1 - momentum) * running_mean + momentum * batch_mean
+            running_var[...] = (1 - momentum) * running_var + momentum * batch_var
+    else:
+        mean = running_mean.astype(x.dtype)[None, :, None]
+        invstd = (1.0 / np.sqrt(running_var.astype(np.float64) + eps)).astype(x.dtype)[None, :, None]
+        xhat = (x3 - mean) * invstd
+    out = _affine(xhat, _per_channel(weight, x.dtype), _per_channel(bias, x.dtype))
+    weight = None if weight is None else weight.astype(x.dtype, copy=False)
+    return out.reshape(x.shape), InstanceNormCache(xhat, invstd, weight, bias is not None,
+                                                    bool(use_input_stats), x.shape)
+
+
+def _affine(xhat: np.ndarray, weight, bias) -> np.ndarray:
+    """``xhat * weight + bias`` (either may be None), ``weight``/``bias`` broadcasting against ``xhat``.
+
+    Always a new array: the caller may change the output without changing
+    the ``xhat`` kept for the backward pass.
+    """
+    out = xhat.copy() if weight is None else xhat * weight
+    if bias is not None:
+        out += bias
+    return out
+
+
+def _per_channel(v, dtype):
+    """A (C,) vector as (C, 1), to broadcast over (N, C, M); None stays None."""
+    return None if v is None else v.astype(dtype, copy=False)[:, None]
+
+
+def _affine_backward(dy3: np.ndarray, xhat3: np.ndarray, weight, has_bias: bool):
+    """From the upstream gradient over (N, C, M): ``(dxhat, dweight, dbias)`` for per-channel weight and bias."""
+    dweight = None if weight is None else (dy3 * xhat3).sum(axis=(0, 2))
+    dbias = dy3.sum(axis=(0, 2)) if has_bias else None
+    dxhat = dy3 if weight is None else dy3 * weight[:, None]
+    return dxhat, dweight, dbias
+
+
+def instance_norm_backward(dout, cache: InstanceNormCache):
+    """Gradients of ``instance_norm``.
+
+    Parameters
+    ----------
+    dout : ndarray, shape of the forward output
+    cache : InstanceNormCache
+
+    Returns
+    -------
+    dx : ndarray, shape of the input
+    dweight, dbias : ndarray, shape (C,), or None
+    """
+    xhat, invstd, weight, has_bias, use_input_stats, shape = cache
+    dy3 = _upstream(dout, shape, xhat.dtype, "instance_norm_backward").reshape(xhat.shape)
+    dxhat, dweight, dbias = _affine_backward(dy3, xhat, weight, has_bias)
+    if use_input_stats:
+        dx = _standardise_backward(dxhat, xhat, invstd)
+    else:
+        dx = dxhat * invstd
+    return dx.reshape(shape), dweight, dbias
+
+
+# ---------------------------------------------------------------------------- layer norm
+class LayerNormCache(NamedTuple):
+    """What ``layer_norm_backward`` needs: ``xhat`` as (rows, K), ``invstd`` (rows, 1)."""
+
+    xhat: np.ndarray
+    invstd: np.ndarray
+    weight: np.ndarray | None
+    has_bias: bool
+    normalized_shape: tuple
+    shape: tuple
+
+
+def _normalized_shape(normalized_shape, where: str) -> tuple:
+    if isinstance(normalized_shape, (int, np.integer)) and not isinstance(normalized_shape, bool):
+        normalized_shape = (normalized_shape,)
+    if not isinstance(normalized_shape, (tuple, list)) or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in normalized_shape
+    ):
+        raise TypeError(f"{where}: expected normalized_shape to be an int or a tuple of ints, got {normalized_shape!r}")
+    if len(normalized_shape) == 0 or any(s < 0 for s in normalized_shape):
+        raise ValueError(f"{where}: expected normalized_shape to be a non-empty tuple of non-negative ints, "
+                         f"got {tuple(normalized_shape)!r}")
+    return tuple(int(s) for s in normalized_shape)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Layer normalisation, as ``torch.nn.functional.layer_norm``.
+
+    Each sample is standardised over its last ``len(normalized_shape)`` axes.
+
+    Parameters
+    ----------
+    x : ndarray, shape (*, *normalized_shape)
+    normalized_shape : int or tuple of ints
+        The trailing shape to normalise over, e.g. ``(C, H, W)`` or ``(features,)``.
+    weight, bias : ndarray, shape normalized_shape, optional
+        Element-wise affine map.
+    eps : float
+
+    Returns
+    -------
+    out : ndarray, shape of ``x``
+    cache : LayerNormCache
+    """
+    where = "layer_norm"
+    x = as_float_array(x, where)
+    normalized_shape = _normalized_shape(normalized_shape, where)
+    k = len(normalized_shape)
+    if x.ndim < k or x.shape[x.ndim - k:] != normalized_shape:
+        pattern = "(*, " + ", ".join(str(s) for s in normalized_shape) + ")"
+        raise ValueError(f"{where}: expected an input of shape {pattern} to match normalized_shape="
+                         f"{normalized_shape}, got input of shape {shape_str(x.shape)}")
+    for name, v in (("weight", weight), ("bias", bias)):
+        if v is not None and np.shape(v) != normalized_shape:
+            raise ValueError(f"{where}: expected {name} of shape {normalized_shape} (normalized_shape), "
+                             f"got shape {shape_str(np.shape(v))}")
+    weight = None if weight is None else as_float_array(weight, where, "weight").astype(x.dtype, copy=False)
+    bias = None if bias is None else as_float_array(bias, where, "bias").astype(x.dtype, copy=False)
+    eps = _check_number(eps, where, "eps", minimum=0.0)
+
+    x2 = x.reshape(math.prod(x.shape[:x.ndim - k]), math.prod(normalized_shape))  # (rows, K)
+    xhat, _, _, invstd = _standardise(x2, eps)
+    out = _affine(xhat, None if weight is None else weight.reshape(-1), None if bias is None else bias.reshape(-1))
+    return out.reshape(x.shape), LayerNormCache(xhat, invstd, weight, bias is not None, normalized_shape, x.shape)
+
+
+def layer_norm_backward(dout, cache: LayerNormCache):
+    """Gradients of ``layer_norm``.
+
+    Returns
+    -------
+    dx : ndarray, shape of the input
+    dweight, dbias : ndarray, shape normalized_shape, or None
+    """
+    xhat, invstd, weight, has_bias, normalized_shape, shape = cache
+    dy2 = _upstream(dout, shape, xhat.dtype, "layer_norm_backward").reshape(xhat.shape)
+    dweight = None if weight is None else (dy2 * xhat).sum(axis=0).reshape(normalized_shape)
+    dbias = dy2.sum(axis=0).reshape(normalized_shape) if has_bias else None
+    dxhat = dy2 if weight is None else dy2 * weight.reshape(-1)
+    return _standardise_backward(dxhat, xhat, invstd).reshape(shape), dweight, dbias
+
+
+# ---------------------------------------------------------------------------- group norm
+class GroupNormCache(NamedTuple):
+    """What ``group_norm_backward`` needs: ``xhat`` as (N, C, M), ``invstd`` (N, G, 1)."""
+
+    xhat: np.ndarray
+    invstd: np.ndarray
+    num_groups: int
+    weight: np.ndarray | None
+    has_bias: bool
+    shape: tuple
+
+
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """Group normalisation, as ``torch.nn.functional.group_norm``.
+
+    The C channels of each sample are split into ``num_groups`` groups of
+    consecutive channels; each group is standardised over its channels and
+    spatial axes together. ``num_groups=1`` is layer norm over (C, *);
+    ``num_groups=C`` is instance norm. ``weight``/``bias`` are per channel.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, *)
+    num_groups : int
+        Must divide C.
+    weight, bias : ndarray, shape (C,), optional
+    eps : float
+
+    Returns
+    -------
+    out : ndarray, shape of ``x``
+    cache : GroupNormCache
+    """
+    where = "group_norm"
+    x = as_float_array(x, where)
+    if x.ndim < 2:
+        raise ValueError(f"{where}: expected an input of shape (N, C, *) with at least 2 axes, got shape "
+                         f"{shape_str(x.shape)} ({x.ndim}-D)")
+    num_groups = check_positive_int(num_groups, where, "num_groups")
+    n, channels = x.shape[:2]
+    if channels % num_groups:
+        raise ValueError(f"{where}: expected the number of channels to be divisible by num_groups={num_groups}, "
+                         f"got input of shape {shape_str(x.shape)} ({channels} channels)")
+    if n * (channels // num_groups) * math.prod(x.shape[2:]) == 1:
+        # PyTorch's check (the same test as batch norm's, on (N * C / G, G, *)).
+        raise ValueError(f"{where}: Expected more than 1 value per channel when training, got input size "
+                         f"{shape_str(x.shape)} with num_groups={num_groups}")
+    weight = _channel_vector(weight, channels, x.shape, where, "weight")
+    bias = _channel_vector(bias, channels, x.shape, where, "bias")
+    eps = _check_number(eps, where, "eps", minimum=0.0)
+
+    x3 = _as_nc_m(x)
+    xg = x3.reshape(n, num_groups, (channels // num_groups) * x3.shape[2])
+    xhat_g, _, _, invstd = _standardise(xg, eps)
+    xhat = xhat_g.reshape(x3.shape)
+    out = _affine(xhat, _per_channel(weight, x.dtype), _per_channel(bias, x.dtype))
+    weight = None if weight is None else weight.astype(x.dtype, copy=False)
+    return out.reshape(x.shape), GroupNormCache(xhat, invstd, num_groups, weight, bias is not None, x.shape)
+
+
+def group_norm_backward(dout, cache: GroupNormCache):
+    """Gradients of ``group_norm``.
+
+    Returns
+    -------
+    dx : ndarray, shape of the input
+    dweight, dbias : ndarray, shape (C,), or None
+    """
+    xhat, invstd, num_groups, weight, has_bias, shape = cache
+    dy3 = _upstream(dout, shape, xhat.dtype, "group_norm_backward").reshape(xhat.shape)
+    dxhat, dweight, dbias = _affine_backward(dy3, xhat, weight, has_bias)
+    n, channels, m = xhat.shape
+    grouped = (n, num_groups, (channels // num_groups) * m)
+    dx = _standardise_backward(dxhat.reshape(grouped), xhat.reshape(grouped), invstd)
+    return dx.reshape(shape), dweight, dbias
+
+
+# ---------------------------------------------------------------------------- local response norm
+class LocalResponseNormCache(NamedTuple):
+    """What ``local_response_norm_backward`` needs (arrays viewed as (N, C, M))."""
+
+    x: np.ndarray
+    denom: np.ndarray
+    denom_pow: np.ndarray
+    size: int
+    alpha: float
+    beta: float
+    shape: tuple
+
+
+def _window_sum(a3: np.ndarray, before: int, after: int) -> np.ndarray:
+    """``out[:, c] = sum(a3[:, c - before : c + after + 1])`` over channels, zeros outside.
+
+    Loops over the window's offsets (``before + after + 1`` slice additions),
+    not over the pixels.
+    """
+    out = np.zeros_like(a3)
+    channels = a3.shape[1]
+    for offset in range(-before, after + 1):
+        lo, hi = max(0, -offset), min(channels, channels - offset)
+        if lo < hi:
+            out[:, lo:hi] += a3[:, lo + offset:hi + offset]
+    return out
+
+
+def local_response_norm(x, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Local response normalisation across channels, as ``torch.nn.functional.local_response_norm``.
+
+    ::
+
+        b[:, c] = a[:, c] / (k + alpha / size * sum(a[:, j] ** 2 for j in window(c))) ** beta
+
+    where ``window(c)`` is the channels ``c - size // 2`` to ``c + (size - 1) // 2``
+    (channels outside ``0..C-1`` count as zeros). Note the ``alpha / size``:
+    the sum is an *average* over a window of ``size``, padding included.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, *) with at least one spatial axis
+    size : int
+        Number of neighbouring channels in the window.
+    alpha, beta, k : float
+
+    Returns
+    -------
+    out : ndarray, shape of ``x``
+    cache : LocalResponseNormCache
+    """
+    where = "local_response_norm"
+    x = as_float_array(x, where)
+    if x.ndim < 3:
+        raise ValueError(f"{where}: expected an input of shape (N, C, *) with at least 3 axes, got shape "
+                         f"{shape_str(x.shape)} ({x.ndim}-D)")
+    size = check_positive_int(size, where, "size")
+    alpha = _check_number(alpha, where, "alpha")
+    beta = _check_number(beta, where, "beta")
+    k = _check_number(k, where, "k")
+    x3 = _as_nc_m(x)
+    denom = k + (alpha / size) * _window_sum(x3 * x3, size // 2, (size - 1) // 2)
+    denom_pow = denom**beta
+    out = x3 / denom_pow
+    return out.reshape(x.shape), LocalResponseNormCache(x3, denom, denom_pow, size, alpha, beta, x.shape)
+
+
+def local_response_norm_backward(dout, cache: LocalResponseNormCache):
+    """Gradient of ``local_response_norm``.
+
+    ``x[:, j]`` enters its own output and, through the denominators, the
+    outputs of every channel c whose window holds j, i.e. c from
+    ``j - (size - 1) // 2`` to ``j + size // 2`` (the window reflected)::
+
+        dx[:, j] = dy[:, j] / D[:, j]**beta
+                   - 2 * alpha * beta / size * x[:, j] * sum_c dy[:, c] * x[:, c] / D[:, c]**(beta + 1)
+
+    Returns
+    -------
+    dx : ndarray, shape of the input
+    """
+    x3, denom, denom_pow, size, alpha, beta, shape = cache
+    dy3 = _upstream(dout, shape, x3.dtype, "local_response_norm_backward").reshape(x3.shape)
+    through_denom = dy3 * x3 / (denom_pow * denom)
+    reflected = _window_sum(through_denom, (size - 1) // 2, size // 2)
+    dx = dy3 / denom_pow - (2 * alpha * beta / size) * x3 * reflected
+    return dx.reshape(shape)

@@ -1,3 +1,652 @@
-"""(family under construction)"""
+"""Pooling: max, average, adaptive and max-unpooling, over 1, 2 or 3 spatial axes.
 
-__all__ = []
+Pooling slides a window over each channel of each sample separately and
+replaces it by one number: its maximum or its mean. It has no parameters.
+
+Window geometry, per spatial axis of size ``n``, as in PyTorch::
+
+    span = dilation * (kernel_size - 1) + 1            # pixels one window covers
+    out  = floor((n + 2 * padding - span) / stride) + 1    # ceil(...) with ceil_mode
+
+Output ``o`` reads input positions ``o * stride - padding + t * dilation``
+for ``t = 0 .. kernel_size - 1``. With ``ceil_mode`` the last window may hang
+past the end of the input, but it must *start* inside the input or its left
+padding: if ``(out - 1) * stride >= n + padding`` the last window is dropped.
+``padding`` may be at most half the kernel (``padding <= kernel_size // 2``),
+so a window without dilation always sees some real input. (A dilated window
+can skip over a tiny input entirely; max pooling gives ``-inf`` there, with
+index -1, and passes no gradient.)
+
+* Max pooling pads with ``-inf``. Its backward pass sends each output
+  gradient to the one input that was the maximum (the *first* maximum in
+  scan order when several tie, as PyTorch does; a NaN counts as the maximum).
+  ``return_indices=True`` also returns where each maximum was: the flat
+  position inside its (n, c) plane of the unpadded input, int64, like
+  PyTorch; ``max_unpool*`` puts values back at those positions.
+* Average pooling pads with zeros and divides each window sum by
+  ``divisor_override`` if given, else by the number of window positions
+  inside the *padded* input (``count_include_pad=True``, the default) or
+  inside the real input (``count_include_pad=False``).
+* Adaptive pooling picks the windows from the output size instead: output
+  ``i`` of ``m`` along an axis of size ``n`` covers ``[floor(i*n/m),
+  ceil((i+1)*n/m))``. ``output_size=1`` is global pooling.
+
+Every op takes a batch ``(N, C, *spatial)`` or one sample ``(C, *spatial)``.
+The loops run in numba (``numconv.kernels.pool``), one generic 3-D loop for
+all ranks: 1-D and 2-D inputs are viewed with size-1 leading spatial axes.
+The naive loops in ``numconv.reference.pool`` compute the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .._checks import as_float_array, check_ndim, ntuple, shape_str
+from ..kernels import pool as kernels
+
+__all__ = [
+    "max_pool1d", "max_pool2d", "max_pool3d",
+    "max_pool1d_backward", "max_pool2d_backward", "max_pool3d_backward",
+    "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "avg_pool1d_backward", "avg_pool2d_backward", "avg_pool3d_backward",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+    "adaptive_avg_pool1d_backward", "adaptive_avg_pool2d_backward", "adaptive_avg_pool3d_backward",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+    "adaptive_max_pool1d_backward", "adaptive_max_pool2d_backward", "adaptive_max_pool3d_backward",
+    "max_unpool1d", "max_unpool2d", "max_unpool3d",
+    "max_unpool1d_backward", "max_unpool2d_backward", "max_unpool3d_backward",
+    "pool_output_size",
+    "MaxPoolCache", "AvgPoolCache", "AdaptiveAvgPoolCache", "MaxUnpoolCache",
+]
+
+_LAYOUTS = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)", 3: "(C, D, H, W) or (N, C, D, H, W)"}
+
+
+class MaxPoolCache(NamedTuple):
+    """What max pooling's backward needs: where each maximum was.
+
+    ``indices`` is (P, M): P = N*C planes, M outputs per plane, each the flat
+    position of the maximum in its input plane (-1: no input element).
+    """
+
+    indices: np.ndarray
+    x_shape: tuple
+    out_shape: tuple
+    dtype: np.dtype
+
+
+class AvgPoolCache(NamedTuple):
+    """What average pooling's backward needs: the window geometry, as 3-tuples."""
+
+    nd: int
+    x_shape: tuple
+    out_shape: tuple
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    count_include_pad: bool
+    divisor_override: int
+    dtype: np.dtype
+
+
+class AdaptiveAvgPoolCache(NamedTuple):
+    """What adaptive average pooling's backward needs: the two shapes."""
+
+    nd: int
+    x_shape: tuple
+    out_shape: tuple
+    dtype: np.dtype
+
+
+class MaxUnpoolCache(NamedTuple):
+    """What max-unpooling's backward needs: the (P, M) indices the values went to."""
+
+    indices: np.ndarray
+    x_shape: tuple
+    out_shape: tuple
+    dtype: np.dtype
+
+
+# ---------------------------------------------------------------------------- checks and shapes
+def pool_output_size(size: int, kernel_size: int, stride: int, padding: int = 0, dilation: int = 1,
+                     ceil_mode: bool = False) -> int:
+    """Output length of pooling along one axis, PyTorch's formula.
+
+    ``floor((size + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1``
+    (``ceil`` with ``ceil_mode``, then minus one if the last window would
+    start past the input and its left padding). May be <= 0 when the
+    window is larger than the padded input.
+    """
+    span = dilation * (kernel_size - 1) + 1
+    room = size + 2 * padding - span
+    out = (room + (stride - 1 if ceil_mode else 0)) // stride + 1  # // floors, also below zero
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _check_input(x, nd: int, where: str) -> np.ndarray:
+    """A float array of rank nd+1 or nd+2 with non-empty spatial axes."""
+    x = as_float_array(x, where)
+    check_ndim(x, (nd + 1, nd + 2), where, _LAYOUTS[nd])
+    if min(x.shape[-nd:]) < 1:
+        raise ValueError(f"{where}: expected non-empty spatial dimensions, got input of shape {shape_str(x.shape)}")
+    return x
+
+
+def _check_flag(value, where: str, name: str) -> bool:
+    """A real bool (PyTorch refuses 0/1 for these flags too)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: expected {name} to be a bool, got {value!r}")
+    return bool(value)
+
+
+def _window_params(nd, kernel_size, stride, padding, dilation, where):
+    """Validate and expand the window arguments into nd-tuples (stride None -> kernel_size)."""
+    kernel = ntuple(kernel_size, nd, where, "kernel_size", minimum=1)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        stride = kernel
+    stride = ntuple(stride, nd, where, "stride", minimum=1)
+    padding = ntuple(padding, nd, where, "padding", minimum=0)
+    dilation = ntuple(dilation, nd, where, "dilation", minimum=1)
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise ValueError(
+            f"{where}: padding {padding} must be at most half of kernel_size {kernel} "
+            f"(padding <= kernel_size // 2 on every axis)"
+        )
+    return kernel, stride, padding, dilation
+
+
+def _output_sizes(x, nd, kernel, stride, padding, dilation, ceil_mode, where) -> tuple:
+    """Spatial output shape; a clear error if the window does not fit."""
+    spatial = x.shape[-nd:]
+    out = tuple(pool_output_size(n, k, s, p, d, ceil_mode)
+                for n, k, s, p, d in zip(spatial, kernel, stride, padding, dilation))
+    if min(out) < 1:
+        spans = " x ".join(str(d * (k - 1) + 1) for k, d in zip(kernel, dilation))
+        padded = " x ".join(str(n + 2 * p) for n, p in zip(spatial, padding))
+        raise ValueError(
+            f"{where}: kernel_size {kernel} with dilation {dilation} spans {spans} pixels, but the padded "
+            f"input is only {padded} (input shape {shape_str(x.shape)}, padding {padding}, stride {stride}): "
+            f"the output would have size {out}"
+        )
+    return out
+
+
+def _plane_shape(shape, nd: int) -> tuple:
+    """``(*lead, *spatial)`` -> ``(P, D, H, W)``: P = prod(lead), size-1 axes in front for nd < 3."""
+    return (int(np.prod(shape[:-nd])),) + _pad3(shape[-nd:], 1)
+
+
+def _as_planes(x, nd: int) -> np.ndarray:
+    """``x`` as a C-contiguous ``(P, D, H, W)`` array (a view when it can be)."""
+    return np.ascontiguousarray(x).reshape(_plane_shape(x.shape, nd))
+
+
+def _pad3(values: tuple, fill: int) -> tuple:
+    """An nd-tuple as a 3-tuple for the generic kernels: (2, 2) -> (fill, 2, 2)."""
+    return (fill,) * (3 - len(values)) + tuple(values)
+
+
+def _check_dout(dout, out_shape, dtype, where) -> np.ndarray:
+    """The upstream gradient as an array of the forward dtype (a copy only if the dtype differs)."""
+    dout = np.asarray(dout)
+    if dout.shape != tuple(out_shape):
+        raise ValueError(f"{where}: expected dout of shape {shape_str(out_shape)} (the output's), "
+                         f"got {shape_str(dout.shape)}")
+    return np.ascontiguousarray(dout, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------- max pooling
+def _max_pool(x, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices, where):
+    """Max pooling over the last ``nd`` axes; the shared body of max_pool1d/2d/3d and MaxPool*."""
+    x = _check_input(x, nd, where)
+    kernel, stride, padding, dilation = _window_params(nd, kernel_size, stride, padding, dilation, where)
+    ceil_mode = _check_flag(ceil_mode, where, "ceil_mode")
+    return_indices = _check_flag(return_indices, where, "return_indices")
+    out_sizes = _output_sizes(x, nd, kernel, stride, padding, dilation, ceil_mode, where)
+    planes = _as_planes(x, nd)
+    out_shape = x.shape[:-nd] + out_sizes
+    out = np.empty(_plane_shape(out_shape, nd), dtype=x.dtype)
+    idx = np.empty(out.shape, dtype=np.int64)
+    if (nd == 2 and kernel == stride == (2, 2) and padding == (0, 0) and dilation == (1, 1)
+            and out_sizes == (x.shape[-2] // 2, x.shape[-1] // 2)):
+        kernels.max_pool2x2_forward(planes[:, 0], out[:, 0], idx[:, 0])  # the common case, unrolled
+    else:
+        kernels.max_pool_forward(planes, out, idx, _pad3(kernel, 1), _pad3(stride, 1), _pad3(padding, 0),
+                                 _pad3(dilation, 1))
+    return _max_result(out, idx, x.shape, out_shape, return_indices)
+
+
+def _max_result(out, idx, x_shape, out_shape, return_indices):
+    """Reshape a max-pooling kernel's planes back and build the cache."""
+    planes = out.shape[0]
+    cache = MaxPoolCache(idx.reshape(planes, out[0].size if planes else 0), x_shape, out_shape, out.dtype)
+    out = out.reshape(out_shape)
+    if return_indices:
+        # a copy, so that changing the returned indices cannot change the backward pass
+        return (out, idx.reshape(out_shape).copy()), cache
+    return out, cache
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """2-D max pooling, as ``torch.nn.functional.max_pool2d``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W) or (C, H, W)
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Default: ``kernel_size`` (windows side by side).
+    padding : int or (int, int)
+        Implicit ``-inf`` on both sides; at most ``kernel_size // 2``.
+    dilation : int or (int, int)
+        Spacing between the taps of a window.
+    ceil_mode : bool
+        Round the output size up instead of down (see the module docstring).
+    return_indices : bool
+        Also return where each maximum was.
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, H_out, W_out) or (C, H_out, W_out)
+        ``(out, indices)`` if ``return_indices``; ``indices`` has the same
+        shape, int64, each the flat position ``h * W + w`` in its input plane.
+    cache : MaxPoolCache
+    """
+    return _max_pool(x, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool2d")
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """1-D max pooling, as ``torch.nn.functional.max_pool1d``.
+
+    ``x`` is (N, C, L) or (C, L); ``out`` is (N, C, L_out) or (C, L_out).
+    Arguments and returns as in :func:`max_pool2d`, with ints for the window.
+    """
+    return _max_pool(x, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool1d")
+
+
+def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """3-D max pooling, as ``torch.nn.functional.max_pool3d``.
+
+    ``x`` is (N, C, D, H, W) or (C, D, H, W); ``out`` is (N, C, D_out,
+    H_out, W_out) or (C, D_out, H_out, W_out); indices are ``(d * H + h) * W
+    + w``. Arguments as in :func:`max_pool2d`, with 3-tuples.
+    """
+    return _max_pool(x, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool3d")
+
+
+def max_pool2d_backward(dout, cache: MaxPoolCache):
+    """Gradient of max pooling (1-D, 2-D, 3-D and adaptive alike).
+
+    Each output gradient goes to the input element that was its window's
+    maximum; an element that is the maximum of several overlapping windows
+    collects all their gradients.
+
+    Parameters
+    ----------
+    dout : ndarray, the output's shape
+    cache : MaxPoolCache
+
+    Returns
+    -------
+    dx : ndarray, the input's shape and dtype
+    """
+    dout = _check_dout(dout, cache.out_shape, cache.dtype, "max_pool_backward")
+    planes, outputs = cache.indices.shape
+    plane_size = int(np.prod(cache.x_shape)) // planes if planes else 0
+    dx = np.zeros((planes, plane_size), dtype=cache.dtype)
+    kernels.max_pool_backward(dout.reshape(planes, outputs), cache.indices, dx)
+    return dx.reshape(cache.x_shape)
+
+
+max_pool1d_backward = max_pool3d_backward = max_pool2d_backward
+adaptive_max_pool1d_backward = adaptive_max_pool2d_backward = adaptive_max_pool3d_backward = max_pool2d_backward
+
+
+# ---------------------------------------------------------------------------- average pooling
+def _avg_pool(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, where):
+    """Average pooling over the last ``nd`` axes; the shared body of avg_pool1d/2d/3d and AvgPool*."""
+    x = _check_input(x, nd, where)
+    kernel, stride, padding, dilation = _window_params(nd, kernel_size, stride, padding, 1, where)
+    ceil_mode = _check_flag(ceil_mode, where, "ceil_mode")
+    count_include_pad = _check_flag(count_include_pad, where, "count_include_pad")
+    if divisor_override is None:
+        divisor = 0  # the kernels' "no override"
+    elif isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer)):
+        raise TypeError(f"{where}: expected divisor_override to be an int or None, got {divisor_override!r}")
+    elif divisor_override == 0:
+        raise ValueError(f"{where}: divisor_override must not be zero")
+    else:
+        divisor = int(divisor_override)
+    out_sizes = _output_sizes(x, nd, kernel, stride, padding, dilation, ceil_mode, where)
+    cache = AvgPoolCache(nd, x.shape, x.shape[:-nd] + out_sizes, _pad3(kernel, 1), _pad3(stride, 1),
+                         _pad3(padding, 0), count_include_pad, divisor, x.dtype)
+    planes = _as_planes(x, nd)
+    out = np.empty(_plane_shape(cache.out_shape, nd), dtype=x.dtype)
+    if _is_plain_2x2(cache):
+        kernels.avg_pool2x2_forward(planes[:, 0], out[:, 0], divisor or 4)
+    else:
+        kernels.avg_pool_forward(planes, out, cache.kernel, cache.stride, cache.padding, count_include_pad, divisor)
+    return out.reshape(cache.out_shape), cache
+
+
+def _is_plain_2x2(cache: AvgPoolCache) -> bool:
+    """2x2 windows, stride 2, no padding, all inside the input: the unrolled kernels apply."""
+    return (cache.nd == 2 and cache.kernel == cache.stride == (1, 2, 2) and cache.padding == (0, 0, 0)
+            and cache.out_shape[-2:] == (cache.x_shape[-2] // 2, cache.x_shape[-1] // 2))
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """2-D average pooling, as ``torch.nn.functional.avg_pool2d``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W) or (C, H, W)
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Default: ``kernel_size``.
+    padding : int or (int, int)
+        Implicit zeros on both sides; at most ``kernel_size // 2``.
+    ceil_mode : bool
+        Round the output size up instead of down.
+    count_include_pad : bool
+        Count the padding in the divisor (default True).
+    divisor_override : int, optional
+        Divide every window sum by this instead.
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, H_out, W_out) or (C, H_out, W_out)
+    cache : AvgPoolCache
+    """
+    return _avg_pool(x, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+                     "avg_pool2d")
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """1-D average pooling, as ``torch.nn.functional.avg_pool1d`` (no ``divisor_override``).
+
+    ``x`` is (N, C, L) or (C, L); ``out`` is (N, C, L_out) or (C, L_out).
+    Arguments as in :func:`avg_pool2d`, with ints.
+    """
+    return _avg_pool(x, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None, "avg_pool1d")
+
+
+def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """3-D average pooling, as ``torch.nn.functional.avg_pool3d``.
+
+    ``x`` is (N, C, D, H, W) or (C, D, H, W); ``out`` is (N, C, D_out,
+    H_out, W_out) or (C, D_out, H_out, W_out). Arguments as in
+    :func:`avg_pool2d`, with 3-tuples.
+    """
+    return _avg_pool(x, 3, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+                     "avg_pool3d")
+
+
+def avg_pool2d_backward(dout, cache: AvgPoolCache):
+    """Gradient of average pooling (1-D, 2-D and 3-D alike).
+
+    Each output gradient, divided by its window's divisor, is added to every
+    input element of the window (padding positions get nothing).
+
+    Parameters
+    ----------
+    dout : ndarray, the output's shape
+    cache : AvgPoolCache
+
+    Returns
+    -------
+    dx : ndarray, the input's shape and dtype
+    """
+    dout = _check_dout(dout, cache.out_shape, cache.dtype, "avg_pool_backward")
+    dout = dout.reshape(_plane_shape(cache.out_shape, cache.nd))
+    dx = np.zeros(_plane_shape(cache.x_shape, cache.nd), dtype=cache.dtype)
+    if _is_plain_2x2(cache):
+        kernels.avg_pool2x2_backward(dout[:, 0], dx[:, 0], cache.divisor_override or 4)
+    else:
+        kernels.avg_pool_backward(dout, dx, cache.kernel, cache.stride, cache.padding, cache.count_include_pad,
+                                  cache.divisor_override)
+    return dx.reshape(cache.x_shape)
+
+
+avg_pool1d_backward = avg_pool3d_backward = avg_pool2d_backward
+
+
+# ---------------------------------------------------------------------------- adaptive pooling
+def _adaptive_sizes(x, nd, output_size, where) -> tuple:
+    """``output_size`` (int, or nd entries each an int or None = keep the input size) as an nd-tuple."""
+    entries = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * nd
+    if len(entries) == 1 and nd > 1:
+        entries = tuple(entries) * nd
+    if len(entries) != nd or not all(
+        e is None or (isinstance(e, (int, np.integer)) and not isinstance(e, bool)) for e in entries
+    ) or (nd == 1 and entries[0] is None):
+        what = "an int" if nd == 1 else f"an int or a tuple of {nd} ints (None keeps that input size)"
+        raise TypeError(f"{where}: expected output_size to be {what}, got {output_size!r}")
+    sizes = tuple(n if e is None else int(e) for e, n in zip(entries, x.shape[-nd:]))
+    if min(sizes) < 0:
+        raise ValueError(f"{where}: expected output_size >= 0 on every axis, got {output_size!r} "
+                         f"for an input of shape {shape_str(x.shape)}")
+    return sizes
+
+
+def _adaptive_avg_pool(x, nd, output_size, where):
+    """Adaptive average pooling; the shared body of adaptive_avg_pool1d/2d/3d and AdaptiveAvgPool*."""
+    x = _check_input(x, nd, where)
+    out_sizes = _adaptive_sizes(x, nd, output_size, where)
+    cache = AdaptiveAvgPoolCache(nd, x.shape, x.shape[:-nd] + out_sizes, x.dtype)
+    out = np.empty(_plane_shape(cache.out_shape, nd), dtype=x.dtype)
+    kernels.adaptive_avg_pool_forward(_as_planes(x, nd), out)
+    return out.reshape(cache.out_shape), cache
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """2-D adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``.
+
+    Output ``(i, j)`` is the mean of rows ``floor(i*H/H_out) .. ceil((i+1)*H/H_out) - 1``
+    and the matching columns, so any input size gives the same output size.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W) or (C, H, W)
+    output_size : int or (int or None, int or None)
+        ``(H_out, W_out)``; None keeps that input size; 1 is global average pooling.
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, H_out, W_out) or (C, H_out, W_out)
+    cache : AdaptiveAvgPoolCache
+    """
+    return _adaptive_avg_pool(x, 2, output_size, "adaptive_avg_pool2d")
+
+
+def adaptive_avg_pool1d(x, output_size):
+    """1-D adaptive average pooling: ``x`` (N, C, L) or (C, L), ``output_size`` an int L_out."""
+    return _adaptive_avg_pool(x, 1, output_size, "adaptive_avg_pool1d")
+
+
+def adaptive_avg_pool3d(x, output_size):
+    """3-D adaptive average pooling: ``x`` (N, C, D, H, W) or (C, D, H, W), ``output_size`` as in 2-D with 3 entries."""
+    return _adaptive_avg_pool(x, 3, output_size, "adaptive_avg_pool3d")
+
+
+def adaptive_avg_pool2d_backward(dout, cache: AdaptiveAvgPoolCache):
+    """Gradient of adaptive average pooling (any rank): each ``dout / window_size`` added over its window.
+
+    Returns
+    -------
+    dx : ndarray, the input's shape and dtype
+    """
+    dout = _check_dout(dout, cache.out_shape, cache.dtype, "adaptive_avg_pool_backward")
+    dx = np.zeros(_plane_shape(cache.x_shape, cache.nd), dtype=cache.dtype)
+    kernels.adaptive_avg_pool_backward(dout.reshape(_plane_shape(cache.out_shape, cache.nd)), dx)
+    return dx.reshape(cache.x_shape)
+
+
+adaptive_avg_pool1d_backward = adaptive_avg_pool3d_backward = adaptive_avg_pool2d_backward
+
+
+def _adaptive_max_pool(x, nd, output_size, return_indices, where):
+    """Adaptive max pooling; the shared body of adaptive_max_pool1d/2d/3d and AdaptiveMaxPool*."""
+    x = _check_input(x, nd, where)
+    out_sizes = _adaptive_sizes(x, nd, output_size, where)
+    return_indices = _check_flag(return_indices, where, "return_indices")
+    out_shape = x.shape[:-nd] + out_sizes
+    out = np.empty(_plane_shape(out_shape, nd), dtype=x.dtype)
+    idx = np.empty(out.shape, dtype=np.int64)
+    kernels.adaptive_max_pool_forward(_as_planes(x, nd), out, idx)
+    return _max_result(out, idx, x.shape, out_shape, return_indices)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """2-D adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool2d``.
+
+    Windows as in :func:`adaptive_avg_pool2d`; maxima, ties and indices as in
+    :func:`max_pool2d`. The backward pass is ``adaptive_max_pool2d_backward``
+    (the same as max pooling's).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W) or (C, H, W)
+    output_size : int or (int or None, int or None)
+    return_indices : bool
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, H_out, W_out) or (C, H_out, W_out)
+        ``(out, indices)`` if ``return_indices``.
+    cache : MaxPoolCache
+    """
+    return _adaptive_max_pool(x, 2, output_size, return_indices, "adaptive_max_pool2d")
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False):
+    """1-D adaptive max pooling: ``x`` (N, C, L) or (C, L), ``output_size`` an int L_out."""
+    return _adaptive_max_pool(x, 1, output_size, return_indices, "adaptive_max_pool1d")
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False):
+    """3-D adaptive max pooling: ``x`` (N, C, D, H, W) or (C, D, H, W), ``output_size`` with 3 entries."""
+    return _adaptive_max_pool(x, 3, output_size, return_indices, "adaptive_max_pool3d")
+
+
+# ---------------------------------------------------------------------------- max-unpooling
+def _unpool_sizes(x, nd, kernel, stride, padding, output_size, where) -> tuple:
+    """Unpooled spatial size: ``(n - 1) * stride - 2 * padding + kernel``, or a given size within a stride of it."""
+    default = tuple((n - 1) * s - 2 * p + k for n, k, s, p in zip(x.shape[-nd:], kernel, stride, padding))
+    if output_size is None:
+        sizes = default
+    else:
+        if not isinstance(output_size, (tuple, list)) or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in output_size
+        ):
+            raise TypeError(f"{where}: expected output_size to be a tuple of ints, got {output_size!r}")
+        sizes = tuple(int(v) for v in output_size)
+        if len(sizes) == nd + 2:  # a full (N, C, *spatial) shape is accepted, as in PyTorch
+            sizes = sizes[2:]
+        if len(sizes) != nd:
+            raise ValueError(f"{where}: expected output_size with {nd} or {nd + 2} entries, got {output_size!r}")
+        for axis, (size, d, s) in enumerate(zip(sizes, default, stride)):
+            if not d - s < size < d + s:
+                raise ValueError(
+                    f"{where}: output_size {sizes} is out of range for an input of shape {shape_str(x.shape)}: "
+                    f"axis {axis} must be strictly between {d - s} and {d + s} (default {default})"
+                )
+    if min(sizes) < 1:
+        raise ValueError(f"{where}: the output would have spatial size {sizes} for an input of shape "
+                         f"{shape_str(x.shape)} (kernel_size {kernel}, stride {stride}, padding {padding})")
+    return sizes
+
+
+def _max_unpool(x, indices, nd, kernel_size, stride, padding, output_size, where):
+    """Max-unpooling; the shared body of max_unpool1d/2d/3d and MaxUnpool*."""
+    x = _check_input(x, nd, where)
+    if not isinstance(indices, np.ndarray) or indices.dtype.kind not in "iu":
+        what = f"an array of dtype {indices.dtype}" if isinstance(indices, np.ndarray) else type(indices).__name__
+        raise TypeError(f"{where}: expected indices to be an integer array (as returned with return_indices=True), "
+                        f"got {what}")
+    if indices.shape != x.shape:
+        raise ValueError(f"{where}: expected indices of the input's shape {shape_str(x.shape)}, "
+                         f"got {shape_str(indices.shape)}")
+    kernel = ntuple(kernel_size, nd, where, "kernel_size", minimum=1)
+    stride = kernel if stride is None else ntuple(stride, nd, where, "stride", minimum=1)
+    padding = ntuple(padding, nd, where, "padding", minimum=0)
+    out_sizes = _unpool_sizes(x, nd, kernel, stride, padding, output_size, where)
+    plane_size = int(np.prod(out_sizes))
+    planes = int(np.prod(x.shape[:-nd]))
+    idx = np.ascontiguousarray(indices, dtype=np.int64).reshape(planes, -1 if planes else 0)
+    bad = (idx < 0) | (idx >= plane_size)
+    if bad.any():
+        at = np.unravel_index(int(np.argmax(bad)), x.shape)
+        raise ValueError(
+            f"{where}: index {int(indices[at])} at position {tuple(int(i) for i in at)} is outside the output "
+            f"plane of {' x '.join(map(str, out_sizes))} = {plane_size} elements (output_size {out_sizes})"
+        )
+    out = np.zeros((planes, plane_size), dtype=x.dtype)
+    # Each value goes back to where its maximum came from; everything else stays zero.
+    # (Two values sent to the same place: the last one wins; PyTorch leaves that undefined.)
+    np.put_along_axis(out, idx, np.ascontiguousarray(x).reshape(idx.shape), axis=1)
+    out_shape = x.shape[:-nd] + out_sizes
+    return out.reshape(out_shape), MaxUnpoolCache(idx, x.shape, out_shape, x.dtype)
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of :func:`max_pool2d`, as ``torch.nn.functional.max_unpool2d``.
+
+    Puts each value of ``x`` at the position ``indices`` names in a zero
+    plane; the non-maximal positions stay zero.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W) or (C, H, W)
+    indices : ndarray of int, same shape
+        Flat positions ``h * W_out + w`` in each output plane, as returned by
+        ``max_pool2d(..., return_indices=True)``.
+    kernel_size, stride, padding : int or (int, int)
+        Those of the max pooling being inverted (stride defaults to kernel_size).
+    output_size : tuple of ints, optional
+        ``(H_out, W_out)`` (or a whole ``(N, C, H_out, W_out)``) when the
+        default ``(H - 1) * stride - 2 * padding + kernel_size`` is not the
+        size the pooling came from; it must be within one stride of it.
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, H_out, W_out) or (C, H_out, W_out)
+    cache : MaxUnpoolCache
+    """
+    return _max_unpool(x, indices, 2, kernel_size, stride, padding, output_size, "max_unpool2d")
+
+
+def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """1-D max-unpooling: ``x`` and ``indices`` (N, C, L) or (C, L); see :func:`max_unpool2d`."""
+    return _max_unpool(x, indices, 1, kernel_size, stride, padding, output_size, "max_unpool1d")
+
+
+def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """3-D max-unpooling: ``x`` and ``indices`` (N, C, D, H, W) or (C, D, H, W); see :func:`max_unpool2d`."""
+    return _max_unpool(x, indices, 3, kernel_size, stride, padding, output_size, "max_unpool3d")
+
+
+def max_unpool2d_backward(dout, cache: MaxUnpoolCache):
+    """Gradient of max-unpooling: each input's gradient is ``dout`` read back at its index.
+
+    As in PyTorch, two inputs sent to the same index (overlapping pooling
+    windows that shared a maximum) both read the gradient there, although
+    only one of them survived the forward pass.
+
+    Returns
+    -------
+    (dx, None) : the gradient w.r.t. ``x`` (its shape and dtype); indices get none.
+    """
+    dout = _check_dout(dout, cache.out_shape, cache.dtype, "max_unpool_backward")
+    planes = cache.indices.shape[0]
+    dx = np.take_along_axis(dout.reshape(planes, -1 if planes else 0), cache.indices, axis=1)
+    return dx.reshape(cache.x_shape), None
+
+
+max_unpool1d_backward = max_unpool3d_backward = max_unpool2d_backward

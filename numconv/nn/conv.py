@@ -1,3 +1,171 @@
-"""(family under construction)"""
+"""Convolution layers: ``Conv1d``, ``Conv2d``, ``Conv3d``, as in ``torch.nn``.
 
-__all__ = []
+All three share ``_ConvNd``: it owns the weight and bias, checks the
+constructor arguments, and calls the one N-d functional convolution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import FLOAT_DTYPES, as_float_array, check_positive_int, ntuple
+from ..functional.conv import _conv_nd, _conv_nd_backward, parse_padding
+from ..functional.im2col import PADDING_MODES
+from ..init import default_layer_init_
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["Conv1d", "Conv2d", "Conv3d"]
+
+
+class _ConvNd(Module):
+    """Shared body of ``Conv1d``/``Conv2d``/``Conv3d``; ``_nd`` is the number of spatial axes."""
+
+    _nd = 0
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", dtype=np.float32):
+        super().__init__()
+        where = type(self).__name__
+        nd = self._nd
+        in_channels = check_positive_int(in_channels, where, "in_channels")
+        out_channels = check_positive_int(out_channels, where, "out_channels")
+        groups = check_positive_int(groups, where, "groups")
+        if in_channels % groups:
+            raise ValueError(f"{where}: in_channels ({in_channels}) must be divisible by groups ({groups})")
+        if out_channels % groups:
+            raise ValueError(f"{where}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+        self.kernel_size = ntuple(kernel_size, nd, where, "kernel_size", minimum=1)
+        self.stride = ntuple(stride, nd, where, "stride", minimum=1)
+        self.dilation = ntuple(dilation, nd, where, "dilation", minimum=1)
+        # Checks the padding string, and 'same' against the stride; the pairs are worked out per call.
+        parse_padding(padding, nd, self.kernel_size, self.stride, self.dilation, where)
+        self.padding = padding if isinstance(padding, str) else ntuple(padding, nd, where, "padding", minimum=0)
+        if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
+            raise ValueError(
+                f"{where}: padding_mode must be one of {PADDING_MODES}, but got padding_mode={padding_mode!r}"
+            )
+        if np.dtype(dtype) not in FLOAT_DTYPES:
+            raise TypeError(f"{where}: expected dtype float32 or float64, got {np.dtype(dtype)}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.groups = groups
+        self.padding_mode = padding_mode
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups, *self.kernel_size), dtype=dtype))
+        if bias:
+            self.bias = Parameter(np.empty(out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = C_in/groups * prod(k)."""
+        default_layer_init_(self.weight, self.bias)
+
+    def forward(self, x):
+        """Convolve ``x`` of shape (N, C_in, *spatial) or (C_in, *spatial)."""
+        where = type(self).__name__
+        x = as_float_array(x, where)
+        in_dtype = x.dtype  # dx goes back in the caller's precision
+        x = self._as_input(x, where)
+        bias = None if self.bias is None else self.bias.data
+        out, cache = _conv_nd(self._nd, where, x, self.weight.data, bias, self.stride, self.padding,
+                              self.dilation, self.groups, self.padding_mode, "auto")
+        self._keep((cache, in_dtype))
+        return out
+
+    def backward(self, grad_output):
+        """Return dL/dx (in the input's dtype); add dL/dweight and dL/dbias into the parameters' ``grad``."""
+        cache, in_dtype = self._take()
+        dx, dweight, dbias = _conv_nd_backward(grad_output, cache, f"{type(self).__name__}.backward")
+        if self.weight.requires_grad:
+            self.weight.grad += dweight
+        if self.bias is not None and self.bias.requires_grad:
+            self.bias.grad += dbias
+        return dx.astype(in_dtype, copy=False)
+
+    def extra_repr(self) -> str:
+        # The same text as torch.nn.Conv*d: options appear only when they differ from the default.
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * len(self.padding):
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * self._nd:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution layer, as ``torch.nn.Conv1d``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (int,)
+    stride, dilation : int or (int,)
+    padding : int, (int,), 'valid' or 'same'
+    groups : int
+    bias : bool
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+    dtype : float32 (default) or float64
+
+    Shapes
+    ------
+    input (N, C_in, L) or (C_in, L) -> output (N, C_out, L_out) or (C_out, L_out).
+    ``weight`` is (C_out, C_in / groups, kL); ``bias`` is (C_out,).
+    """
+
+    _nd = 1
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution layer, as ``torch.nn.Conv2d``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (int, int)
+    stride, dilation : int or (int, int)
+    padding : int, (int, int), 'valid' or 'same'
+    groups : int
+        ``groups == in_channels`` gives a depthwise convolution.
+    bias : bool
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+    dtype : float32 (default) or float64
+
+    Shapes
+    ------
+    input (N, C_in, H, W) or (C_in, H, W) -> output (N, C_out, H_out, W_out) or without N,
+    with ``H_out = (H + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1`` (same for W).
+    ``weight`` is (C_out, C_in / groups, kH, kW); ``bias`` is (C_out,).
+    """
+
+    _nd = 2
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution layer, as ``torch.nn.Conv3d``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (int, int, int)
+    stride, dilation : int or (int, int, int)
+    padding : int, (int, int, int), 'valid' or 'same'
+    groups : int
+    bias : bool
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+    dtype : float32 (default) or float64
+
+    Shapes
+    ------
+    input (N, C_in, D, H, W) or (C_in, D, H, W) -> output (N, C_out, D_out, H_out, W_out) or without N.
+    ``weight`` is (C_out, C_in / groups, kD, kH, kW); ``bias`` is (C_out,).
+    """
+
+    _nd = 3

@@ -1,3 +1,136 @@
-"""(family under construction)"""
+"""Dropout layers: thin wrappers around ``numconv.functional.dropout``.
 
-__all__ = []
+In training mode a layer draws a fresh mask on every forward (from numconv's
+global generator, so ``numconv.manual_seed`` makes runs repeatable) and its
+backward reuses that mask; in evaluation mode (``layer.eval()``) it is the
+identity. ``inplace=True`` is accepted and shown in the repr, as in PyTorch,
+but the input is never modified.
+"""
+
+from __future__ import annotations
+
+from .. import functional as F
+from .._checks import check_probability
+from .module import Module
+
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
+
+
+class _DropoutNd(Module):
+    """Shared constructor, forward, backward and repr; a subclass names its functional op."""
+
+    _op = None
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        check_probability(p, type(self).__name__)
+        self.p = p  # kept as given, so the repr matches PyTorch's (``p=1`` for an int)
+        self.inplace = inplace
+
+    def forward(self, x):
+        x = self._as_input(x, type(self).__name__)
+        out, cache = type(self)._op(x, self.p, self.training)
+        self._keep(cache)
+        return out
+
+    def backward(self, grad_output):
+        return F.dropout_backward(grad_output, self._take())
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
+    """Inverted dropout of single elements, as ``torch.nn.Dropout``.
+
+    In training, each element is zeroed with probability ``p`` and the others
+    are scaled by ``1 / (1 - p)``, so the expected output equals the input;
+    in evaluation the layer is the identity.
+
+    Parameters
+    ----------
+    p : float in [0, 1]
+        Default 0.5. ``p = 1`` outputs zeros; ``p = 0`` is the identity.
+    inplace : bool
+        Accepted for compatibility; the input is never modified.
+
+    Shapes
+    ------
+    input (*) -> output (*), same shape.
+    """
+
+    _op = staticmethod(F.dropout)
+
+
+class Dropout1d(_DropoutNd):
+    """Zero whole channels of (N, C, L) or (C, L) input, as ``torch.nn.Dropout1d``.
+
+    Parameters
+    ----------
+    p : float in [0, 1]
+        Probability of zeroing a channel (kept ones are scaled by ``1 / (1 - p)``).
+    inplace : bool
+        Accepted for compatibility; the input is never modified.
+    """
+
+    _op = staticmethod(F.dropout1d)
+
+
+class Dropout2d(_DropoutNd):
+    """Zero whole channels of (N, C, H, W) input, as ``torch.nn.Dropout2d``.
+
+    Like PyTorch's, a 3-D input is read as (N, C, L) (with a warning), not as
+    an unbatched image; see :func:`numconv.functional.dropout2d`.
+
+    Parameters
+    ----------
+    p : float in [0, 1]
+        Probability of zeroing a channel.
+    inplace : bool
+        Accepted for compatibility; the input is never modified.
+    """
+
+    _op = staticmethod(F.dropout2d)
+
+
+class Dropout3d(_DropoutNd):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input, as ``torch.nn.Dropout3d``.
+
+    Parameters
+    ----------
+    p : float in [0, 1]
+        Probability of zeroing a channel.
+    inplace : bool
+        Accepted for compatibility; the input is never modified.
+    """
+
+    _op = staticmethod(F.dropout3d)
+
+
+class AlphaDropout(_DropoutNd):
+    """Dropout for SELU networks that keeps zero mean and unit variance, as ``torch.nn.AlphaDropout``.
+
+    Dropped values are set to SELU's negative saturation value and an affine
+    map restores the statistics; see :func:`numconv.functional.alpha_dropout`.
+
+    Parameters
+    ----------
+    p : float in [0, 1]
+    inplace : bool
+        Accepted for compatibility; the input is never modified.
+    """
+
+    _op = staticmethod(F.alpha_dropout)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Alpha dropout of whole channels of (N, C, *) input, as ``torch.nn.FeatureAlphaDropout``.
+
+    Parameters
+    ----------
+    p : float in [0, 1]
+    inplace : bool
+        Accepted for compatibility; the input is never modified.
+    """
+
+    _op = staticmethod(F.feature_alpha_dropout)

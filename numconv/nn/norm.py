@@ -1,3 +1,519 @@
-"""(family under construction)"""
+"""Normalisation layers: batch, instance, layer, group and local response norm.
 
-__all__ = []
+The layers own the learned affine map (``weight`` starts at ones, ``bias`` at
+zeros) and the running statistics, and call ``numconv.functional``. Their
+arguments, defaults, buffers, ``state_dict`` keys and reprs are PyTorch's;
+note that instance norm's defaults differ from batch norm's
+(``affine=False, track_running_stats=False``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from numbers import Real
+
+import numpy as np
+
+from .. import functional as F
+from .._checks import FLOAT_DTYPES, check_ndim, check_positive_int, shape_str
+from ..functional.norm import _normalized_shape
+from .module import Module
+from .parameter import Parameter
+
+__all__ = [
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
+    "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+    "LayerNorm", "GroupNorm", "LocalResponseNorm",
+]
+
+
+def _number(value, where: str, name: str, minimum: float | None = None):
+    """Check ``value`` is a real number (kept as given, so the repr shows it as PyTorch's does)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{where}: expected {name} to be a number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{where}: expected {name} >= {minimum}, got {value}")
+    return value
+
+
+def _float_dtype(dtype, where: str) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{where}: expected dtype float32 or float64, got {dtype}")
+    return dtype
+
+
+class _NormBase(Module):
+    """What batch norm and instance norm share: the affine parameters and the running statistics.
+
+    Subclasses set ``_ranks`` (the accepted input ranks), ``_layout`` (for
+    messages) and ``_unbatched_rank`` (the rank of an unbatched input, or
+    None if there is none).
+    """
+
+    _ranks: tuple = ()
+    _layout: str = ""
+    _unbatched_rank: int | None = None
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 dtype=np.float32, *, bias=True):
+        super().__init__()
+        name = type(self).__name__
+        self.num_features = check_positive_int(num_features, name, "num_features", minimum=0)
+        self.eps = _number(eps, name, "eps", minimum=0)
+        self.momentum = None if momentum is None else _number(momentum, name, "momentum")
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        dtype = _float_dtype(dtype, name)
+        if self.affine:
+            self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(self.num_features, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
+            self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """Running mean to 0, running variance to 1, batch count to 0."""
+        if self.track_running_stats:
+            self.running_mean.fill(0)
+            self.running_var.fill(1)
+            self.num_batches_tracked.fill(0)
+
+    def reset_parameters(self) -> None:
+        """Reset the running statistics, and the weight to ones and the bias to zeros."""
+        self.reset_running_stats()
+        if self.affine:
+            self.weight.data.fill(1)
+            if self.bias is not None:
+                self.bias.data.fill(0)
+
+    def _check_input(self, x: np.ndarray) -> None:
+        check_ndim(x, self._ranks, type(self).__name__, self._layout)
+
+    def _channel_error(self, x: np.ndarray, axis: int) -> ValueError:
+        return ValueError(
+            f"{type(self).__name__}: expected input with {self.num_features} channels on axis {axis} "
+            f"(num_features={self.num_features}), got input of shape {shape_str(x.shape)}"
+        )
+
+    def _param_data(self):
+        weight = None if self.weight is None else self.weight.data
+        bias = None if self.bias is None else self.bias.data
+        return weight, bias
+
+    def backward(self, grad_output):
+        backward_fn, cache, in_shape, in_dtype = self._take()
+        grad_output = np.asarray(grad_output)
+        if grad_output.shape != in_shape:
+            raise ValueError(f"{type(self).__name__}.backward: expected grad_output of shape {shape_str(in_shape)} "
+                             f"(the output's shape), got {shape_str(grad_output.shape)}")
+        # An unbatched input was normalised as a batch of one: give the gradient that batch axis.
+        dx, dweight, dbias = backward_fn(grad_output.reshape(cache.shape), cache)
+        if self.weight is not None and self.weight.requires_grad:
+            self.weight.grad += dweight
+        if self.bias is not None and self.bias.requires_grad:
+            self.bias.grad += dbias
+        return dx.reshape(in_shape).astype(in_dtype, copy=False)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class _BatchNorm(_NormBase):
+    """Batch norm: each channel standardised over the batch (and spatial axes)."""
+
+    def forward(self, x):
+        name = type(self).__name__
+        x_in = x
+        x = self._as_input(x, name)
+        self._check_input(x)
+        # Without weight or running statistics, nothing ties the layer to a channel
+        # count (PyTorch then accepts any); otherwise the count must match.
+        if (self.affine or self.track_running_stats) and x.shape[1] != self.num_features:
+            raise self._channel_error(x, 1)
+        use_batch_stats = self.training or self.running_mean is None
+        if use_batch_stats and x.shape[0] * math.prod(x.shape[2:]) == 1:
+            raise ValueError(f"{name}: Expected more than 1 value per channel when training, got input size "
+                             f"{shape_str(x.shape)}")
+
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked += 1
+            if self.momentum is None:  # cumulative moving average: every batch weighs the same
+                factor = 1.0 / float(self.num_batches_tracked)
+        # Running statistics are updated only when tracked and training, and read only in eval.
+        update_or_read = not self.training or self.track_running_stats
+        weight, bias = self._param_data()
+        out, cache = F.batch_norm(
+            x,
+            self.running_mean if update_or_read else None,
+            self.running_var if update_or_read else None,
+            weight, bias, use_batch_stats, factor, self.eps,
+        )
+        self._keep((F.batch_norm_backward, cache, x.shape, x_in.dtype))
+        return out
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over (N, C) or (N, C, L), as ``torch.nn.BatchNorm1d``.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, per channel. In
+    training the mean and the biased variance are the batch's (over N and L),
+    and the running statistics move toward them:
+    ``running = (1 - momentum) * running + momentum * batch_stat``, with the
+    *unbiased* variance (``momentum=None``: a plain cumulative average). In
+    eval mode the running statistics are used, unless
+    ``track_running_stats=False``, in which case batch statistics are used
+    in both modes.
+
+    Parameters
+    ----------
+    num_features : int
+        C, the number of channels.
+    eps : float
+        Added to the variance for stability (default 1e-5).
+    momentum : float or None
+        Weight of the newest batch in the running statistics (default 0.1).
+    affine : bool
+        Learn ``weight`` (init ones) and ``bias`` (init zeros), shape (C,).
+    track_running_stats : bool
+        Keep buffers ``running_mean`` (zeros), ``running_var`` (ones) and
+        ``num_batches_tracked`` (int64 scalar).
+    dtype : float32 (default) or float64
+    bias : bool, keyword-only
+        With ``affine=True``, whether to learn the bias (default True).
+
+    Shapes
+    ------
+    input (N, C) or (N, C, L) -> output of the same shape.
+    """
+
+    _ranks = (2, 3)
+    _layout = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over (N, C, H, W), as ``torch.nn.BatchNorm2d``.
+
+    Statistics per channel over N, H and W; see ``BatchNorm1d`` for the
+    parameters and the training/eval behaviour. Like PyTorch's, it needs a
+    batched 4-D input.
+    """
+
+    _ranks = (4,)
+    _layout = "(N, C, H, W)"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over (N, C, D, H, W), as ``torch.nn.BatchNorm3d``.
+
+    Statistics per channel over N, D, H and W; see ``BatchNorm1d``.
+    """
+
+    _ranks = (5,)
+    _layout = "(N, C, D, H, W)"
+
+
+class _InstanceNorm(_NormBase):
+    """Instance norm: each channel of each sample standardised over its own spatial axes."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+                 dtype=np.float32, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias=bias)
+
+    def forward(self, x):
+        name = type(self).__name__
+        x_in = x
+        x = self._as_input(x, name)
+        self._check_input(x)
+        channel_axis = x.ndim - self._unbatched_rank
+        if x.shape[channel_axis] != self.num_features:
+            if self.affine or self.track_running_stats:
+                raise self._channel_error(x, channel_axis)
+            warnings.warn(
+                f"{name}: input's size at dim={channel_axis} ({x.shape[channel_axis]}) does not match "
+                f"num_features ({self.num_features}); num_features is not used because affine=False",
+                UserWarning,
+                stacklevel=2,
+            )
+        batched = x if channel_axis == 1 else x[None]
+        use_input_stats = self.training or not self.track_running_stats
+        if use_input_stats and math.prod(batched.shape[2:]) == 1:
+            raise ValueError(f"{name}: Expected more than 1 spatial element when training, got input size "
+                             f"{shape_str(x.shape)}")
+        weight, bias = self._param_data()
+        # As PyTorch: momentum=None here means the running statistics never move,
+        # and num_batches_tracked is kept (for state_dict compatibility) but not counted.
+        out, cache = F.instance_norm(
+            batched, self.running_mean, self.running_var, weight, bias, use_input_stats,
+            0.0 if self.momentum is None else self.momentum, self.eps,
+        )
+        self._keep((F.instance_norm_backward, cache, x.shape, x_in.dtype))
+        return out.reshape(x.shape)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation over (N, C, L) or unbatched (C, L), as ``torch.nn.InstanceNorm1d``.
+
+    Each (sample, channel) row is standardised over L with its own mean and
+    biased variance. Defaults differ from batch norm: ``affine=False`` and
+    ``track_running_stats=False``. With ``track_running_stats=True`` the
+    running statistics move toward the batch average of the per-instance
+    mean and unbiased variance in training, and eval mode uses them.
+
+    Parameters
+    ----------
+    num_features : int
+        C.
+    eps : float
+    momentum : float
+        (``None`` freezes the running statistics, as in PyTorch.)
+    affine : bool
+        Learn per-channel ``weight`` and ``bias`` (default False).
+    track_running_stats : bool
+        Default False.
+    dtype : float32 (default) or float64
+    bias : bool, keyword-only
+
+    Shapes
+    ------
+    input (N, C, L) or (C, L) -> output of the same shape.
+    """
+
+    _ranks = (2, 3)
+    _layout = "(C, L) or (N, C, L)"
+    _unbatched_rank = 2
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation over (N, C, H, W) or (C, H, W), as ``torch.nn.InstanceNorm2d``.
+
+    See ``InstanceNorm1d``.
+    """
+
+    _ranks = (3, 4)
+    _layout = "(C, H, W) or (N, C, H, W)"
+    _unbatched_rank = 3
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalisation over (N, C, D, H, W) or (C, D, H, W), as ``torch.nn.InstanceNorm3d``.
+
+    See ``InstanceNorm1d``.
+    """
+
+    _ranks = (4, 5)
+    _layout = "(C, D, H, W) or (N, C, D, H, W)"
+    _unbatched_rank = 4
+
+
+class LayerNorm(Module):
+    """Layer normalisation, as ``torch.nn.LayerNorm``.
+
+    Each sample is standardised over its last ``len(normalized_shape)`` axes,
+    then multiplied by ``weight`` and shifted by ``bias`` element-wise.
+
+    Parameters
+    ----------
+    normalized_shape : int or tuple of ints
+        The trailing shape, e.g. ``(C, H, W)``; stored as a tuple.
+    eps : float
+    elementwise_affine : bool
+        Learn ``weight`` (ones) and ``bias`` (zeros) of shape ``normalized_shape``.
+    bias : bool
+        With ``elementwise_affine``, whether to learn the bias.
+    dtype : float32 (default) or float64
+
+    Shapes
+    ------
+    input (*, *normalized_shape) -> output of the same shape.
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=np.float32):
+        super().__init__()
+        self.normalized_shape = _normalized_shape(normalized_shape, "LayerNorm")
+        self.eps = _number(eps, "LayerNorm", "eps", minimum=0)
+        self.elementwise_affine = bool(elementwise_affine)
+        dtype = _float_dtype(dtype, "LayerNorm")
+        if self.elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.data.fill(1)
+        if self.bias is not None:
+            self.bias.data.fill(0)
+
+    def forward(self, x):
+        x_in = x
+        x = self._as_input(x, "LayerNorm")
+        k = len(self.normalized_shape)
+        if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
+            pattern = "(*, " + ", ".join(str(s) for s in self.normalized_shape) + ")"
+            raise ValueError(
+                f"LayerNorm: expected an input of shape {pattern} (normalized_shape={self.normalized_shape}), "
+                f"got input of shape {shape_str(x.shape)}"
+            )
+        weight = None if self.weight is None else self.weight.data
+        bias = None if self.bias is None else self.bias.data
+        out, cache = F.layer_norm(x, self.normalized_shape, weight, bias, self.eps)
+        self._keep((cache, x_in.dtype))
+        return out
+
+    def backward(self, grad_output):
+        cache, in_dtype = self._take()
+        dx, dweight, dbias = F.layer_norm_backward(grad_output, cache)
+        if self.weight is not None and self.weight.requires_grad:
+            self.weight.grad += dweight
+        if self.bias is not None and self.bias.requires_grad:
+            self.bias.grad += dbias
+        return dx.astype(in_dtype, copy=False)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Group normalisation, as ``torch.nn.GroupNorm``.
+
+    The channels are split into ``num_groups`` groups of consecutive
+    channels; each group of each sample is standardised over its channels
+    and spatial axes together, then a per-channel ``weight`` and ``bias``
+    are applied. Independent of the batch size (same in train and eval).
+
+    Parameters
+    ----------
+    num_groups : int
+        Must divide ``num_channels``.
+    num_channels : int
+        C.
+    eps : float
+    affine : bool
+        Learn ``weight`` (ones) and ``bias`` (zeros), shape (C,).
+    dtype : float32 (default) or float64
+    bias : bool, keyword-only
+
+    Shapes
+    ------
+    input (N, C, *) -> output of the same shape.
+    """
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=np.float32, *, bias=True):
+        super().__init__()
+        self.num_groups = check_positive_int(num_groups, "GroupNorm", "num_groups")
+        self.num_channels = check_positive_int(num_channels, "GroupNorm", "num_channels", minimum=0)
+        if self.num_channels % self.num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({self.num_channels}) must be divisible by num_groups "
+                             f"({self.num_groups})")
+        self.eps = _number(eps, "GroupNorm", "eps", minimum=0)
+        self.affine = bool(affine)
+        dtype = _float_dtype(dtype, "GroupNorm")
+        if self.affine:
+            self.weight = Parameter(np.ones(self.num_channels, dtype=dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(self.num_channels, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.data.fill(1)
+        if self.bias is not None:
+            self.bias.data.fill(0)
+
+    def forward(self, x):
+        x_in = x
+        x = self._as_input(x, "GroupNorm")
+        if x.ndim < 2:
+            raise ValueError(f"GroupNorm: expected an input of shape (N, C, *) with at least 2 axes, got shape "
+                             f"{shape_str(x.shape)} ({x.ndim}-D)")
+        # Without a weight PyTorch accepts any channel count divisible by num_groups.
+        if self.affine and x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected input with {self.num_channels} channels on axis 1 "
+                             f"(num_channels={self.num_channels}), got input of shape {shape_str(x.shape)}")
+        weight = None if self.weight is None else self.weight.data
+        bias = None if self.bias is None else self.bias.data
+        out, cache = F.group_norm(x, self.num_groups, weight, bias, self.eps)
+        self._keep((cache, x_in.dtype))
+        return out
+
+    def backward(self, grad_output):
+        cache, in_dtype = self._take()
+        dx, dweight, dbias = F.group_norm_backward(grad_output, cache)
+        if self.weight is not None and self.weight.requires_grad:
+            self.weight.grad += dweight
+        if self.bias is not None and self.bias.requires_grad:
+            self.bias.grad += dbias
+        return dx.astype(in_dtype, copy=False)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class LocalResponseNorm(Module):
+    """Local response normalisation across channels, as ``torch.nn.LocalResponseNorm``.
+
+    ``b_c = a_c / (k + alpha / size * sum(a_j ** 2 for j in window(c))) ** beta``,
+    the window being channels ``c - size // 2`` to ``c + (size - 1) // 2``
+    with zeros beyond the edges (AlexNet's normalisation).
+
+    Parameters
+    ----------
+    size : int
+        Number of neighbouring channels in the window.
+    alpha, beta, k : float
+        Defaults 1e-4, 0.75, 1.0.
+
+    Shapes
+    ------
+    input (N, C, *) with at least 3 axes -> output of the same shape.
+    """
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size = check_positive_int(size, "LocalResponseNorm", "size")
+        self.alpha = _number(alpha, "LocalResponseNorm", "alpha")
+        self.beta = _number(beta, "LocalResponseNorm", "beta")
+        self.k = _number(k, "LocalResponseNorm", "k")
+
+    def forward(self, x):
+        x = self._as_input(x, "LocalResponseNorm")
+        if x.ndim < 3:
+            raise ValueError(f"LocalResponseNorm: expected an input of shape (N, C, *) with at least 3 axes, "
+                             f"got shape {shape_str(x.shape)} ({x.ndim}-D)")
+        out, cache = F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+        self._keep(cache)
+        return out
+
+    def backward(self, grad_output):
+        return F.local_response_norm_backward(grad_output, self._take())
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

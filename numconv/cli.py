@@ -1,0 +1,400 @@
+"""The ``numconv`` command: train, evaluate and use convolutional networks from the shell.
+
+::
+
+    numconv train                         # LeNet-5 on the bundled Fashion-MNIST sample, under a minute, ~84 %
+    numconv train --dataset mnist --download --epochs 10
+    numconv eval runs/lenet5-sample/best.npz
+    numconv predict runs/lenet5-sample/best.npz shoe.png
+
+Each subcommand is a pair of functions in ``COMMANDS``: one adds its
+arguments to an ``argparse`` sub-parser, the other runs it and returns the
+exit status. ``register(name, add_arguments, run)`` adds a new one.
+
+This module only parses arguments and prints; the work is done by
+``numconv.models``, ``numconv.data``, ``numconv.train`` and
+``numconv.checkpoint``. Expected failures (missing data, a corrupt
+checkpoint, a missing image) print one line to stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+__all__ = ["main", "register", "COMMANDS", "CLIError", "DATASETS"]
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+# ---------------------------------------------------------------------------- data sets
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+DIGIT_CLASSES = [str(i) for i in range(10)]
+
+# name -> (mean, std, class names). The statistics are those of the full
+# training sets, as commonly used with LeNet-5.
+DATASETS = {
+    "sample": (0.2860, 0.3530, FASHION_CLASSES),
+    "fashion-mnist": (0.2860, 0.3530, FASHION_CLASSES),
+    "mnist": (0.1307, 0.3081, DIGIT_CLASSES),
+}
+
+# The default training recipe (LeNet-5, 10 epochs, batch 64, SGD lr 0.05 with
+# momentum 0.9, cosine schedule) reaches about 84 % on the sample's test set
+# in well under a minute on two cores; 3 constant-rate epochs reach 81 %.
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
+
+
+def transform_settings(dataset: str) -> dict:
+    """The preprocessing recorded in a checkpoint: 28 x 28 grayscale, padded to 32, normalised."""
+    mean, std, _ = DATASETS[dataset]
+    return {"image_size": 28, "pad": 2, "mean": [mean], "std": [std]}
+
+
+def build_transform(settings: dict):
+    """``Compose([ToFloat(), Pad(pad), Normalize(mean, std)])`` from recorded settings."""
+    from .data import Compose, Normalize, Pad, ToFloat
+
+    steps = [ToFloat()]
+    if settings.get("pad"):
+        steps.append(Pad(int(settings["pad"])))
+    steps.append(Normalize(settings["mean"], settings["std"]))
+    return Compose(steps)
+
+
+def load_dataset(name: str, train: bool, transform, data_dir=None, download=False, limit=None):
+    """Build a data set by its command-line name, turning a failure into one clear ``CLIError``."""
+    from . import data
+
+    split = "training" if train else "test"
+    try:
+        dataset = data.get_dataset(name, train=train, root=data_dir, download=download, transform=transform)
+    except (OSError, ValueError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        hint = "" if (download or "download" in message.lower()) else \
+            " (pass --download to fetch it, or --data-dir DIR where the .gz files are)"
+        raise CLIError(f"cannot load the {name} {split} set: {message}{hint}") from None
+    if limit is not None:
+        dataset = data.Subset(dataset, np.arange(min(int(limit), len(dataset))))
+    return dataset
+
+
+def class_names(dataset_name: str, dataset=None) -> list:
+    dataset = getattr(dataset, "dataset", dataset)  # look through a Subset
+    names = getattr(dataset, "classes", None)
+    return list(names) if names else list(DATASETS[dataset_name][2])
+
+
+# ---------------------------------------------------------------------------- helpers
+def _model_kwargs(model: str, dataset: str) -> dict:
+    """Constructor arguments that fit a 1 x 32 x 32, 10-class data set."""
+    from .models import _canonical
+
+    key = _canonical(model)
+    if key is None:
+        from .models import available
+
+        raise CLIError(f"unknown model {model!r}; available: {', '.join(available())}")
+    kwargs = {"num_classes": len(DATASETS[dataset][2])}
+    if key in ("simplecnn", "vgg"):
+        kwargs.update(in_channels=1, input_size=32)
+    return kwargs
+
+
+def _build_optimizer(name: str, params, lr: float, momentum: float, weight_decay):
+    from . import optim
+
+    cls = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
+           "adagrad": optim.Adagrad}[name]
+    kwargs = {"lr": lr}
+    if name == "sgd":
+        kwargs["momentum"] = momentum
+    if weight_decay is not None:
+        kwargs["weight_decay"] = weight_decay
+    try:
+        return cls(params, **kwargs)
+    except (TypeError, ValueError) as error:  # e.g. a negative learning rate
+        raise CLIError(str(error)) from None
+
+
+def _load_model(path):
+    """(model, checkpoint) rebuilt from a checkpoint's recorded config."""
+    from .checkpoint import CheckpointError, load_checkpoint
+    from .models import get_model
+
+    if not os.path.exists(path):
+        raise CLIError(f"checkpoint '{path}' does not exist")
+    ckpt = load_checkpoint(path)
+    spec = ckpt.config.get("model")
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise CheckpointError(f"checkpoint '{path}' does not record which model it holds (no config.model)")
+    try:
+        model = get_model(spec["name"], **dict(spec.get("kwargs", {})))
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"checkpoint '{path}': cannot rebuild model {spec['name']!r}: {error}") from None
+    from .checkpoint import check_state_dict
+
+    check_state_dict(model, ckpt.model, f"checkpoint '{path}'")
+    model.load_state_dict(ckpt.model)
+    model.eval()
+    return model, ckpt
+
+
+def _percent(x) -> str:
+    return "  n/a " if not np.isfinite(x) else f"{100 * x:5.1f}%"
+
+
+# ---------------------------------------------------------------------------- train
+def add_train_arguments(p):
+    p.add_argument("--model", default="lenet5", help="lenet5 (default), simplecnn or vgg")
+    p.add_argument("--dataset", default="sample", choices=sorted(DATASETS),
+                   help="sample: the bundled Fashion-MNIST sample (default, offline)")
+    p.add_argument("--data-dir", default=None, help="where MNIST / Fashion-MNIST files are (or go with --download)")
+    p.add_argument("--download", action="store_true", help="download the data set if it is missing")
+    p.add_argument("--epochs", type=int, default=10, help="default 10")
+    p.add_argument("--batch-size", type=int, default=64, help="default 64")
+    p.add_argument("--optimizer", default="sgd", choices=sorted(DEFAULT_LR), help="default sgd")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default: " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=float, default=None,
+                   help="L2 penalty (default: the optimizer's own, 0 except AdamW's 0.01)")
+    p.add_argument("--scheduler", default="cosine", choices=["none", "cosine"],
+                   help="learning rate over the epochs: cosine annealing to 0 (default) or constant")
+    p.add_argument("--seed", type=int, default=0, help="seeds the weights, dropout and shuffling (default 0)")
+    p.add_argument("--out", default=None, help="output directory (default runs/<model>-<dataset>)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
+    p.add_argument("--no-progress", action="store_true", help="plain lines instead of a progress bar")
+    # For tests and quick experiments: use only the first N images.
+    p.add_argument("--limit-train", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--limit-test", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def run_train(args) -> int:
+    """Train a model and report its test accuracy."""
+    import numconv
+
+    from .data import DataLoader
+    from .models import _canonical, get_model
+    from .train import evaluate, fit
+
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            raise CLIError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    model_kwargs = _model_kwargs(args.model, args.dataset)
+    model_name = _canonical(args.model)
+    settings = transform_settings(args.dataset)
+    transform = build_transform(settings)
+    train_set = load_dataset(args.dataset, True, transform, args.data_dir, args.download, args.limit_train)
+    test_set = load_dataset(args.dataset, False, transform, args.data_dir, args.download, args.limit_test)
+    out = args.out or os.path.join("runs", f"{model_name}-{args.dataset}")
+    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+
+    numconv.manual_seed(args.seed)
+    model = get_model(model_name, **model_kwargs)
+    optimizer = _build_optimizer(args.optimizer, model.parameters(), lr, args.momentum, args.weight_decay)
+    scheduler = None
+    if args.scheduler == "cosine":
+        from .optim.lr_scheduler import CosineAnnealingLR
+
+        scheduler = CosineAnnealingLR(optimizer, T_max=args.epochs)
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed)
+    test_loader = DataLoader(test_set, batch_size=256, shuffle=False)
+    config = {
+        "model": {"name": model_name, "kwargs": model_kwargs},
+        "data": {"dataset": args.dataset, "classes": class_names(args.dataset, train_set), "transform": settings},
+        "train": {"optimizer": args.optimizer, "lr": lr, "momentum": args.momentum, "batch_size": args.batch_size,
+                  "epochs": args.epochs, "seed": args.seed, "weight_decay": args.weight_decay,
+                  "scheduler": args.scheduler},
+        "numconv_version": numconv.__version__,
+    }
+    n_params = sum(p.size for p in model.parameters())
+    print(f"{model_name}: {n_params:,} parameters | {args.dataset}: {len(train_set):,} training / "
+          f"{len(test_set):,} test images | {args.optimizer} lr {lr:g}, batch {args.batch_size}, "
+          f"{args.epochs} epoch{'s' if args.epochs != 1 else ''} | output in {out}")
+    if args.resume and not os.path.exists(os.path.join(out, "last.npz")):
+        raise CLIError(f"nothing to resume: there is no checkpoint '{os.path.join(out, 'last.npz')}'")
+    try:
+        fit(model, train_loader, _criterion(), optimizer, args.epochs, val_loader=test_loader, scheduler=scheduler,
+            out_dir=out, resume=args.resume, progress=not args.no_progress, config=config)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the last finished epoch is saved in {os.path.join(out, 'last.npz')}; "
+              "run the same command with --resume to continue", file=sys.stderr)
+        return 130
+    metrics = evaluate(model, test_loader, _criterion())
+    print(f"test accuracy {100 * metrics['accuracy']:.2f}% (loss {metrics['loss']:.4f}) on {metrics['n']:,} images"
+          f" | checkpoints: {os.path.join(out, 'last.npz')}, {os.path.join(out, 'best.npz')}")
+    return 0
+
+
+def _criterion():
+    from .nn import CrossEntropyLoss
+
+    return CrossEntropyLoss()
+
+
+# ---------------------------------------------------------------------------- eval
+def add_eval_arguments(p):
+    p.add_argument("checkpoint", help="a .npz written by numconv train")
+    p.add_argument("--dataset", default=None, choices=sorted(DATASETS),
+                   help="default: the data set the checkpoint was trained on")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--download", action="store_true")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--limit-test", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def run_eval(args) -> int:
+    """Evaluate a checkpoint on a test set: accuracy, per-class accuracy, confusion matrix."""
+    from .data import DataLoader
+    from .train import evaluate
+
+    model, ckpt = _load_model(args.checkpoint)
+    data_cfg = ckpt.config.get("data", {})
+    dataset = args.dataset or data_cfg.get("dataset")
+    if dataset not in DATASETS:
+        raise CLIError(f"checkpoint '{args.checkpoint}' does not say which data set it was trained on; "
+                       f"pass --dataset ({', '.join(sorted(DATASETS))})")
+    settings = data_cfg.get("transform") or transform_settings(dataset)
+    test_set = load_dataset(dataset, False, build_transform(settings), args.data_dir, args.download, args.limit_test)
+    metrics = evaluate(model, DataLoader(test_set, batch_size=args.batch_size, shuffle=False), _criterion())
+    names = data_cfg.get("classes") or class_names(dataset, test_set)
+    print(f"{args.checkpoint} (epoch {ckpt.epoch}) on the {dataset} test set ({metrics['n']:,} images)")
+    print(f"accuracy {100 * metrics['accuracy']:.2f}%   loss {metrics['loss']:.4f}")
+    width = max(len(n) for n in names)
+    confusion = metrics["confusion_matrix"]
+    print(f"{'class':<{width}}  accuracy  confusion (rows: true class, columns: predicted)")
+    for i, name in enumerate(names[:len(confusion)]):
+        row = " ".join(f"{v:5d}" for v in confusion[i])
+        print(f"{name:<{width}}   {_percent(metrics['per_class_accuracy'][i])}  {row}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- predict
+def add_predict_arguments(p):
+    p.add_argument("checkpoint", help="a .npz written by numconv train")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files")
+    p.add_argument("--top", type=int, default=1, help="show the K most likely classes (default 1)")
+
+
+def load_image(path, size: int = 28):
+    """A PNG/JPEG as the training data looked: (size, size) uint8, white on black.
+
+    Returns
+    -------
+    pixels : ndarray, uint8, shape (size, size)
+    inverted : bool
+        True when the image had a light background and was inverted.
+    """
+    if not os.path.isfile(path):
+        raise CLIError(f"image '{path}' does not exist")
+    try:
+        from PIL import Image
+    except ImportError:
+        raise CLIError("predict needs Pillow to read images (pip install Pillow)") from None
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+                # Transparent pixels would turn black; put the image on white paper first.
+                rgba = img.convert("RGBA")
+                paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                paper.alpha_composite(rgba)
+                img = paper
+            gray = img.convert("L")
+            # Shrinking averages each output pixel's area (no aliasing, no blur beyond it);
+            # enlarging interpolates.
+            shrink = gray.width >= size and gray.height >= size
+            gray = gray.resize((size, size), Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR)
+    except (OSError, ValueError, SyntaxError) as error:
+        raise CLIError(f"cannot read image '{path}': {error}") from None
+    pixels = np.asarray(gray, dtype=np.uint8)
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    # MNIST-style data is a light object on a dark background; a photo of ink
+    # on paper is the opposite, so invert it to match what the model saw.
+    inverted = bool(border.mean() > 127)
+    return (255 - pixels if inverted else pixels), inverted
+
+
+def run_predict(args) -> int:
+    """Classify image files with a trained checkpoint."""
+    from ._state import no_grad
+
+    model, ckpt = _load_model(args.checkpoint)
+    data_cfg = ckpt.config.get("data", {})
+    dataset = data_cfg.get("dataset", "sample")
+    settings = data_cfg.get("transform") or transform_settings(dataset if dataset in DATASETS else "sample")
+    names = data_cfg.get("classes") or class_names(dataset if dataset in DATASETS else "sample")
+    transform = build_transform(settings)
+    batch, notes = [], []
+    for path in args.images:
+        pixels, inverted = load_image(path, int(settings.get("image_size", 28)))
+        batch.append(transform(pixels))
+        notes.append("  (light background: inverted to light-on-dark, like the training images)" if inverted else "")
+    with no_grad():
+        logits = np.asarray(model(np.stack(batch)), dtype=np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    top = max(1, min(args.top, probs.shape[1]))
+    for path, p, note in zip(args.images, probs, notes):
+        order = np.argsort(-p, kind="stable")[:top]
+        best = ", ".join(f"{names[i] if i < len(names) else i} ({100 * p[i]:.1f}%)" for i in order)
+        print(f"{path}: {best}{note}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- the table
+COMMANDS = {
+    "train": (add_train_arguments, run_train),
+    "eval": (add_eval_arguments, run_eval),
+    "predict": (add_predict_arguments, run_predict),
+}
+
+
+def register(name: str, add_arguments, run) -> None:
+    """Add a subcommand: ``add_arguments(parser)`` and ``run(args) -> exit status``.
+
+    The first line of ``run``'s docstring is the help text.
+    """
+    COMMANDS[name] = (add_arguments, run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="numconv", description="Train, evaluate and use convolutional networks written in NumPy.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"numconv {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (add_arguments, run) in COMMANDS.items():
+        summary = (run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else None
+        p = sub.add_parser(name, help=summary, description=summary)
+        add_arguments(p)
+        p.set_defaults(_run=run)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the ``numconv`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    from .checkpoint import CheckpointError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except (CLIError, CheckpointError, FileNotFoundError, PermissionError, IsADirectoryError) as error:
+        print(f"numconv {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"numconv {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""RMSprop: divide the gradient by a running root-mean-square of its recent values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .optimizer import Optimizer, check_bool, check_lr, check_number
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e), step for step ``torch.optim.RMSprop``.
+
+    For each parameter ``p`` with gradient ``g``, one step does::
+
+        g = -g if maximize
+        g = g + weight_decay * p
+        v = alpha * v + (1 - alpha) * g * g             # mean square
+        if centered:                                    # subtract the squared mean:
+            a = alpha * a + (1 - alpha) * g             # a variance estimate
+            avg = sqrt(v - a * a) + eps
+        else:
+            avg = sqrt(v) + eps
+        if momentum > 0:
+            buf = momentum * buf + g / avg              # buf starts at zeros
+            p = p - lr * buf
+        else:
+            p = p - lr * g / avg
+
+    Note ``eps`` is added *outside* the square root, as in PyTorch (some
+    other libraries add it inside).
+
+    Parameters
+    ----------
+    params : iterable of Parameter, or of dicts (parameter groups)
+    lr : float
+        Learning rate (default 1e-2).
+    alpha : float
+        Smoothing constant of the mean square (default 0.99).
+    eps : float
+        Default 1e-8.
+    weight_decay : float
+        L2 penalty (default 0).
+    momentum : float
+        Default 0.
+    centered : bool
+        Normalise by an estimate of the gradient's variance instead of its mean square.
+    maximize : bool
+
+    State per parameter: ``step`` (int), ``square_avg``, and ``momentum_buffer``
+    (momentum > 0) and ``grad_avg`` (centered), each the shape of the parameter.
+    """
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0,
+                 momentum: float = 0, centered: bool = False, *, maximize: bool = False):
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                        centered=centered, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        check_lr(group)
+        check_number(group["eps"], "epsilon value")
+        check_number(group["momentum"], "momentum value")
+        check_number(group["weight_decay"], "weight_decay value")
+        check_number(group["alpha"], "alpha value")
+        check_bool(group["centered"], "centered")
+        check_bool(group["maximize"], "maximize")
+
+    def _update(self, param, grad, state, group):
+        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
+        weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(param.data)
+            if momentum > 0:
+                state["momentum_buffer"] = np.zeros_like(param.data)
+            if group["centered"]:
+                state["grad_avg"] = np.zeros_like(param.data)
+        state["step"] += 1
+        if group["maximize"]:
+            grad = -grad
+        if weight_decay != 0:
+            grad = grad + weight_decay * param.data
+
+        square_avg = state["square_avg"]
+        square_avg *= alpha
+        square_avg += (1 - alpha) * grad * grad
+        if group["centered"]:
+            grad_avg = state.setdefault("grad_avg", np.zeros_like(param.data))
+            grad_avg += (1 - alpha) * (grad - grad_avg)  # = alpha * grad_avg + (1 - alpha) * grad
+            avg = np.sqrt(square_avg - grad_avg * grad_avg)
+        else:
+            avg = np.sqrt(square_avg)
+        avg += eps
+
+        if momentum > 0:
+            buf = state.setdefault("momentum_buffer", np.zeros_like(param.data))
+            buf *= momentum
+            buf += grad / avg
+            param.data -= lr * buf
+        else:
+            param.data -= lr * (grad / avg)
