@@ -23,7 +23,9 @@ from .tools.gradcheck import gradcheck
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = ("optim", "data", "models", "train", "interop", "reference", "kernels", "tools", "exercises")
+_LAZY_SUBMODULES = (
+    "optim", "data", "models", "train", "interop", "reference", "kernels", "tools", "exercises", "checkpoint", "cli",
+)
 _LAZY_ATTRIBUTES = {
     "summary": ("numconv.tools.summary", "summary"),
     "explain": ("numconv.tools.explain", "explain"),

@@ -357,6 +357,26 @@ COMMANDS = {
 }
 
 
+def _discover_commands() -> None:
+    """Add the subcommands that live in ``numconv/commands/<name>.py``.
+
+    Each such module defines ``add_arguments(parser)`` and ``run(args)``; the
+    module ``check_exercise`` becomes the command ``check-exercise``. Command
+    modules import their heavy dependencies inside ``run``, so building the
+    parser stays fast.
+    """
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        COMMANDS.setdefault(info.name.replace("_", "-"), (module.add_arguments, module.run))
+
+
 def register(name: str, add_arguments, run) -> None:
     """Add a subcommand: ``add_arguments(parser)`` and ``run(args) -> exit status``.
 
@@ -370,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="numconv", description="Train, evaluate and use convolutional networks written in NumPy.")
     from . import __version__
 
+    _discover_commands()
     parser.add_argument("--version", action="version", version=f"numconv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
