@@ -33,6 +33,14 @@ def pytest_configure(config):
             import torch  # noqa: F401
         except ImportError as error:  # pragma: no cover - only in a broken CI
             raise pytest.UsageError(f"NUMCONV_REQUIRE_TORCH=1 but torch cannot be imported: {error}")
+    try:
+        import torch
+    except ImportError:
+        return
+    # The suite runs as two pytest workers on two cores; a torch thread pool
+    # per worker on top of that only makes the small parity cases slower.
+    # (The benchmarks set their own thread counts.)
+    torch.set_num_threads(1)
 
 
 def pytest_runtest_logreport(report):
