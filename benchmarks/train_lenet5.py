@@ -110,6 +110,8 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--schedule", default="cosine", choices=["cosine", "constant"],
+                   help="learning rate per epoch: cosine annealing to 0 over the run (as `numconv train`), or constant")
     p.add_argument("--activation", default="tanh", choices=["tanh", "relu"])
     p.add_argument("--pooling", default="avg", choices=["avg", "max"])
     p.add_argument("--limit", type=int, default=None, help="use only the first N training (and N test) images")
@@ -126,6 +128,10 @@ def main(argv=None):
     ours_opt = optim.SGD(ours.parameters(), lr=args.lr, momentum=args.momentum)
     theirs_opt = torch.optim.SGD(theirs.parameters(), lr=args.lr, momentum=args.momentum)
     order_rng = np.random.default_rng(args.seed)
+    schedulers = []
+    if args.schedule == "cosine":  # stepped once per epoch on both sides
+        schedulers = [optim.lr_scheduler.CosineAnnealingLR(ours_opt, T_max=args.epochs),
+                      torch.optim.lr_scheduler.CosineAnnealingLR(theirs_opt, T_max=args.epochs)]
 
     # Warm up on throwaway copies: numba compiles (or loads) its kernels and both
     # libraries allocate their workspaces before anything is timed.
@@ -136,7 +142,8 @@ def main(argv=None):
                 args.batch_size)
 
     print(f"LeNet-5 ({args.activation}, {args.pooling} pooling) on {args.dataset}: {len(x_train):,} training / "
-          f"{len(x_test):,} test images, batch {args.batch_size}, SGD lr {args.lr} momentum {args.momentum}; "
+          f"{len(x_test):,} test images, batch {args.batch_size}, SGD lr {args.lr} momentum {args.momentum}, "
+          f"{args.schedule} schedule; "
           f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
     print(f"{'epoch':>5} | {'numconv loss':>12} {'acc':>7} {'s':>7} | {'torch loss':>10} {'acc':>7} {'s':>7} | ratio")
     times = {"numconv": [], "torch": []}
@@ -151,6 +158,8 @@ def main(argv=None):
         for side in sides:
             results[side] = timed(runs[side])
             times[side].append(results[side][1])
+        for scheduler in schedulers:
+            scheduler.step()
         acc_ours = numconv_accuracy(ours, x_test, y_test)
         acc_theirs = torch_accuracy(torch, theirs, x_test, y_test)
         (loss_o, t_o), (loss_t, t_t) = results["numconv"], results["torch"]
