@@ -14,6 +14,36 @@ large tensors so a check stays fast.
 Why a *random* upstream gradient: with ``g`` all ones, ``L = sum(y)``; for
 batch norm the true input gradient of ``sum(y)`` is exactly zero, so a wrong
 backward that returns zeros would pass. A random ``g`` rules that out.
+
+How close is close enough. A centered difference is itself inexact; two
+errors limit it (``u = 2.2e-16`` is float64's machine epsilon):
+
+- *rounding*: ``L(x + eps)`` and ``L(x - eps)`` each carry a rounding error
+  of several ``u * F``, where ``F = sum(|y * g|)`` is the size of the terms
+  that make up ``L`` (their own rounding, plus that of adding them up);
+  dividing the difference by ``2 * eps`` makes it an error of up to about
+  ``8 * u * F / eps`` in the gradient (``1.8e-9 * F`` for ``eps = 1e-6``;
+  the largest seen over the built-in layers of ``numconv gradcheck`` was
+  ``3 * u * F / eps``);
+- *truncation*: ``eps**2 / 6`` times the third derivative of ``L``, at
+  most about ``eps**2 * F`` for a function that varies on the unit scale of
+  its inputs.
+
+A difference between the analytic and the numerical gradient below the
+*noise floor* ``8 * u * F / eps + eps**2 * F`` therefore says nothing: the
+two agree as far as finite differences can tell. Above the floor the
+relative error must be at most ``rtol``. A gradient that is mathematically
+zero (the bias of a convolution feeding a training-mode batch norm) has a
+numerical gradient of pure noise, about ``1e-9``: it passes, and since the
+check cannot tell a right backward from a wrong one there, a
+``GradcheckWarning`` says so. A wrong backward still fails wherever the true
+gradient stands above the floor (for ``eps = 1e-6``, gradients larger than
+about ``2e-9 * F``).
+
+The floor assumes the inputs are of order one. An input far from zero
+compared with its spread (batch norm of values around 1e4, say) makes the
+forward pass lose digits to cancellation that ``F`` does not see; centre
+such data, or expect the check to report errors of that size.
 """
 
 from __future__ import annotations
@@ -27,7 +57,7 @@ import numpy as np
 
 from .. import _random
 
-__all__ = ["gradcheck", "GradcheckReport", "GradcheckError", "TensorCheck", "GradcheckWarning"]
+__all__ = ["gradcheck", "GradcheckReport", "GradcheckError", "TensorCheck", "GradcheckWarning", "noise_floor"]
 
 
 class GradcheckError(AssertionError):
@@ -50,7 +80,10 @@ class TensorCheck:
     checked : int
         How many elements were perturbed.
     max_rel_error : float
-        ``max |a - n| / max(|a|, |n|, floor)`` over the checked elements.
+        ``max |a - n| / max(|a|, |n|, floor * s, noise_floor / rtol)`` over
+        the checked elements (``a`` analytic, ``n`` numerical, ``s`` the
+        largest of them in this tensor): at most ``rtol`` exactly when every
+        element is within ``rtol`` relative or within the noise floor.
     max_abs_error : float
     worst_index : tuple
         Where the largest relative error occurred.
@@ -58,7 +91,11 @@ class TensorCheck:
         The two gradients at ``worst_index``.
     passed : bool
     vanishing : bool
-        Both gradients were ~0 everywhere checked (a weak check).
+        Both gradients were below the noise floor everywhere checked: the
+        tensor passed, but the check could not tell right from wrong.
+    noise_floor : float
+        The absolute difference finite differences cannot resolve (see the
+        module docstring).
     """
 
     name: str
@@ -71,6 +108,7 @@ class TensorCheck:
     numeric: float
     passed: bool
     vanishing: bool = False
+    noise_floor: float = 0.0
 
 
 @dataclass
@@ -85,6 +123,7 @@ class GradcheckReport:
     rtol: float = 1e-6
     eps: float = 1e-6
     label: str = ""
+    noise_floor: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -104,13 +143,15 @@ class GradcheckReport:
         raise KeyError(name)
 
     def __str__(self) -> str:
-        title = f"gradcheck {self.label}".rstrip() + f"  (eps={self.eps:g}, tolerance={self.rtol:g} relative)"
-        header = f"{'tensor':<18} {'shape':<18} {'checked':>7} {'max rel err':>12} {'at':<16} {'analytic':>12} {'numeric':>12}  result"
+        title = (f"gradcheck {self.label}".rstrip() + f"  (eps={self.eps:g}, tolerance={self.rtol:g} relative, "
+                 f"noise floor {self.noise_floor:.1e} absolute)")
+        header = (f"{'tensor':<18} {'shape':<18} {'checked':>7} {'max rel err':>12} {'at':<16} {'analytic':>12} "
+                  f"{'numeric':>12}  result")
         rows = [title, header, "-" * len(header)]
         for c in self.checks:
             result = "ok" if c.passed else "FAIL"
             if c.vanishing:
-                result += " (both ~0)"
+                result += " (both ~0: within noise)"
             rows.append(
                 f"{c.name:<18} {str(c.shape):<18} {c.checked:>7} {c.max_rel_error:>12.2e} "
                 f"{str(c.worst_index):<16} {c.analytic:>12.4e} {c.numeric:>12.4e}  {result}"
@@ -171,10 +212,13 @@ def gradcheck(
         The finite-difference step.
     rtol : float
         Tolerance on the relative error ``|a - n| / max(|a|, |n|, floor * s)``,
-        where ``s`` is the largest numerical gradient of that tensor. The floor
-        keeps elements whose true gradient is ~0 from dividing noise by noise.
+        where ``s`` is the largest gradient of that tensor. An element also
+        passes when ``|a - n|`` is below the finite-difference noise floor
+        ``8 * u * F / eps + eps**2 * F`` (``u`` float64's machine epsilon,
+        ``F = sum(|y * g|)``; see the module docstring).
     floor : float
-        See ``rtol``.
+        See ``rtol``: keeps an element whose gradient is tiny next to the
+        others in its tensor from being judged on its own, noisy, scale.
     max_checks : int
         At most this many elements are perturbed per tensor (sampled at random).
     check_parameters : bool
@@ -232,17 +276,19 @@ def gradcheck(
         targets = _pair_inputs(inputs, grads)
         name = label or getattr(f, "__name__", "function")
 
-    report = GradcheckReport(rtol=rtol, eps=eps, label=name)
+    noise = noise_floor(out, upstream, eps)
+    report = GradcheckReport(rtol=rtol, eps=eps, label=name, noise_floor=noise)
     for tensor_name, array, analytic in targets:
         report.checks.append(
             _check_tensor(tensor_name, array, np.asarray(analytic, dtype=np.float64), forward, upstream,
-                          eps, rtol, floor, max_checks, rng)
+                          eps, rtol, floor, noise, max_checks, rng)
         )
     for c in report.checks:
         if c.vanishing:
             warnings.warn(
-                f"gradcheck {name}: both gradients of '{c.name}' are ~0 at every checked element; "
-                "the check cannot tell a right backward from a wrong one here",
+                f"gradcheck {name}: both gradients of '{c.name}' are ~0 (below the finite-difference noise "
+                f"floor {noise:.1e}) at every checked element; the check cannot tell a right backward from a "
+                "wrong one here",
                 GradcheckWarning,
                 stacklevel=2,
             )
@@ -275,7 +321,34 @@ def _pair_inputs(inputs, grads):
     return pairs
 
 
-def _check_tensor(name, array, analytic, forward, upstream, eps, rtol, floor, max_checks, rng) -> TensorCheck:
+def noise_floor(out, upstream, eps: float) -> float:
+    """The smallest gradient error centered differences can resolve for ``L = sum(out * upstream)``.
+
+    ``8 * u * F / eps + eps**2 * F`` with ``F = sum(|out * upstream|)`` and
+    ``u`` float64's machine epsilon: the rounding in the two evaluations of
+    ``L`` (up to several ``u * F`` each, divided by ``2 * eps``) plus the
+    truncation error of the centered difference (``eps**2 / 6`` times the
+    third derivative, taken as at most ``F`` for a function that varies on
+    the unit scale). See the module docstring.
+
+    Parameters
+    ----------
+    out : float, ndarray or tuple
+        The forward output (of a tuple, the first element is the one differentiated).
+    upstream : float or ndarray, shape of ``out``
+    eps : float
+        The finite-difference step.
+
+    Returns
+    -------
+    float
+    """
+    out = out[0] if isinstance(out, tuple) else out
+    magnitude = float(np.sum(np.abs(np.asarray(out, dtype=np.float64) * upstream)))
+    return 8 * np.finfo(np.float64).eps * magnitude / eps + eps**2 * magnitude
+
+
+def _check_tensor(name, array, analytic, forward, upstream, eps, rtol, floor, noise, max_checks, rng) -> TensorCheck:
     if analytic.shape != array.shape:
         raise ValueError(f"gradcheck: gradient of '{name}' has shape {analytic.shape}, expected {array.shape}")
     size = array.size
@@ -286,20 +359,23 @@ def _check_tensor(name, array, analytic, forward, upstream, eps, rtol, floor, ma
     for k, flat in enumerate(flat_positions):
         index = np.unravel_index(flat, array.shape)
         original = array[index]
-        array[index] = original + eps
+        # Divide by the step actually taken: for |x| > 1, x + eps rounds and
+        # (x + eps) - (x - eps) is not exactly 2 * eps.
+        array[index] = high = original + eps
         plus = _scalarise(forward(), upstream)
-        array[index] = original - eps
+        array[index] = low = original - eps
         minus = _scalarise(forward(), upstream)
         array[index] = original
-        numeric[k] = (plus - minus) / (2 * eps)
+        numeric[k] = (plus - minus) / (high - low)
     chosen = analytic.reshape(-1)[flat_positions]
     abs_err = np.abs(chosen - numeric)
     scale = max(np.max(np.abs(numeric)), np.max(np.abs(chosen)))
-    vanishing = scale < 1e-10
-    denominator = np.maximum(np.maximum(np.abs(chosen), np.abs(numeric)), max(floor * scale, 1e-12))
-    rel_err = abs_err / denominator
-    if vanishing:
-        rel_err = np.where(abs_err < 1e-10, 0.0, rel_err)
+    vanishing = scale <= noise
+    # The denominator is kept above floor * scale (an element tiny next to the
+    # tensor's other gradients) and above noise / rtol, so that rel_err <= rtol exactly
+    # when abs_err <= rtol * max(|a|, |n|, floor * scale) or abs_err <= noise.
+    lower_bound = max(floor * scale, noise / rtol, np.finfo(np.float64).tiny)
+    rel_err = abs_err / np.maximum(np.maximum(np.abs(chosen), np.abs(numeric)), lower_bound)
     worst = int(np.argmax(rel_err))
     return TensorCheck(
         name=name,
@@ -312,4 +388,5 @@ def _check_tensor(name, array, analytic, forward, upstream, eps, rtol, floor, ma
         numeric=float(numeric[worst]),
         passed=bool(rel_err[worst] <= rtol),
         vanishing=bool(vanishing),
+        noise_floor=float(noise),
     )
