@@ -228,6 +228,9 @@ def run_train(args) -> int:
               "run the same command with --resume to continue", file=sys.stderr)
         return 130
     metrics = evaluate(model, test_loader, _criterion())
+    from .tools.viz import save_run_figures  # curves.png and feature_maps.png (a note if matplotlib is missing)
+
+    save_run_figures(out, model, test_set[0][0], class_names=config["data"]["classes"])
     print(f"test accuracy {100 * metrics['accuracy']:.2f}% (loss {metrics['loss']:.4f}) on {metrics['n']:,} images"
           f" | checkpoints: {os.path.join(out, 'last.npz')}, {os.path.join(out, 'best.npz')}")
     return 0
@@ -415,6 +418,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"numconv {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`numconv summary lenet5 | head`): stop quietly,
+        # and point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,130 @@
+"""``numconv filter``: run a classic image kernel (blur, sharpen, emboss, Sobel...) over a picture.
+
+::
+
+    numconv filter --list                          # the kernels, one line each
+    numconv filter --kernel emboss -o emboss.png   # the built-in sample picture
+    numconv filter photo.jpg --kernel sobel-x --gray -o edges.png
+    numconv filter photo.jpg --kernel gaussian-blur --sigma 3 -o soft.png
+
+The work is ``numconv.tools.filters.apply_filter``: numconv's own ``conv2d``,
+one depthwise convolution over the colour channels.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..cli import CLIError
+
+# (R, G, B) weights of ITU-R BT.601 luma, the conversion Pillow's "L" mode uses.
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("image", nargs="?", default=None,
+                   help="a PNG or JPEG file (default: numconv's built-in sample picture)")
+    p.add_argument("--kernel", "-k", default="sharpen", help="which kernel (default sharpen; see --list)")
+    p.add_argument("--output", "-o", default=None,
+                   help="where to write the result (default: <image name>-<kernel>.png in the current folder)")
+    p.add_argument("--list", action="store_true", help="list the kernels and exit")
+    p.add_argument("--gray", action="store_true", help="convert the picture to grayscale first")
+    p.add_argument("--padding-mode", default="reflect", choices=["reflect", "replicate", "zeros", "circular"],
+                   help="what fills the border so the size is kept (default reflect: the picture mirrored)")
+    p.add_argument("--display", default="auto", choices=["auto", "clip", "shift", "abs", "stretch"],
+                   help="how the response becomes pixels (default auto: clip, or 0 = mid-grey for edge kernels)")
+    p.add_argument("--size", type=int, default=None, help="kernel size for box-blur and gaussian-blur (odd)")
+    p.add_argument("--sigma", type=float, default=None, help="standard deviation in pixels for gaussian-blur")
+
+
+def run(args) -> int:
+    """Filter an image with a classic kernel (blur, sharpen, emboss, edges) using numconv's conv2d."""
+    import numpy as np
+
+    from ..tools import filters
+
+    if args.list:
+        width = max(len(name) for name in filters.KERNELS)
+        for name in filters.KERNELS:
+            print(f"{name.replace('_', '-'):<{width}}  {filters.describe_kernel(name)}")
+        return 0
+    kernel, name = _kernel(filters, args)
+    if args.image is None:
+        image, stem = filters.sample_image(), "sample"
+    else:
+        image, stem = _read_image(args.image), os.path.splitext(os.path.basename(args.image))[0]
+    if args.gray and image.ndim == 3:
+        image = np.clip(np.rint(image[:, :, :3].astype(np.float64) @ np.array(_LUMA)), 0, 255).astype(np.uint8)
+    try:
+        result = filters.apply_filter(image, kernel, padding_mode=args.padding_mode, display=args.display)
+    except ValueError as error:
+        raise CLIError(str(error)) from None
+    output = args.output or f"{stem}-{name.replace('_', '-')}.png"
+    _write_image(result, output)
+    display = filters.default_display(kernel) if args.display == "auto" else args.display
+    print(f"wrote {output}: {result.shape[1]} x {result.shape[0]} {'gray' if result.ndim == 2 else 'colour'}, "
+          f"kernel {name.replace('_', '-')} ({kernel.shape[0]} x {kernel.shape[1]}), "
+          f"padding {args.padding_mode}, display {display}")
+    return 0
+
+
+def _kernel(filters, args):
+    """``(kernel, canonical name)`` from ``--kernel``, ``--size`` and ``--sigma``."""
+    name = args.kernel.strip().lower().replace("-", "_")
+    if name not in filters.KERNELS:
+        raise CLIError(f"unknown kernel {args.kernel!r}; available: "
+                       f"{', '.join(k.replace('_', '-') for k in filters.KERNELS)} (see --list)")
+    kwargs = {}
+    if args.size is not None:
+        if name not in ("box_blur", "gaussian_blur"):
+            raise CLIError(f"--size applies to box-blur and gaussian-blur, not {name.replace('_', '-')}")
+        kwargs["size"] = args.size
+    if args.sigma is not None:
+        if name != "gaussian_blur":
+            raise CLIError(f"--sigma applies to gaussian-blur, not {name.replace('_', '-')}")
+        kwargs["sigma"] = args.sigma
+        kwargs.setdefault("size", None)  # wide enough for this sigma
+    try:
+        return filters.get_kernel(name, **kwargs), name
+    except (TypeError, ValueError) as error:
+        raise CLIError(str(error)) from None
+
+
+def _pillow():
+    try:
+        from PIL import Image
+    except ImportError:
+        raise CLIError("filter needs Pillow to read and write images (pip install Pillow)") from None
+    return Image
+
+
+def _read_image(path):
+    """The picture as uint8 (H, W) or (H, W, 3); transparency is flattened onto white."""
+    import numpy as np
+
+    Image = _pillow()
+    if not os.path.isfile(path):
+        raise CLIError(f"image '{path}' does not exist")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+                rgba = img.convert("RGBA")
+                paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                paper.alpha_composite(rgba)
+                img = paper
+            img = img.convert("L" if img.mode in ("L", "1", "I", "I;16", "F") else "RGB")
+            return np.asarray(img, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError) as error:
+        raise CLIError(f"cannot read image '{path}': {error}") from None
+
+
+def _write_image(pixels, path) -> None:
+    Image = _pillow()
+    try:
+        Image.fromarray(pixels).save(path)
+    except (OSError, ValueError, KeyError) as error:
+        message = str(error) or type(error).__name__
+        if isinstance(error, (ValueError, KeyError)) and "extension" in message.lower():
+            message += " (use .png, .jpg, .bmp, ...)"
+        raise CLIError(f"cannot write '{path}': {message}") from None
