@@ -15,15 +15,19 @@ data transform. All of it goes into ONE ``.npz`` file:
   tuples, and the shape and dtype of every array entry.
 
 Loading uses ``np.load(..., allow_pickle=False)``, so a checkpoint can never
-run code. It checks the format name and version, that the entries are
-exactly the ones the document lists, with the recorded shapes and dtypes, and
-turns any truncated or corrupted file into one ``CheckpointError`` that names
-the file and the first problem found.
+run code; an entry holding Python objects is refused by its header, before
+numpy reads it. Loading checks the format name and version, that the entries
+are exactly the ones the document lists, with the recorded shapes and dtypes,
+and turns any empty, foreign, truncated or corrupted file into one
+``CheckpointError`` line that names the file and the first problem found.
+``load_checkpoint`` then checks the model's keys, shapes and dtypes and
+restores model, optimizer, scheduler and loader all or nothing.
 
 Writing is atomic: the file is written to a temporary name in the same
 directory, flushed and fsync'ed, then renamed over the target with
 ``os.replace`` (atomic on POSIX and Windows) and the directory fsync'ed. A
-crash mid-write leaves the previous checkpoint untouched.
+crash mid-write leaves the previous checkpoint untouched. ``docs/robustness.md``
+tells the whole story.
 
 Examples
 --------
@@ -38,11 +42,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+
+from .data._files import create_temp, fsync_dir
 
 __all__ = [
     "CheckpointError", "FORMAT", "FORMAT_VERSION", "save", "load", "atomic_write",
@@ -62,6 +68,15 @@ class CheckpointError(ValueError):
 def atomic_write(path, write) -> None:
     """Write a file so that readers see the old version or the new one, never half of one.
 
+    The content goes to a hidden temporary file in the same directory
+    (``.<name>.<random>.tmp``), which is flushed and fsync'ed, renamed over
+    ``path`` with ``os.replace`` (atomic on POSIX and Windows), and then the
+    directory is fsync'ed so the rename itself survives a power cut. If
+    ``write`` raises, the temporary file is removed and ``path`` is
+    untouched. If the process is killed mid-write, the temporary file stays
+    behind, but ``path`` still holds the previous version; the temporary
+    file is never read by numconv and may be deleted.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -69,9 +84,10 @@ def atomic_write(path, write) -> None:
     write : callable
         ``write(f)`` writes the content into the open binary file ``f``.
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    path = Path(os.path.abspath(os.fspath(path)))
+    # Not tempfile.mkstemp: its files are always mode 0600, and the renamed
+    # checkpoint should have the permissions any other file the user writes has.
+    fd, tmp = create_temp(path)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -85,21 +101,7 @@ def atomic_write(path, write) -> None:
         except FileNotFoundError:
             pass
         raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename itself durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 # ---------------------------------------------------------------------------- encode / decode
@@ -225,46 +227,120 @@ def load(path) -> tuple[dict, dict]:
     Raises
     ------
     CheckpointError
-        The file is missing, not a numconv checkpoint, truncated, corrupt, of
-        a newer format version, or its entries do not match its description.
+        The file is missing, empty, not a zip (``.npz``) file, not a numconv
+        checkpoint, truncated, corrupt, of a newer format version, holds
+        Python objects (which would need unpickling), or its entries do not
+        match its description. The message is one line naming the file.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise CheckpointError(f"checkpoint '{path}' does not exist")
+    _check_container(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             names = list(npz.files)
             if META_KEY not in names:
-                raise CheckpointError(f"checkpoint '{path}' is not a numconv checkpoint (no '{META_KEY}' entry)")
-            document = json.loads(str(npz[META_KEY][()]))
+                raise CheckpointError(f"checkpoint '{path}' is not a numconv checkpoint (no '{META_KEY}' entry)"
+                                      + _foreign_hint(names))
+            if _entry_header(npz, META_KEY, path)[1].kind != "U":
+                raise CheckpointError(f"checkpoint '{path}' is not a numconv checkpoint ('{META_KEY}' is not text)")
+            try:
+                document = json.loads(str(npz[META_KEY][()]))
+            except json.JSONDecodeError as error:
+                raise CheckpointError(f"checkpoint '{path}' is corrupt: its description ('{META_KEY}') is not "
+                                      f"valid JSON ({error})") from None
             _check_header(document, path)
             expected = {node["key"]: node for node in _array_nodes(document["tree"])}
             _check_entries(expected, [n for n in names if n != META_KEY], path)
             arrays = {}
             for key, node in expected.items():
-                value = npz[key]  # reading the entry verifies its CRC-32
-                if list(value.shape) != node["shape"] or value.dtype.str != node["dtype"]:
+                # The entry's own header is checked against the description before its data are read.
+                shape, dtype = _entry_header(npz, key, path)
+                if list(shape) != node["shape"] or dtype.str != node["dtype"]:
                     raise CheckpointError(
-                        f"checkpoint '{path}' is corrupt: entry '{key}' has shape {tuple(value.shape)} and dtype "
-                        f"{value.dtype}, but the file's description says {tuple(node['shape'])} and "
+                        f"checkpoint '{path}' is corrupt: entry '{key}' has shape {tuple(shape)} and dtype "
+                        f"{dtype}, but the file's description says {tuple(node['shape'])} and "
                         f"{np.dtype(node['dtype'])}"
                     )
-                arrays[key] = value
+                arrays[key] = npz[key]  # reading the entry verifies its CRC-32
     except CheckpointError:
         raise
     except Exception as error:  # noqa: BLE001 - deliberately broad, see below
         # Truncation and bit flips surface as many different exceptions
         # (BadZipFile, EOFError, NotImplementedError for a garbled zip
         # version, ValueError from the .npy header parser, JSONDecodeError,
-        # ...); whatever it is, the file cannot be trusted. One clear message.
+        # ...); whatever it is, the file cannot be trusted. One clear line.
+        detail = (str(error).strip().splitlines() or [""])[0]
         raise CheckpointError(
-            f"checkpoint '{path}' is truncated or corrupt and cannot be read ({type(error).__name__}: {error})"
+            f"checkpoint '{path}' is truncated or corrupt and cannot be read ({type(error).__name__}: {detail})"
         ) from None
     try:
         tree = _decode(document["tree"], arrays)
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise CheckpointError(f"checkpoint '{path}' has a malformed description ({error})") from None
     return tree, document.get("meta", {})
+
+
+_ZIP_STARTS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or the end record of an empty zip
+_NPY_START = b"\x93NUMPY"
+
+
+def _check_container(path: str) -> None:
+    """Refuse, in one line, a file that is not even a zip archive.
+
+    ``np.load`` guesses a file's kind from its first bytes (zip, ``.npy``,
+    else pickle); this check gives each wrong kind its own message first.
+    """
+    if not os.path.exists(path):
+        raise CheckpointError(f"checkpoint '{path}' does not exist")
+    if os.path.isdir(path):
+        raise CheckpointError(f"checkpoint '{path}' is a directory, not a file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as error:
+        raise CheckpointError(f"checkpoint '{path}' cannot be read ({error.strerror or error})") from None
+    if head.startswith(_ZIP_STARTS):
+        return
+    if not head:
+        raise CheckpointError(f"checkpoint '{path}' is empty (0 bytes)")
+    if head.startswith(_NPY_START):
+        raise CheckpointError(f"checkpoint '{path}' is a single .npy array, not a numconv checkpoint (.npz)")
+    if head[0] == 0x80:  # the PROTO opcode every pickle since protocol 2 starts with
+        raise CheckpointError(f"checkpoint '{path}' is a Python pickle, not a numconv checkpoint; numconv never "
+                              "unpickles files, because unpickling can run arbitrary code")
+    if not any(head):
+        raise CheckpointError(f"checkpoint '{path}' starts with zero bytes, not a zip (.npz) header: the file is "
+                              "damaged (an interrupted copy, or a disk error)")
+    raise CheckpointError(f"checkpoint '{path}' is not a zip (.npz) file, so not a numconv checkpoint "
+                          f"(it starts with {head[:8]!r})")
+
+
+def _foreign_hint(names) -> str:
+    """A pointer for the files people most often mistake for a numconv checkpoint."""
+    if any(name.endswith(".pkl") for name in names):
+        return ("; it looks like a PyTorch file (torch.save), which holds pickles: load it with torch, then give "
+                "its arrays to model.load_state_dict, or convert a torch model with numconv.interop.from_torch")
+    return ""
+
+
+def _entry_header(npz, key: str, path: str) -> tuple[tuple, np.dtype]:
+    """The shape and dtype an entry's ``.npy`` header announces, read without reading (or unpickling) its data.
+
+    Raises ``CheckpointError`` for an entry holding Python objects: such an
+    entry is a pickle, and numconv never unpickles.
+    """
+    name = f"{key}.npy" if f"{key}.npy" in npz.zip.namelist() else key
+    with npz.zip.open(name) as f:
+        version = np.lib.format.read_magic(f)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise CheckpointError(f"checkpoint '{path}': entry '{key}' uses .npy format version "
+                                  f"{version[0]}.{version[1]}, which numconv never writes")
+        shape, _, dtype = read_header(f)
+    if dtype.hasobject:
+        raise CheckpointError(f"checkpoint '{path}': entry '{key}' holds Python objects (a pickle); numconv never "
+                              "unpickles, because unpickling can run arbitrary code, so the file is refused")
+    return shape, dtype
 
 
 def _check_header(document, path) -> None:
@@ -296,53 +372,76 @@ def _check_entries(expected: dict, present: list, path) -> None:
 def check_state_dict(model, state: dict, where: str = "checkpoint") -> None:
     """Raise ``CheckpointError`` naming the first key, shape or dtype that does not fit ``model``.
 
-    Nothing is loaded; call this before ``model.load_state_dict`` so a
+    The model's entries are checked in the model's order, so the message
+    names the first layer that differs; then entries the model lacks.
+    Nothing is loaded: call this before ``model.load_state_dict`` so that a
     mismatch leaves the model untouched and the message names the file.
-    """
-    ours = model.state_dict()
-    for key in ours:
-        if key not in state:
-            raise CheckpointError(f"{where}: the model has '{key}' but the file does not "
-                                  f"(the file has {list(state)[:4]}{'...' if len(state) > 4 else ''})")
-    for key in state:
-        if key not in ours:
-            raise CheckpointError(f"{where}: the file has '{key}' but the model does not")
-    for key, value in ours.items():
-        theirs = np.asarray(state[key])
-        if theirs.shape != value.shape:
-            raise CheckpointError(
-                f"{where}: '{key}' has shape {tuple(theirs.shape)} in the file but {tuple(value.shape)} in the model"
-            )
-        if theirs.dtype != value.dtype:
-            raise CheckpointError(
-                f"{where}: '{key}' has dtype {theirs.dtype} in the file but {value.dtype} in the model "
-                f"(convert the model with .to(np.{theirs.dtype}) first)"
-            )
-
-
-def save_state_dict(model, path) -> None:
-    """Save a model's ``state_dict`` (or a dict of arrays) as a checkpoint with one section, ``model``.
 
     Parameters
     ----------
-    model : Module or dict of str -> ndarray
+    model : Module
+    state : dict of str -> ndarray
+        E.g. the ``model`` section of a checkpoint.
+    where : str
+        How the message names the source, e.g. ``"checkpoint 'run/last.npz'"``.
+    """
+    ours = model.state_dict()
+    for key, value in ours.items():
+        if key not in state:
+            listed = ", ".join(list(state)[:4]) + (", ..." if len(state) > 4 else "")
+            raise CheckpointError(f"{where}: the model has '{key}' but the file does not "
+                                  f"(the file has {listed or 'nothing'})")
+        theirs = np.asarray(state[key])
+        if theirs.shape != value.shape:
+            raise CheckpointError(
+                f"{where} has '{key}' of shape {tuple(theirs.shape)}; the model expects {tuple(value.shape)}"
+            )
+        if theirs.dtype != value.dtype:
+            raise CheckpointError(
+                f"{where} has '{key}' of dtype {theirs.dtype}; the model expects {value.dtype} "
+                f"(convert the model with .to(np.{theirs.dtype}) first)"
+            )
+    for key in state:
+        if key not in ours:
+            raise CheckpointError(f"{where} has '{key}', which the model does not have")
+
+
+def save_state_dict(obj, path) -> None:
+    """Save the ``state_dict`` of a model, an optimizer or a scheduler as one atomic ``.npz``.
+
+    A model's state (a flat dict of arrays) goes into the section ``model``;
+    anything else (an optimizer's nested state) into the section ``state``.
+
+    Parameters
+    ----------
+    obj : Module, Optimizer, LR scheduler, or a dict as their ``state_dict()`` returns
     path : str or os.PathLike
     """
-    state = model.state_dict() if hasattr(model, "state_dict") else model
+    state = obj.state_dict() if hasattr(obj, "state_dict") else obj
     if not isinstance(state, dict):
-        raise TypeError(f"save_state_dict: expected a Module or a dict of arrays, got {type(model).__name__}")
-    save(path, {"model": OrderedDict((k, np.asarray(v)) for k, v in state.items())})
+        raise TypeError(f"save_state_dict: expected an object with state_dict() or a dict, got {type(obj).__name__}")
+    is_arrays = all(isinstance(v, (np.ndarray, np.generic)) or hasattr(v, "detach") for v in state.values())
+    if is_arrays:
+        save(path, {"model": OrderedDict((k, np.asarray(v)) for k, v in state.items())})
+    else:
+        save(path, {"state": state})
 
 
-def load_state_dict(path) -> "OrderedDict[str, np.ndarray]":
-    """Load the ``model`` section of a checkpoint: ``{"0.weight": array, ...}``.
+def load_state_dict(path) -> dict:
+    """Load what :func:`save_state_dict` saved, for ``obj.load_state_dict(...)``.
 
-    Works on files from :func:`save_state_dict` and from :func:`save_checkpoint`.
+    Returns
+    -------
+    OrderedDict of str -> ndarray, or dict
+        A model's state (also the ``model`` section of a file written by
+        :func:`save_checkpoint`), or the optimizer's / scheduler's state.
     """
     tree, _ = load(path)
-    if "model" not in tree:
-        raise CheckpointError(f"checkpoint '{os.fspath(path)}' has no model state (sections: {sorted(tree)})")
-    return OrderedDict(tree["model"])
+    if "model" in tree:
+        return OrderedDict(tree["model"])
+    if "state" in tree:
+        return tree["state"]
+    raise CheckpointError(f"checkpoint '{os.fspath(path)}' has no saved state (sections: {sorted(tree)})")
 
 
 # ---------------------------------------------------------------------------- training checkpoints
@@ -421,39 +520,68 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, loader=Non
     checking every key, shape and dtype), ``optimizer``, ``scheduler``,
     ``loader``; ``restore_rng=True`` also restores numconv's global
     generator. A section the file lacks, for an object that was passed, is
-    an error.
+    an error. Restoring is all or nothing: if any object refuses its state,
+    the ones already restored get their previous state back before the
+    ``CheckpointError`` is raised.
 
     Returns
     -------
     Checkpoint
     """
+    from ._random import get_rng_state, set_rng_state
+
     path = os.fspath(path)
     tree, _ = load(path)
-    for section in ("model", "epoch"):
-        if section not in tree:
-            raise CheckpointError(f"checkpoint '{path}' has no '{section}' section (it has {sorted(tree)})")
+    if "model" not in tree:
+        raise CheckpointError(f"checkpoint '{path}' has no 'model' section (it has {sorted(tree)})")
     ckpt = Checkpoint(
         model=OrderedDict(tree["model"]), optim=tree.get("optim"), scheduler=tree.get("scheduler"),
-        loader=tree.get("loader"), rng_state=tree.get("rng"), epoch=int(tree["epoch"]),
+        loader=tree.get("loader"), rng_state=tree.get("rng"), epoch=int(tree.get("epoch", 0)),
         history=list(tree.get("history") or []), config=dict(tree.get("config") or {}), path=path,
     )
+    # Check everything that can be checked before anything changes.
     if model is not None:
         check_state_dict(model, ckpt.model, f"checkpoint '{path}'")
-        model.load_state_dict(ckpt.model)
-    for obj, state, name in ((optimizer, ckpt.optim, "optimizer"), (scheduler, ckpt.scheduler, "scheduler"),
-                             (loader, ckpt.loader, "data loader")):
-        if obj is None:
-            continue
+    sections = [(model, ckpt.model, "model"), (optimizer, ckpt.optim, "optimizer"),
+                (scheduler, ckpt.scheduler, "scheduler"), (loader, ckpt.loader, "data loader")]
+    sections = [(obj, state, name) for obj, state, name in sections if obj is not None]
+    for obj, state, name in sections:
         if state is None:
             raise CheckpointError(f"checkpoint '{path}' has no {name} state to restore")
-        try:
-            obj.load_state_dict(state)
-        except (KeyError, ValueError, TypeError, IndexError) as error:
-            raise CheckpointError(f"checkpoint '{path}': the {name} state does not fit ({error})") from None
     if restore_rng:
-        if ckpt.rng_state is None:
-            raise CheckpointError(f"checkpoint '{path}' has no random-generator state")
-        from ._random import set_rng_state
+        _check_generator_state(ckpt.rng_state, path)
 
-        set_rng_state(ckpt.rng_state)
+    restored = []  # (object, its state before) to undo on failure
+    try:
+        for obj, state, name in sections:
+            before = obj.state_dict()
+            try:
+                obj.load_state_dict(state)
+            except (KeyError, ValueError, TypeError, IndexError) as error:
+                raise CheckpointError(f"checkpoint '{path}': the {name} state does not fit ({error})") from None
+            restored.append((obj, before))
+        if restore_rng:
+            set_rng_state(ckpt.rng_state)
+    except BaseException:
+        for obj, before in reversed(restored):
+            obj.load_state_dict(before)
+        raise
     return ckpt
+
+
+#: the bit generators numpy offers; a stored state must name one of them
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _check_generator_state(state, path: str) -> None:
+    """Refuse a random-generator state that ``set_rng_state`` could not (or should not) use."""
+    if state is None:
+        raise CheckpointError(f"checkpoint '{path}' has no random-generator state")
+    try:
+        parsed = json.loads(state) if isinstance(state, (str, bytes)) else state
+        name = parsed["bit_generator"]
+        if name not in _BIT_GENERATORS:
+            raise ValueError(f"unknown bit generator {name!r}")
+        getattr(np.random, name)().state = parsed  # numpy validates the state itself
+    except (ValueError, TypeError, KeyError, OverflowError) as error:
+        raise CheckpointError(f"checkpoint '{path}' has a malformed random-generator state ({error})") from None

@@ -16,6 +16,11 @@ the model, optimizer, scheduler, numconv's random-generator state and the
 loader's shuffling state, so ``fit(..., resume=True)`` continues exactly as
 if the run had never stopped: the weights after 2 epochs + resume 1 equal
 those after 3 straight epochs, bit for bit.
+
+Every file is replaced atomically (see ``numconv.checkpoint.atomic_write``),
+so a run killed at any moment, even with SIGKILL in the middle of writing a
+checkpoint, leaves the previous ``last.npz`` intact; resuming repeats the
+interrupted epoch and ends with the same weights as a run never killed.
 """
 
 from __future__ import annotations
@@ -264,13 +269,16 @@ def fit(model, train_loader, criterion, optimizer, epochs: int, val_loader=None,
         history.append(row)
         log(_summary(row, epochs))
         if out_dir is not None:
-            _write_history(out_dir, history)
             state = dict(model=model, optimizer=optimizer, scheduler=scheduler, loader=loader_state,
                          epoch=epoch + 1, history=history, config=config)
-            save_checkpoint(os.path.join(out_dir, "last.npz"), **state)
+            # last.npz is the commit point of the epoch, so it is written after best.npz: a run
+            # killed in between redoes this epoch on resume and rewrites best.npz identically,
+            # whereas the other order could leave an improved epoch out of best.npz for good.
             if row.get("val_acc", -math.inf) > best:
                 best = row["val_acc"]
                 save_checkpoint(os.path.join(out_dir, "best.npz"), **state)
+            save_checkpoint(os.path.join(out_dir, "last.npz"), **state)
+            _write_history(out_dir, history)  # a view of last.npz's history, never ahead of it
     return history
 
 

@@ -238,6 +238,51 @@ def test_sample_integrity_is_checked(tmp_path, monkeypatch):
         FashionMNISTSample()
 
 
+@pytest.mark.parametrize("damage", ["truncated", "zeros", "empty", "flipped byte"])
+def test_damaged_sample_file_is_one_clear_error(tmp_path, monkeypatch, damage):
+    data = datasets.SAMPLE_PATH.read_bytes()
+    where = data.find(b"train_images.npy") + 4096  # inside the compressed training images
+    damaged = {"truncated": data[: len(data) // 2], "zeros": bytes(len(data)), "empty": b"",
+               "flipped byte": data[:where] + bytes([data[where] ^ 0x40]) + data[where + 1:]}[damage]
+    path = tmp_path / "sample.npz"
+    path.write_bytes(damaged)
+    monkeypatch.setattr(datasets, "SAMPLE_PATH", path)
+    with pytest.raises(ValueError, match=r"bundled sample .*sample\.npz is unreadable \(\w+: .*\); reinstall numconv") \
+            as info:
+        FashionMNISTSample(train=True)
+    assert "\n" not in str(info.value) and info.value.__cause__ is None
+
+
+def test_images_of_the_wrong_dtype_are_refused(isolated):
+    make_split(isolated / "r")
+    write_idx(isolated / "r" / "train-images-idx3-ubyte.gz", np.zeros((10, 28, 28), np.float32))
+    with pytest.raises(ValueError, match=r"expected uint8 images of shape \(N, 28, 28\).*got float32 \(10, 28, 28\)"):
+        MNIST(root=isolated / "r")
+    make_split(isolated / "s")
+    write_idx(isolated / "s" / "train-labels-idx1-ubyte.gz", np.zeros(10, np.int32))
+    with pytest.raises(ValueError, match=r"expected uint8 labels in .*got int32"):
+        MNIST(root=isolated / "s")
+
+
+@pytest.mark.skipif(not (DEBIAN_DIR / "t10k-labels-idx1-ubyte.gz").exists(),
+                    reason="Debian's dataset-fashion-mnist package is not installed")
+def test_make_sample_script_reproduces_the_bundled_sample(tmp_path):
+    """scripts/make_sample.py, run on the official files, rebuilds exactly the arrays numconv ships."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_sample.py"
+    spec = importlib.util.spec_from_file_location("make_sample", script)
+    make_sample = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_sample)
+    arrays = make_sample.build(DEBIAN_DIR, make_sample.SEED)
+    assert make_sample.split_hashes(arrays) == datasets.SAMPLE_SHA256
+    for split in ("train", "test"):
+        bundled = datasets.load_sample_arrays(split)
+        for key, value in bundled.items():
+            assert value.dtype == arrays[f"{split}_{key}"].dtype
+            np.testing.assert_array_equal(value, arrays[f"{split}_{key}"])
+
+
 @pytest.mark.skipif(not (DEBIAN_DIR / "t10k-labels-idx1-ubyte.gz").exists(),
                     reason="Debian's dataset-fashion-mnist package is not installed")
 def test_real_fashion_mnist_from_debian_package_matches_sample(monkeypatch):

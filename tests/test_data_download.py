@@ -173,9 +173,51 @@ def test_dataset_download_into_root_and_cache(isolated, served, monkeypatch):
 
 def test_dataset_download_failure_mentions_alternatives(isolated, monkeypatch):
     monkeypatch.setattr(FashionMNIST, "mirrors", (closed_port_url(),))
-    with pytest.raises(DownloadError, match=r"FashionMNIST: could not download .*apt-get install dataset-fashion-mnist"):
+    with pytest.raises(DownloadError,
+                       match=r"FashionMNIST: .*could not download .*apt-get install dataset-fashion-mnist"):
         FashionMNIST(download=True)
     assert not any((isolated / "cache" / "numconv" / "fashion-mnist").iterdir())
+
+
+@pytest.mark.parametrize("cls", [FashionMNIST, MNIST])
+def test_no_network_lists_the_places_searched_and_the_alternatives(isolated, monkeypatch, cls):
+    """``urlopen`` fails as it does offline; the default mirrors are tried and nothing touches the network."""
+    import urllib.error
+    import urllib.request
+
+    tried = []
+
+    def offline(request, timeout=None):
+        tried.append(request.full_url)
+        raise urllib.error.URLError(OSError(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(DownloadError) as info:
+        cls(train=False, download=True)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{cls.__name__}: the test files were in none of the places")
+    for place in datasets.search_dirs(cls.name, class_name=cls.__name__):
+        assert str(place) in message
+    assert "Temporary failure in name resolution" in message
+    assert "--data-dir DIR" in message and "$NUMCONV_DATA" in message and "FashionMNISTSample" in message
+    assert ("apt-get install dataset-fashion-mnist" in message) == (cls is FashionMNIST)
+    assert tried == [base + "t10k-images-idx3-ubyte.gz" for base in cls.mirrors]  # every mirror, then stop
+    cache = isolated / "cache" / "numconv" / cls.name
+    assert not cache.exists() or not any(cache.iterdir())  # no half-written file, no temporary
+
+
+def test_dataset_checksum_mismatch_says_what_to_do(isolated, served, monkeypatch):
+    server_dir, resources = served
+    wrong = tuple(r._replace(sha256="f" * 64) for r in resources)
+    monkeypatch.setattr(MNIST, "resources", wrong)
+    with serve(server_dir) as url:
+        monkeypatch.setattr(MNIST, "mirrors", (url,))
+        with pytest.raises(ChecksumMismatchError) as info:
+            MNIST(root=isolated / "root", download=True)
+    message = str(info.value)
+    assert "\n" not in message and "checksum mismatch" in message and "Nothing was kept" in message
+    assert f"check that its SHA-256 is {'f' * 64}" in message and str(isolated / "root") in message
+    assert list((isolated / "root").iterdir()) == []
 
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")

@@ -124,6 +124,50 @@ def test_history_files_and_checkpoints(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["best.npz", "history.csv", "history.json", "last.npz"]
 
 
+def test_a_crash_between_two_checkpoint_writes_loses_no_best_epoch(tmp_path, monkeypatch):
+    """last.npz is each epoch's commit point, written after best.npz.
+
+    Epoch 2 has the best validation accuracy. The run dies between the two
+    checkpoint writes of epoch 2; after resuming, best.npz must still be
+    epoch 2's (with last.npz written first, it would stay epoch 1's for good).
+    """
+    import numconv.train as train_module
+
+    def run(out_dir, resume=False, crash=False):
+        model, optimizer, scheduler, train, _ = _setup()
+        accuracy_of_epoch = {1: 0.5, 2: 0.9, 3: 0.7}
+        monkeypatch.setattr(train_module, "evaluate",  # train.epoch counts the epochs completed
+                            lambda *args, **kwargs: {"loss": 1.0, "accuracy": accuracy_of_epoch[train.epoch]})
+        writes = []
+        real_save = train_module.save_checkpoint
+
+        def save(path, **state):
+            writes.append((state["epoch"], os.path.basename(path)))
+            if crash and [epoch for epoch, _ in writes].count(2) == 2:
+                raise KeyboardInterrupt("power cut")
+            real_save(path, **state)
+
+        monkeypatch.setattr(train_module, "save_checkpoint", save)
+        try:
+            fit(model, train, nn.CrossEntropyLoss(), optimizer, 3, val_loader=[], scheduler=scheduler,
+                out_dir=out_dir, resume=resume, seed=123, progress=False, log=lambda *a: None)
+        finally:
+            monkeypatch.undo()
+        return writes
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b", crash=True)
+    assert load_checkpoint(tmp_path / "b" / "last.npz").epoch == 1
+    assert run(tmp_path / "b", resume=True) == [(2, "best.npz"), (2, "last.npz"), (3, "last.npz")]
+    assert run(tmp_path / "a") == [(1, "best.npz"), (1, "last.npz"), (2, "best.npz"), (2, "last.npz"),
+                                   (3, "last.npz")]
+    for name in ("best.npz", "last.npz"):
+        a, b = load_checkpoint(tmp_path / "a" / name), load_checkpoint(tmp_path / "b" / name)
+        assert a.epoch == b.epoch == (2 if name == "best.npz" else 3)
+        for key in a.model:
+            assert np.array_equal(a.model[key], b.model[key]), (name, key)
+
+
 def test_config_is_stored_in_checkpoints(tmp_path):
     model, optimizer, scheduler, train, val = _setup()
     config = {"model": {"name": "custom", "kwargs": {}}, "data": {"mean": [0.5]}}

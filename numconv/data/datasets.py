@@ -240,7 +240,7 @@ class MNIST(ImageDataset):
         found = self._locate(dirs, stems)
         if found is None and download:
             target = self.root if self.root is not None else cache_dir(self.name)
-            self._download(target, prefix)
+            self._download(target, prefix, dirs)
             found = self._locate([target], stems)
         if found is None:
             raise self._not_found(dirs, stems)
@@ -266,13 +266,19 @@ class MNIST(ImageDataset):
                 return directory, files
         return None
 
-    def _download(self, target: Path, prefix: str):
+    def _download(self, target: Path, prefix: str, searched):
         wanted = [r for r in self.resources if r.filename.startswith(prefix + "-")]
         try:
             download_resources(wanted, target, self.mirrors)
         except DownloadError as error:
-            raise DownloadError(f"{type(self).__name__}: {error}{self._install_hint}. (FashionMNISTSample, "
-                                "bundled with numconv, needs no download.)") from None
+            split = "training" if self.train else "test"
+            places = ", ".join(str(d) for d in searched)
+            raise DownloadError(
+                f"{type(self).__name__}: the {split} files were in none of the places searched ({places}) and "
+                f"the download failed: {error}. Without the network: put the files in a directory and pass "
+                f"root=DIR (command line: --data-dir DIR) or set $NUMCONV_DATA=DIR{self._install_hint}. "
+                "(FashionMNISTSample, bundled with numconv, needs no download.)"
+            ) from None
 
     def _not_found(self, dirs, stems):
         split = "training" if self.train else "test"
@@ -319,8 +325,8 @@ SAMPLE_SIZES = {"train": 6000, "test": 2000}
 def _arrays_sha256(arrays: dict) -> str:
     """SHA-256 over the names, dtypes, shapes and bytes of ``arrays`` (sorted by name).
 
-    It identifies the *content*; the ``.npz`` file's own bytes vary with the
-    zip timestamps of the moment it was written.
+    It identifies the *content*; the ``.npz`` file's own bytes also depend on
+    the NumPy and zlib versions that wrote and compressed it.
     """
     digest = hashlib.sha256()
     for key in sorted(arrays):
@@ -347,9 +353,10 @@ def load_sample_arrays(split: str, path=None) -> dict:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in keys}
-    except (KeyError, ValueError, OSError) as error:
-        raise ValueError(f"FashionMNISTSample: the bundled sample {path} is unreadable ({error}); "
-                         "reinstall numconv") from None
+    except Exception as error:  # noqa: BLE001 - a damaged zip fails in many ways (BadZipFile, EOFError, ...)
+        detail = (str(error).strip().splitlines() or [""])[0]
+        raise ValueError(f"FashionMNISTSample: the bundled sample {path} is unreadable ({type(error).__name__}: "
+                         f"{detail}); reinstall numconv") from None
     for key, (shape, dtype) in keys.items():
         if arrays[key].shape != shape or arrays[key].dtype != dtype:
             raise ValueError(f"FashionMNISTSample: {path}: '{key}' should be {np.dtype(dtype)} {shape}, "

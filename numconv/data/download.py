@@ -198,7 +198,13 @@ def download_resources(resources: Sequence[Resource], directory, mirrors: Sequen
                 failures.append(f"{url}: {getattr(error, 'reason', None) or error}")
         else:
             if mismatches:
-                raise ChecksumMismatchError("; ".join(mismatches + failures))
+                raise ChecksumMismatchError(
+                    "; ".join(mismatches + failures)
+                    + f". Nothing was kept. A mirror served bytes that are not the published file (a transfer cut "
+                    "short, a proxy's error page, or a changed file): try again later, or get "
+                    f"{resource.filename} from a copy you trust, check that its SHA-256 is {resource.sha256}, and "
+                    f"put it in {directory}"
+                )
             raise DownloadError(
                 f"could not download {resource.filename}: "
                 + "; ".join(failures)

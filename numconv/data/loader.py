@@ -197,7 +197,12 @@ class DataLoader:
                 generator_state = generator_state.item()
             parsed = json.loads(generator_state) if isinstance(generator_state, (str, bytes)) else generator_state
             try:
-                bit_generator = getattr(np.random, parsed["bit_generator"])()
+                # The name comes from a file: look it up among the bit generators only, never call
+                # whatever np.random attribute it happens to name.
+                cls = getattr(np.random, str(parsed["bit_generator"]), None)
+                if not (isinstance(cls, type) and issubclass(cls, np.random.BitGenerator)):
+                    raise ValueError(f"unknown bit generator {parsed['bit_generator']!r}")
+                bit_generator = cls()
                 bit_generator.state = parsed
             except (AttributeError, KeyError, TypeError, ValueError) as error:
                 raise ValueError(f"DataLoader.load_state_dict: not a generator state ({error})") from None
