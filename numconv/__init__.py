@@ -18,7 +18,7 @@ import importlib as _importlib
 from . import functional, init, nn
 from . import functional as F
 from ._random import get_rng_state, manual_seed, set_rng_state
-from ._state import is_debug, is_grad_enabled, no_grad, set_debug
+from ._state import debug, is_debug, is_grad_enabled, no_grad, set_debug
 from .tools.gradcheck import gradcheck
 
 __version__ = "0.1.0"
@@ -47,6 +47,6 @@ def __getattr__(name):
 
 __all__ = [
     "nn", "functional", "F", "init", "manual_seed", "get_rng_state", "set_rng_state", "no_grad",
-    "is_grad_enabled", "set_debug", "is_debug", "gradcheck", "summary", "explain",
+    "is_grad_enabled", "set_debug", "is_debug", "debug", "gradcheck", "summary", "explain",
     *_LAZY_SUBMODULES,
 ]

@@ -18,34 +18,97 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def as_float_array(x, where: str, name: str = "input") -> np.ndarray:
     """Return ``x`` as a float32/float64 ndarray, or raise a clear ``TypeError``.
 
-    Python lists and scalars are converted (they become float64, as in NumPy).
-    Integer, boolean, complex, object and float16 arrays are refused rather
-    than silently converted: a learner who passes uint8 pixels should learn
-    that they must scale them first.
+    A float32 or float64 array comes back as it is (same object, same
+    dtype, any memory layout), and so does the dtype of a NumPy float
+    scalar (``np.float32(2.0)`` stays float32, as a 0-d array). Python
+    numbers and (nested) lists of them become float64, as in NumPy.
+
+    Everything else is refused rather than silently converted: integer and
+    boolean arrays (a learner who passes uint8 pixels should learn that they
+    must scale them first), complex, object and string arrays, and float16.
+    PyTorch runs some float16 ops on the CPU; numconv does not, because its
+    float32 reference tolerances mean nothing at half precision, so a
+    float16 input is a ``TypeError`` everywhere, saying how to convert.
     """
-    if not isinstance(x, np.ndarray):
-        if isinstance(x, (list, tuple, float, int, np.generic)) and not isinstance(x, bool):
-            x = np.asarray(x, dtype=np.float64)
-        else:
-            raise TypeError(f"{where}: expected {name} to be a NumPy array, got {type(x).__name__}")
+    if isinstance(x, np.ndarray):
+        pass
+    elif isinstance(x, np.generic):
+        x = np.asarray(x)  # keeps the scalar's dtype; the check below decides
+    elif isinstance(x, (list, tuple, float, int)) and not isinstance(x, bool):
+        try:
+            converted = np.asarray(x)
+        except ValueError:  # NumPy refuses nested lists of unequal lengths
+            raise ValueError(f"{where}: expected {name} to be a rectangular array, but the nested "
+                             f"{type(x).__name__} has rows of different lengths") from None
+        if converted.dtype.kind not in "iuf":
+            raise TypeError(f"{where}: expected {name} to hold numbers, got a {type(x).__name__} that NumPy "
+                            f"reads as dtype {converted.dtype}{_dtype_hint(converted.dtype)}")
+        x = converted.astype(np.float64, copy=False)
+    else:
+        raise TypeError(
+            f"{where}: expected {name} to be a NumPy array (float32 or float64), got {type(x).__name__}"
+            + _foreign_hint(x)
+        )
     if x.dtype not in FLOAT_DTYPES:
-        hint = ""
-        if np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_:
-            hint = " (convert it first, e.g. x.astype(np.float32) / 255 for pixels)"
-        elif x.dtype == np.float16:
-            hint = " (float16 is not supported; use x.astype(np.float32))"
-        raise TypeError(f"{where}: expected {name} of dtype float32 or float64, got {x.dtype}{hint}")
+        raise TypeError(f"{where}: expected {name} of dtype float32 or float64, got {x.dtype}{_dtype_hint(x.dtype)}")
     return x
+
+
+def _dtype_hint(dtype: np.dtype) -> str:
+    """How to turn an array of a refused dtype into one numconv accepts."""
+    if dtype == np.bool_:
+        return " (convert it first, e.g. x.astype(np.float32))"
+    if np.issubdtype(dtype, np.integer):
+        return " (convert it first, e.g. x.astype(np.float32), and x.astype(np.float32) / 255 for 8-bit pixels)"
+    if dtype == np.float16:
+        return " (float16 is not supported; use x.astype(np.float32))"
+    if dtype.kind == "f":
+        return " (use x.astype(np.float64))"
+    if dtype.kind == "c":
+        return " (complex numbers are not supported; use x.real or np.abs(x))"
+    return " (convert it to a float array, e.g. x.astype(np.float32))"
+
+
+def _foreign_hint(x) -> str:
+    """A hint for array types from other libraries (a torch tensor has ``.numpy()``)."""
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        return "; convert a tensor with t.detach().numpy()"
+    if hasattr(x, "__array__"):
+        return "; convert it with np.asarray(x)"
+    return ""
 
 
 def check_ndim(x: np.ndarray, allowed: Sequence[int], where: str, layout: str, name: str = "input") -> None:
     """Raise ``ValueError`` unless ``x.ndim`` is one of ``allowed``.
 
     ``layout`` describes the expected axes, e.g. ``"(N, C, H, W) or (C, H, W)"``.
+    An input short of axes gets a hint: a (28, 28) image for a layer that
+    wants (C, H, W) needs ``x[np.newaxis]``.
     """
     if x.ndim not in allowed:
         ranks = " or ".join(f"{r}-D" for r in allowed)
-        raise ValueError(f"{where}: expected a {ranks} {name} {layout}, got shape {tuple(x.shape)} ({x.ndim}-D)")
+        hint = ""
+        missing = min(allowed) - x.ndim
+        if 0 < missing <= 2 and x.ndim >= 1:
+            index = ", ".join(["np.newaxis"] * missing)
+            hint = (f"; if it is one sample with one channel, add the missing "
+                    f"ax{'is' if missing == 1 else 'es'}: x[{index}] has shape {shape_str((1,) * missing + x.shape)}")
+        raise ValueError(f"{where}: expected a {ranks} {name} {layout}, got shape {shape_str(x.shape)} "
+                         f"({x.ndim}-D){hint}")
+
+
+def channel_last_hint(shape, channel_axis: int, channels: int) -> str:
+    """A hint when an input looks channel-last, e.g. (N, H, W, C) where (N, C, H, W) is wanted.
+
+    Returns ``""`` unless the last axis has the expected channel count and
+    the channel axis does not; otherwise the ``transpose`` that fixes it.
+    """
+    shape = tuple(shape)
+    if len(shape) - channel_axis < 2 or shape[-1] != channels or shape[channel_axis] == channels:
+        return ""
+    order = tuple(range(channel_axis)) + (len(shape) - 1,) + tuple(range(channel_axis, len(shape) - 1))
+    return (f"; it looks channel-last, with the {channels} channels on the last axis: "
+            f"x.transpose{order} puts them first")
 
 
 def ntuple(value, n: int, where: str, name: str, minimum: int | None = None) -> tuple:

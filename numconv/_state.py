@@ -2,8 +2,9 @@
 
 ``no_grad()`` works like ``torch.no_grad()``: inside it, layers do not keep
 what their backward pass would need, which saves memory during evaluation.
-``set_debug(True)`` (or ``NUMCONV_DEBUG=1`` in the environment) makes every
-layer check its outputs for NaN and Inf and name the first layer that made one.
+``set_debug(True)``, ``with debug():`` or ``NUMCONV_DEBUG=1`` in the
+environment makes every layer check its forward and backward outputs for NaN
+and Inf and name the first layer that made one (``numconv/nn/_debug.py``).
 """
 
 from __future__ import annotations
@@ -41,3 +42,21 @@ def set_debug(enabled: bool = True) -> None:
 def is_debug() -> bool:
     """Whether debug mode is on."""
     return _debug
+
+
+@contextlib.contextmanager
+def debug(enabled: bool = True):
+    """Context manager: debug mode on (or off) inside the block, as before after it.
+
+    Examples
+    --------
+    >>> with numconv.debug():
+    ...     loss = criterion(model(x), y)   # FloatingPointError names the first layer making NaN/Inf
+    """
+    global _debug
+    previous = _debug
+    _debug = bool(enabled)
+    try:
+        yield
+    finally:
+        _debug = previous

@@ -5,6 +5,7 @@ torch cannot be imported or if any test was skipped for want of torch, so
 the live PyTorch comparisons can never silently stop running.
 """
 
+import collections
 import os
 import sys
 
@@ -25,6 +26,7 @@ settings.load_profile("default")
 
 REQUIRE_TORCH = os.environ.get("NUMCONV_REQUIRE_TORCH", "") == "1"
 _torch_skips = []
+_fuzz_cases = collections.Counter()
 
 
 def pytest_configure(config):
@@ -46,6 +48,15 @@ def pytest_configure(config):
 def pytest_runtest_logreport(report):
     if report.skipped and "torch" in str(report.longrepr).lower():
         _torch_skips.append(report.nodeid)
+    for key, outcomes in report.user_properties:  # test_fuzz.py records its cases (also under xdist)
+        if key == "fuzz_cases":
+            _fuzz_cases.update(outcomes)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _fuzz_cases:
+        parts = ", ".join(f"{k}: {v}" for k, v in sorted(_fuzz_cases.items()))
+        terminalreporter.write_line(f"numconv fuzz: {sum(_fuzz_cases.values())} cases ran ({parts})")
 
 
 def pytest_sessionfinish(session, exitstatus):

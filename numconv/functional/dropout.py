@@ -208,7 +208,7 @@ def dropout2d(x, p: float = 0.5, training: bool = True, generator=None):
             "(N, C, L) data, or add a batch axis to an image.",
             UserWarning, stacklevel=2,
         )
-    if x.ndim < 2:
+    if training and x.ndim < 2:  # evaluation is the identity for any rank, as in PyTorch
         raise ValueError(f"dropout2d: channel dropout needs at least 2 axes (N, C), got shape {shape_str(x.shape)}")
     return _apply_dropout(x, p, training, rng, _channel_mask_shape(x.shape, True), alpha=False)
 
@@ -238,7 +238,7 @@ def dropout3d(x, p: float = 0.5, training: bool = True, generator=None):
             "as the channel axis of one sample.",
             UserWarning, stacklevel=2,
         )
-    if x.ndim < 1:
+    if training and x.ndim < 1:  # evaluation is the identity for any rank, as in PyTorch
         raise ValueError("dropout3d: channel dropout needs at least 1 axis, got a 0-D input")
     return _apply_dropout(x, p, training, rng, _channel_mask_shape(x.shape, x.ndim == 5), alpha=False)
 
@@ -285,7 +285,7 @@ def feature_alpha_dropout(x, p: float = 0.5, training: bool = False, generator=N
         The mask has shape (N, C, 1, ..., 1).
     """
     x, p, training, rng = _check_common(x, p, training, generator, "feature_alpha_dropout")
-    if x.ndim < 2:
+    if training and x.ndim < 2:  # evaluation is the identity for any rank, as in PyTorch
         raise ValueError(
             f"feature_alpha_dropout: expected an input of shape (N, C, *) with at least 2 axes, "
             f"got shape {shape_str(x.shape)} ({x.ndim}-D)"

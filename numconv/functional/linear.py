@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array
+from .._checks import as_float_array, shape_str
 
 __all__ = ["linear", "linear_backward", "LinearCache"]
 
@@ -73,8 +74,14 @@ def linear_backward(dout, cache: LinearCache):
     """
     x, weight, has_bias = cache
     dout = np.asarray(dout, dtype=x.dtype)
+    expected = x.shape[:-1] + (weight.shape[0],)
+    if dout.shape != expected:
+        raise ValueError(f"linear_backward: expected dout of shape {shape_str(expected)} (the output's), "
+                         f"got {shape_str(dout.shape)}")
     dx = dout @ weight
-    dout_2d = dout.reshape(-1, weight.shape[0])
-    dweight = dout_2d.T @ x.reshape(-1, weight.shape[1])
+    # Explicit row counts, not -1: the reshapes must also work when a feature axis is empty.
+    rows = math.prod(x.shape[:-1])
+    dout_2d = dout.reshape(rows, weight.shape[0])
+    dweight = dout_2d.T @ x.reshape(rows, weight.shape[1])
     dbias = dout_2d.sum(axis=0) if has_bias else None
     return dx, dweight, dbias

@@ -19,8 +19,11 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim = start_dim
-        self.end_dim = end_dim
+        for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"Flatten: expected {name} to be an int, got {value!r}")
+        self.start_dim = int(start_dim)
+        self.end_dim = int(end_dim)
 
     def forward(self, x):
         x = as_float_array(x, "Flatten")
@@ -51,8 +54,15 @@ class Unflatten(Module):
 
     def __init__(self, dim: int, unflattened_size):
         super().__init__()
-        self.dim = dim
-        self.unflattened_size = tuple(unflattened_size)
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"Unflatten: expected dim to be an int, got {dim!r}")
+        if not isinstance(unflattened_size, (tuple, list)) or not all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in unflattened_size
+        ):
+            raise TypeError(f"Unflatten: expected unflattened_size to be a tuple of non-negative ints, "
+                            f"got {unflattened_size!r}")
+        self.dim = int(dim)
+        self.unflattened_size = tuple(int(s) for s in unflattened_size)
 
     def forward(self, x):
         x = as_float_array(x, "Unflatten")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from .. import _state
-from .module import Module, check_finite
+from .module import Module
 
 
 class Sequential(Module):
@@ -31,20 +30,15 @@ class Sequential(Module):
                 self.add_module(str(i), _checked_module(m, i))
 
     def forward(self, x):
-        debug = _state.is_debug()
-        for name, m in self._modules.items():
+        # (In debug mode each child's call checks its own output: see numconv/nn/_debug.py.)
+        for m in self._modules.values():
             x = m(x)
-            if debug:
-                check_finite(x, f"layer '{name}' ({type(m).__name__}) forward output")
         return x
 
     def backward(self, grad_output):
-        debug = _state.is_debug()
         grad = grad_output
-        for name, m in reversed(list(self._modules.items())):
+        for m in reversed(self._modules.values()):
             grad = m.backward(grad)
-            if debug:
-                check_finite(grad, f"layer '{name}' ({type(m).__name__}) backward output")
         return grad
 
     def __len__(self):

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import _state
 from .._checks import FLOAT_DTYPES, as_float_array
+from . import _debug as debug_mode
 from .parameter import Parameter
 
 
@@ -118,14 +119,17 @@ class Module:
     def backward(self, grad_output):
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
-    def __call__(self, *args, **kwargs):
-        out = self.forward(*args, **kwargs)
-        if _state.is_debug():
-            check_finite(out, f"{self._debug_name()} forward output")
-        return out
+    def __init_subclass__(cls, **kwargs):
+        # Every subclass's own ``backward`` gets the debug-mode check (numconv/nn/_debug.py),
+        # so a custom Module is checked without doing anything.
+        super().__init_subclass__(**kwargs)
+        if "backward" in cls.__dict__:
+            cls.backward = debug_mode.checked_backward(cls.__dict__["backward"])
 
-    def _debug_name(self) -> str:
-        return getattr(self, "_path", None) or type(self).__name__
+    def __call__(self, *args, **kwargs):
+        if _state._debug:  # the only cost of debug mode when it is off
+            return debug_mode.checked_forward(self, args, kwargs)
+        return self.forward(*args, **kwargs)
 
     # Cache helpers used by layers --------------------------------------------------
     def _keep(self, cache) -> None:
@@ -364,12 +368,3 @@ class Module:
         body = ([extra] if extra else []) + lines
         return f"{type(self).__name__}(\n  " + "\n  ".join(body) + "\n)"
 
-
-def check_finite(array, what: str) -> None:
-    """Debug mode: raise ``FloatingPointError`` naming ``what`` if ``array`` has NaN or Inf."""
-    arrays = array if isinstance(array, tuple) else (array,)
-    for a in arrays:
-        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-            n_nan = int(np.isnan(a).sum())
-            n_inf = int(np.isinf(a).sum())
-            raise FloatingPointError(f"numconv debug: {what} has {n_nan} NaN and {n_inf} Inf values (shape {a.shape})")

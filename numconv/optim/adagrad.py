@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, check_bool, check_lr, check_number
+from .optimizer import Optimizer, check_bool, check_eps, check_lr, check_number
 
 __all__ = ["Adagrad"]
 
@@ -63,7 +63,7 @@ class Adagrad(Optimizer):
         check_number(group["lr_decay"], "lr_decay value")
         check_number(group["weight_decay"], "weight_decay value")
         check_number(group["initial_accumulator_value"], "initial_accumulator_value value")
-        check_number(group["eps"], "epsilon value")
+        check_eps(group)
         check_bool(group["maximize"], "maximize")
 
     def _update(self, param, grad, state, group):

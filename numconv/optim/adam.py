@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .optimizer import Optimizer, check_bool, check_lr, check_number
+from .optimizer import Optimizer, check_bool, check_eps, check_lr, check_number
 
 __all__ = ["Adam", "AdamW"]
 
@@ -56,12 +56,12 @@ class Adam(Optimizer):
 
     def _check_group(self, group):
         check_lr(group)
-        check_number(group["eps"], "epsilon value")
+        check_eps(group)
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"Invalid betas: expected a pair of numbers, got {betas!r}")
         for i, beta in enumerate(betas):
-            check_number(beta, f"beta parameter at index {i}", minimum=0.0, below=1.0)
+            check_number(beta, f"beta parameter at index {i}", minimum=0.0, below=1.0, expected="0 <= beta < 1")
         check_number(group["weight_decay"], "weight_decay value")
         for flag in ("amsgrad", "maximize", "decoupled_weight_decay"):
             check_bool(group[flag], flag)

@@ -347,15 +347,25 @@ def check_lr(group: dict) -> None:
     check_number(group["lr"], "learning rate", minimum=0.0)
 
 
-def check_number(value, what: str, minimum: float | None = 0.0, below: float | None = None) -> None:
+def check_number(value, what: str, minimum: float | None = 0.0, below: float | None = None,
+                 expected: str | None = None) -> None:
     """Raise ``TypeError`` unless ``value`` is a real number, ``ValueError`` unless in range.
 
-    Messages follow PyTorch's (``Invalid learning rate: -1``).
+    Messages follow PyTorch's (``Invalid learning rate: -1``), with
+    ``expected`` (e.g. ``"0 <= momentum < 1"``) appended when given.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"Invalid {what}: expected a number, got {value!r}")
     if (minimum is not None and not value >= minimum) or (below is not None and not value < below):
-        raise ValueError(f"Invalid {what}: {value}")
+        raise ValueError(f"Invalid {what}: {value}" + (f" (expected {expected})" if expected else ""))
+
+
+def check_eps(group: dict) -> None:
+    """``eps`` keeps a denominator away from zero, so it must be > 0 (PyTorch also accepts 0)."""
+    value = group["eps"]
+    check_number(value, "epsilon value", expected="eps > 0")
+    if value == 0:
+        raise ValueError(f"Invalid epsilon value: {value} (expected eps > 0; 0 lets the update divide by zero)")
 
 
 def check_bool(value, what: str) -> None:

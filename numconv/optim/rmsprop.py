@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, check_bool, check_lr, check_number
+from .optimizer import Optimizer, check_bool, check_eps, check_lr, check_number
 
 __all__ = ["RMSprop"]
 
@@ -60,8 +60,8 @@ class RMSprop(Optimizer):
 
     def _check_group(self, group):
         check_lr(group)
-        check_number(group["eps"], "epsilon value")
-        check_number(group["momentum"], "momentum value")
+        check_eps(group)
+        check_number(group["momentum"], "momentum value", below=1.0, expected="0 <= momentum < 1")
         check_number(group["weight_decay"], "weight_decay value")
         check_number(group["alpha"], "alpha value")
         check_bool(group["centered"], "centered")

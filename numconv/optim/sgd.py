@@ -30,7 +30,7 @@ class SGD(Optimizer):
     lr : float
         Learning rate (default 1e-3).
     momentum : float
-        Momentum factor (default 0).
+        Momentum factor in [0, 1) (default 0).
     dampening : float
         Damping of the gradient's share of the momentum (default 0).
     weight_decay : float
@@ -52,7 +52,8 @@ class SGD(Optimizer):
 
     def _check_group(self, group):
         check_lr(group)
-        check_number(group["momentum"], "momentum value")
+        # momentum >= 1 never forgets a gradient and diverges (PyTorch accepts it; numconv refuses)
+        check_number(group["momentum"], "momentum value", below=1.0, expected="0 <= momentum < 1")
         check_number(group["dampening"], "dampening value", minimum=None)
         check_number(group["weight_decay"], "weight_decay value")
         check_bool(group["nesterov"], "nesterov")
