@@ -258,12 +258,13 @@ def test_backward_does_not_touch_dout_and_can_run_twice():
 
 def test_algorithm_keyword():
     rng = np.random.default_rng(0)
-    x, w = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3))
-    auto, _ = F.conv2d(x, w, algorithm="auto")
-    explicit, cache = F.conv2d(x, w, algorithm="im2col")
+    x, w = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 5, 5))
+    auto, auto_cache = F.conv1d(x[:, :, 0], w[:, :, 0], algorithm="auto")  # 1-D: im2col is the only algorithm
+    explicit, cache = F.conv1d(x[:, :, 0], w[:, :, 0], algorithm="im2col")
     np.testing.assert_array_equal(auto, explicit)
-    assert cache.algorithm == "im2col"
-    with pytest.raises(ValueError, match=r"conv2d: unknown algorithm 'fft'; expected one of 'auto', 'im2col'"):
+    assert cache.algorithm == auto_cache.algorithm == "im2col"
+    with pytest.raises(ValueError, match=r"conv2d: unknown algorithm 'fft'; expected one of 'auto', 'im2col', "
+                                         r"'winograd', 'rowslab'"):
         F.conv2d(x, w, algorithm="fft")
     with pytest.raises(TypeError, match="algorithm to be a string"):
         F.conv2d(x, w, algorithm=None)

@@ -14,9 +14,25 @@ One N-d implementation (``_conv_nd`` / ``_conv_nd_backward``) does the work;
 4. fold the padding's gradient back (``pad_backward``).
 
 The ``algorithm`` keyword picks step 3's implementation; ``"auto"`` chooses
-one per call. A new algorithm is one more entry in ``_ALGORITHMS``: a
-forward and a backward with the signatures of ``_im2col_forward`` and
-``_im2col_backward``.
+one per call (``_choose_algorithm``, with the measurements behind each rule):
+
+- ``"im2col"``: the readable path above, any convolution, one thread (BLAS's own).
+- ``"winograd"``: Winograd F(2x2, 3x3) (``numconv.functional.winograd``) for
+  2-D 3 x 3 kernels with stride 1, dilation 1 and one group: 2.25x fewer
+  multiplications, the batch split over two workers.
+- ``"rowslab"``: a row-slab implicit GEMM (``numconv.functional.rowslab``) for
+  2-D layers with one group and vertical dilation 1: no im2col matrix, one
+  matrix product per output row, the batch split over two workers.
+
+Every algorithm gives the same result up to float rounding. A new one is one
+more entry in ``_ALGORITHMS``.
+
+Memory stays bounded: when the scratch of a call (im2col's column matrix,
+Winograd's tiles) would exceed ``set_workspace_limit`` (default 256 MiB, or
+``$NUMCONV_CONV_WORKSPACE_MB``), the batch is processed in chunks and the
+backward pass rebuilds the scratch from the input instead of keeping it.
+The worker threads and their BLAS policy are described in
+``numconv.kernels.workers`` (``NUMCONV_NUM_THREADS=1`` turns them off).
 """
 
 from __future__ import annotations
@@ -26,7 +42,11 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, check_ndim, check_positive_int, ntuple, shape_str
+from .._checks import as_float_array, channel_last_hint, check_ndim, check_positive_int, ntuple, shape_str
+from ..kernels import workers
+from ..kernels.workers import set_workspace_limit, workspace_limit
+from .rowslab import rowslab_applies, rowslab_backward, rowslab_forward
+from .winograd import winograd_applies, winograd_backward, winograd_forward
 from .im2col import (
     PadCache,
     _check_pad,
@@ -40,6 +60,7 @@ from .im2col import (
 
 __all__ = [
     "conv1d", "conv1d_backward", "conv2d", "conv2d_backward", "conv3d", "conv3d_backward", "ConvCache",
+    "set_workspace_limit", "workspace_limit",
 ]
 
 _LAYOUTS = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)", 3: "(C, D, H, W) or (N, C, D, H, W)"}
@@ -54,7 +75,10 @@ class ConvCache(NamedTuple):
     algorithm : str
         The algorithm that ran the forward pass (its backward runs now).
     state : tuple
-        That algorithm's own cache (for ``"im2col"``: the columns, the weight, ...).
+        That algorithm's own cache (for ``"im2col"``: the columns, the weight, ...;
+        for ``"winograd"`` and ``"rowslab"``: the input itself and the weight,
+        by reference, as PyTorch saves them: change neither in place between
+        the forward and the backward pass).
     pad : PadCache or None
         The explicit padding (None when there was none).
     out_shape : tuple
@@ -88,6 +112,7 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
     groups : int
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
     algorithm : {'auto', 'im2col'}
+        (the other algorithms are 2-D only)
 
     Returns
     -------
@@ -129,8 +154,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}, keyword only
         What fills the padding (the ``padding_mode`` of ``torch.nn.Conv2d``,
         which pads with ``F.pad`` and then convolves with no padding).
-    algorithm : {'auto', 'im2col'}, keyword only
-        How to compute it; every algorithm gives the same result.
+    algorithm : {'auto', 'im2col', 'winograd', 'rowslab'}, keyword only
+        How to compute it; every algorithm gives the same result up to float
+        rounding. 'winograd' needs a 3 x 3 kernel, stride 1, dilation 1 and
+        groups 1; 'rowslab' needs groups 1 and vertical dilation 1; 'auto'
+        picks the fastest that applies.
 
     Returns
     -------
@@ -155,6 +183,7 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
     groups : int
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
     algorithm : {'auto', 'im2col'}
+        (the other algorithms are 2-D only)
 
     Returns
     -------
@@ -208,14 +237,17 @@ def _conv_nd(nd, where, x, weight, bias, stride, padding, dilation, groups, padd
     dilation = ntuple(dilation, nd, where, "dilation", minimum=1)
     pad_width = parse_padding(padding, nd, weight.shape[2:], stride, dilation, where)
     _check_kernel_fits(where, x.shape, weight.shape[2:], dilation, pad_width, padding_mode)
-    name = _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups)
+    name = _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_width)
+    chosen = _ALGORITHMS[name]
 
-    if any(before or after for before, after in pad_width):
-        x, pad_cache = _pad(x, pad_width, padding_mode)
+    pad_cache = None
+    if chosen.pads_zeros and padding_mode == "zeros":
+        out, state = chosen.forward(x, weight, bias, stride, dilation, groups, pad_width)
     else:
-        pad_cache = None
-    forward, _ = _ALGORITHMS[name]
-    out, state = forward(x, weight, bias, stride, dilation, groups)
+        if any(before or after for before, after in pad_width):
+            x, pad_cache = _pad(x, pad_width, padding_mode)
+        no_padding = ((0, 0),) * nd
+        out, state = chosen.forward(x, weight, bias, stride, dilation, groups, no_padding)
     cache = ConvCache(name, state, pad_cache, out.shape, bias is not None, unbatched, x.dtype)
     return (out[0] if unbatched else out), cache
 
@@ -232,8 +264,7 @@ def _conv_nd_backward(dout, cache: ConvCache, where):
         )
     if cache.unbatched:
         dout = dout[np.newaxis]
-    _, backward = _ALGORITHMS[cache.algorithm]
-    dx, dweight = backward(dout, cache.state)
+    dx, dweight = _ALGORITHMS[cache.algorithm].backward(dout, cache.state)
     dbias = None
     if cache.has_bias:
         # Sum the contiguous spatial axis first: much faster than dout.sum(axis=(0, 2, 3)).
@@ -287,6 +318,7 @@ def _check_weight(nd, where, x, weight, bias, groups, unbatched):
         raise ValueError(
             f"{where}: expected input with {weight.shape[1] * groups} channels (weight has shape "
             f"{shape_str(weight.shape)}{per_group}), got input of shape {shape_str(x_shape)}"
+            + channel_last_hint(x_shape, 0 if unbatched else 1, weight.shape[1] * groups)
         )
     if weight.shape[0] % groups:
         raise ValueError(f"{where}: out_channels ({weight.shape[0]}, from weight of shape {shape_str(weight.shape)}) "
@@ -305,6 +337,9 @@ def _check_weight(nd, where, x, weight, bias, groups, unbatched):
 
 def _check_kernel_fits(where, x_shape, kernel_size, dilation, pad_width, padding_mode) -> None:
     """Check the padding mode suits the input and the kernel fits inside the padded input."""
+    if 0 in x_shape[2:] and x_shape[0] and x_shape[1]:  # PyTorch allows empty spatial axes only then
+        raise ValueError(f"{where}: expected non-empty spatial dimensions (or an empty batch), got input of shape "
+                         f"{shape_str(x_shape)}")
     _check_pad(x_shape, pad_width, padding_mode, where)
     padded = tuple(s + b + a for s, (b, a) in zip(x_shape[2:], pad_width))
     spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation))
@@ -315,24 +350,65 @@ def _check_kernel_fits(where, x_shape, kernel_size, dilation, pad_width, padding
         )
 
 
-def _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups) -> str:
+def _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_width) -> str:
     """Resolve ``algorithm`` to a key of ``_ALGORITHMS``.
 
-    ``"auto"`` is the place to pick a faster algorithm per call (by dtype,
-    kernel size, stride, ...); today im2col is the only one.
+    ``"auto"``: Winograd for 3 x 3 stride-1 layers with at least 32 input and
+    output channels, the row-slab GEMM for other 2-D layers with one group,
+    no vertical dilation and outputs at least 16 pixels wide, im2col for the
+    rest (1-D, 3-D, groups, vertical dilation, narrow outputs). See ``_auto``
+    for the measurements.
     """
     if not isinstance(algorithm, str):
         raise TypeError(f"{where}: expected algorithm to be a string, got {algorithm!r}")
     if algorithm == "auto":
-        return "im2col"
+        padded_width = x.shape[-1] + sum(pad_width[-1])
+        out_width = (padded_width - dilation[-1] * (weight.shape[-1] - 1) - 1) // stride[-1] + 1
+        return _auto(weight.shape, stride, dilation, groups, out_width)
     if algorithm not in _ALGORITHMS:
         choices = ", ".join(repr(a) for a in ("auto", *_ALGORITHMS))
         raise ValueError(f"{where}: unknown algorithm {algorithm!r}; expected one of {choices}")
+    if not _ALGORITHMS[algorithm].applies(weight.shape, stride, dilation, groups):
+        raise ValueError(
+            f"{where}: algorithm {algorithm!r} {_ALGORITHMS[algorithm].needs}; got weight of shape "
+            f"{shape_str(weight.shape)}, stride {stride}, dilation {dilation}, groups {groups}"
+        )
     return algorithm
 
 
+def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
+    """The algorithm ``"auto"`` picks, from measurements (float32, a 2-core Xeon VM).
+
+    Per sample on one thread (kernels and matrix products, forward / forward+backward):
+
+    - W4, 64 -> 64 channels, 3 x 3 on 56 x 56: Winograd 1.9 / 5.8 ms, row-slab
+      2.6 / 8.5 ms, so Winograd where there are enough channels;
+    - W3, 16 -> 32 channels, 3 x 3 on 112 x 112: Winograd 2.0 / 5.7 ms, row-slab
+      1.2 / 5.0 ms: with few channels Winograd's 16 matrix products are too
+      thin and its tiles (4x the input) cost more memory traffic than the
+      multiplications it saves;
+    - im2col (copy + one product + col2im, one thread) was 1.7-3.5x slower
+      than the row-slab forward+backward on W1 (28 wide) and W3-W5 (112, 56,
+      32 wide) of ``benchmarks/conv_algorithms.py`` (2 threads, one quiet
+      run: W1 7.1 / 4.3 ms, W5 73 / 42 ms); on W2 (LeNet's conv2, outputs 10
+      wide) the row-slab's per-row products are too short and im2col won,
+      3.7 / 5.4 ms (1 thread: 4.0 / 5.1 ms). Hence the width threshold.
+
+    Against PyTorch in the quietest run (2 threads each, median ratio,
+    forward / forward+backward): W4 Winograd 1.5 / 1.4x, W5 row-slab
+    1.5 / 1.5x, W3 row-slab 1.5 / 1.9x, W1 row-slab 2.1 / 0.5x, W2 im2col
+    4.9 / 2.4x.
+    """
+    channels_in, channels_out = weight_shape[1] * groups, weight_shape[0]
+    if winograd_applies(weight_shape, stride, dilation, groups) and min(channels_in, channels_out) >= 32:
+        return "winograd"
+    if rowslab_applies(weight_shape, stride, dilation, groups) and out_width >= 16:
+        return "rowslab"
+    return "im2col"
+
+
 # ---------------------------------------------------------------------------------------------- im2col + GEMM
-def _im2col_forward(x, weight, bias, stride, dilation, groups):
+def _im2col_forward(x, weight, bias, stride, dilation, groups, pad_width=None):
     """Valid convolution by im2col and one batched matrix product.
 
     Parameters
@@ -341,30 +417,31 @@ def _im2col_forward(x, weight, bias, stride, dilation, groups):
     weight : ndarray, shape (C_out, C_in / groups, *k), in ``x``'s dtype
     bias : ndarray, shape (C_out,), or None
     stride, dilation : tuples; groups : int
+    pad_width : ignored (``x`` arrives padded)
 
     Returns
     -------
     out : ndarray, shape (N, C_out, *out_spatial), C-contiguous
     state : tuple
-        The columns, the weight and the geometry, for ``_im2col_backward``.
+        The columns (or None, see below), the input, the weight and the
+        geometry, for ``_im2col_backward``.
+
+    Notes
+    -----
+    When the column matrix of the whole batch would exceed the workspace
+    limit, the batch is convolved a chunk at a time and the columns are not
+    kept: the backward pass rebuilds them chunk by chunk from ``x``.
     """
-    n, c_out = x.shape[0], weight.shape[0]
-    kernel_size = weight.shape[2:]
-    out_spatial = conv_output_shape(x.shape[2:], kernel_size, stride, dilation)
-    positions = math.prod(out_spatial)  # L, output positions per sample
-    cols = _im2col(x, kernel_size, stride, dilation)  # (C_in * prod(k), N * L)
-    # Rows of cols are ordered (channel, offset), so group g owns a contiguous block of rows.
-    # (Explicit sizes rather than -1 in the reshapes: they must also work for an empty batch.)
-    w_groups = _weight_groups(weight, groups)  # (G, K_g, C_g * prod(k))
-    y = np.matmul(w_groups, _cols_groups(cols, groups))  # (G, K_g, N * L)
-    y = y.reshape(c_out, n, positions).swapaxes(0, 1)  # (N, C_out, L), a strided view
-    out = np.empty((n, c_out, positions), dtype=x.dtype)
-    if bias is None:
-        out[...] = y
-    else:
-        np.add(y, bias[:, np.newaxis], out=out)  # the transpose copy and the bias in one pass
-    state = (cols, weight, x.shape, stride, dilation, groups)
-    return out.reshape(n, c_out, *out_spatial), state
+    n = x.shape[0]
+    per_sample = _columns_bytes(x[:1], weight.shape[2:], stride, dilation)
+    if n * per_sample <= workspace_limit():
+        out, cols = _im2col_product(x, weight, bias, stride, dilation, groups)
+        return out, (cols, x, weight, stride, dilation, groups)
+    out_spatial = conv_output_shape(x.shape[2:], weight.shape[2:], stride, dilation)
+    out = np.empty((n, weight.shape[0], *out_spatial), dtype=x.dtype)
+    for first, last in workers.chunk_ranges(0, n, per_sample, workspace_limit()):
+        out[first:last] = _im2col_product(x[first:last], weight, bias, stride, dilation, groups)[0]
+    return out, (None, x, weight, stride, dilation, groups)
 
 
 def _im2col_backward(dout, state):
@@ -380,7 +457,44 @@ def _im2col_backward(dout, state):
     dx : ndarray, shape (N, C_in, *spatial) (of the padded input)
     dweight : ndarray, shape (C_out, C_in / groups, *k)
     """
-    cols, weight, x_shape, stride, dilation, groups = state
+    cols, x, weight, stride, dilation, groups = state
+    if cols is not None:
+        return _im2col_gradients(dout, cols, x.shape, weight, stride, dilation, groups)
+    # Chunked forward: rebuild each chunk's columns, add up the weight gradient in chunk order.
+    per_sample = _columns_bytes(x[:1], weight.shape[2:], stride, dilation)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    dweight = np.zeros(weight.shape, dtype=x.dtype)
+    for first, last in workers.chunk_ranges(0, x.shape[0], per_sample, workspace_limit()):
+        chunk = x[first:last]
+        cols = _im2col(chunk, weight.shape[2:], stride, dilation)
+        dx[first:last], dweight_chunk = _im2col_gradients(dout[first:last], cols, chunk.shape, weight, stride,
+                                                          dilation, groups)
+        dweight += dweight_chunk
+    return dx, dweight
+
+
+def _im2col_product(x, weight, bias, stride, dilation, groups):
+    """``(out, cols)``: the columns of ``x`` and the convolution as their product with the weight."""
+    n, c_out = x.shape[0], weight.shape[0]
+    kernel_size = weight.shape[2:]
+    out_spatial = conv_output_shape(x.shape[2:], kernel_size, stride, dilation)
+    positions = math.prod(out_spatial)  # L, output positions per sample
+    cols = _im2col(x, kernel_size, stride, dilation)  # (C_in * prod(k), N * L)
+    # Rows of cols are ordered (channel, offset), so group g owns a contiguous block of rows.
+    # (Explicit sizes rather than -1 in the reshapes: they must also work for an empty batch.)
+    w_groups = _weight_groups(weight, groups)  # (G, K_g, C_g * prod(k))
+    y = np.matmul(w_groups, _cols_groups(cols, groups))  # (G, K_g, N * L)
+    y = y.reshape(c_out, n, positions).swapaxes(0, 1)  # (N, C_out, L), a strided view
+    out = np.empty((n, c_out, positions), dtype=x.dtype)
+    if bias is None:
+        out[...] = y
+    else:
+        np.add(y, bias[:, np.newaxis], out=out)  # the transpose copy and the bias in one pass
+    return out.reshape(n, c_out, *out_spatial), cols
+
+
+def _im2col_gradients(dout, cols, x_shape, weight, stride, dilation, groups):
+    """``(dx, dweight)`` from the upstream gradient and the forward's columns."""
     n, c_out, positions = dout.shape[0], dout.shape[1], math.prod(dout.shape[2:])
     per_group = c_out // groups
     # (N, C_out, L) -> (G, K_g, N * L): the layout of the forward's matrix product.
@@ -393,6 +507,12 @@ def _im2col_backward(dout, state):
     return dx, dweight
 
 
+def _columns_bytes(x, kernel_size, stride, dilation) -> int:
+    """Bytes of ``x``'s column matrix (of ``im2col``)."""
+    out_spatial = conv_output_shape(x.shape[2:], kernel_size, stride, dilation)
+    return x.shape[0] * x.shape[1] * math.prod(kernel_size) * math.prod(out_spatial) * x.itemsize
+
+
 def _weight_groups(weight, groups):
     """(C_out, C_g, *k) -> (G, K_g, C_g * prod(k)), a view."""
     return weight.reshape(groups, weight.shape[0] // groups, math.prod(weight.shape[1:]))
@@ -403,9 +523,35 @@ def _cols_groups(cols, groups):
     return cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
 
 
+# ---------------------------------------------------------------------------------------------- Winograd
+def _winograd_forward(x, weight, bias, stride, dilation, groups, pad_width):
+    """``winograd_forward`` with the common signature (stride, dilation and groups are 1)."""
+    return winograd_forward(x, weight, bias, pad_width)
+
+
+# ---------------------------------------------------------------------------------------------- row-slab
+def _rowslab_forward(x, weight, bias, stride, dilation, groups, pad_width):
+    """``rowslab_forward`` with the common signature (groups is 1)."""
+    return rowslab_forward(x, weight, bias, stride, dilation, pad_width)
+
+
+# ---------------------------------------------------------------------------------------------- the registry
+def _always(weight_shape, stride, dilation, groups) -> bool:
+    return True
+
+
 class _Algorithm(NamedTuple):
-    forward: Callable   # (x_padded, weight, bias, stride, dilation, groups) -> (out, state)
-    backward: Callable  # (dout, state) -> (dx_padded, dweight)
+    forward: Callable   # (x, weight, bias, stride, dilation, groups, pad_width) -> (out, state)
+    backward: Callable  # (dout, state) -> (dx, dweight); dx of the forward's x
+    applies: Callable   # (weight_shape, stride, dilation, groups) -> bool
+    needs: str          # what ``applies`` checks, for the error message
+    pads_zeros: bool    # True: x arrives unpadded and zero padding is pad_width; False: x arrives padded
 
 
-_ALGORITHMS = {"im2col": _Algorithm(_im2col_forward, _im2col_backward)}
+_ALGORITHMS = {
+    "im2col": _Algorithm(_im2col_forward, _im2col_backward, _always, "", False),
+    "winograd": _Algorithm(_winograd_forward, winograd_backward, winograd_applies,
+                           "needs a 2-D 3 x 3 kernel with stride 1, dilation 1 and groups 1", True),
+    "rowslab": _Algorithm(_rowslab_forward, rowslab_backward, rowslab_applies,
+                          "needs a 2-D convolution with groups 1 and vertical dilation 1", True),
+}

@@ -1,0 +1,294 @@
+"""Winograd F(2x2, 3x3): a 3 x 3, stride-1 convolution with 2.25x fewer multiplications.
+
+Read ``numconv.functional.im2col`` first: this is the same convolution,
+computed another way. For one input channel ``c``, one output channel ``k``
+and one 4 x 4 input tile ``d``, the 2 x 2 block of output it produces is::
+
+    Y = A^T [(G w G^T) * (B^T d B)] A          (* elementwise, 4 x 4)
+
+with the constant matrices below (``G`` 4 x 3, ``B^T`` 4 x 4, ``A^T`` 2 x 4).
+Summing over ``c`` moves inside the brackets, so for each of the 16 positions
+``t`` of the 4 x 4 "Winograd domain" the sum over channels is a matrix
+product: ``M[t] = U[t] @ V[t]``, ``U[t]`` (K, C) the transformed filters and
+``V[t]`` (C, tiles) the transformed input tiles. 16 products of 16 multiply-
+adds per 4 output pixels, instead of 36 per 4 directly (im2col): 2.25x fewer.
+
+The backward pass reuses the same pieces:
+
+- ``dx`` is a convolution of ``dy`` with the filters rotated by 180 degrees
+  and with input and output channels swapped (a "full" correlation), so it
+  runs through the forward machinery.
+- ``dW``: ``<dY, A^T (U * V) A> = <G^T [(A dY A^T) * V] G, w>``, so the
+  Winograd-domain weight gradient is ``dU[t] = sum over tiles (A dY A^T)[t] @ V[t]^T``,
+  16 more matrix products, and ``dW = G^T dU G``.
+
+The batch is split over the workers of ``numconv.kernels.workers`` and each
+worker walks its samples in small chunks whose tiles fit in cache; tiles live
+in reusable workspaces and are recomputed in backward, so memory stays
+bounded (the cache holds only the input and the weight).
+
+float32 rounding: the transforms add at most 4 x 4 terms with coefficients
+0, +-1/2, +-1, so the error grows by a small constant factor over direct
+convolution; the tests hold it to the same 1e-4 relative tolerance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels import workers
+from ..kernels.winograd import winograd_grad_tiles, winograd_input_tiles, winograd_output_tiles
+
+__all__ = ["winograd_applies", "winograd_forward", "winograd_backward"]
+
+# The F(2x2, 3x3) matrices (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015).
+G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])  # filter, 4 x 3
+BT = np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, -1.0, 1.0, 0.0], [0.0, 1.0, 0.0, -1.0]])  # input
+AT = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])  # output, 2 x 4
+
+# Scratch per worker chunk: small enough for one chunk's tiles to stay in cache, and it bounds the
+# memory the workers hold. (~3-4 MB is the block size the prototype study found best for slabs; not
+# tuned further. A layer whose single sample needs more still runs one sample per chunk.)
+_CHUNK_BYTES = 4 * 2**20
+
+
+def winograd_applies(weight_shape, stride, dilation, groups) -> bool:
+    """True for a 2-D 3 x 3 convolution with stride 1, dilation 1 and one group."""
+    return (len(weight_shape) == 4 and tuple(weight_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
+            and tuple(dilation) == (1, 1) and groups == 1)
+
+
+# ---------------------------------------------------------------------------------------------- filter transforms
+def transform_filters(weight):
+    """``U[t] = (G w G^T)`` for every filter, tile position first.
+
+    Parameters
+    ----------
+    weight : ndarray, shape (K, C, 3, 3)
+
+    Returns
+    -------
+    U : ndarray, shape (16, K, C), C-contiguous, in ``weight``'s dtype
+    """
+    k, c = weight.shape[:2]
+    g = G.astype(weight.dtype)
+    return np.ascontiguousarray(np.einsum("ap,kcpq,bq->abkc", g, weight, g).reshape(16, k, c))
+
+
+def filter_gradient(d_u):
+    """Back from the Winograd domain: ``dW = G^T dU G`` for every filter.
+
+    Parameters
+    ----------
+    d_u : ndarray, shape (16, K, C)
+
+    Returns
+    -------
+    dweight : ndarray, shape (K, C, 3, 3)
+    """
+    g = G.astype(d_u.dtype)
+    return np.einsum("ap,abkc,bq->kcpq", g, d_u.reshape(4, 4, *d_u.shape[1:]), g)
+
+
+# ---------------------------------------------------------------------------------------------- tile transforms (NumPy)
+# The readable versions of the numba kernels in numconv.kernels.winograd (the tests hold the kernels to these).
+def input_tiles_numpy(src, first, count, origin, tiles_hw):
+    """``V = B^T d B`` for every 4 x 4 tile ``d`` (stride 2) of ``src[first:first + count]``.
+
+    Parameters
+    ----------
+    src : ndarray, shape (N, C, H, W)
+    first, count : int
+    origin : (int, int)
+        Where tile (0, 0) starts in ``src`` (negative: zero padding).
+    tiles_hw : (int, int)
+        (TH, TW), the number of tiles down and across.
+
+    Returns
+    -------
+    V : ndarray, shape (16, C, count, TH, TW)
+    """
+    (oh, ow), (th, tw) = origin, tiles_hw
+    part = src[first:first + count]
+    rows, cols = 2 * th + 2, 2 * tw + 2
+    padded = np.zeros(part.shape[:2] + (rows, cols), dtype=src.dtype)
+    r0, q0 = max(0, -oh), max(0, -ow)
+    r1, q1 = max(r0, min(rows, src.shape[2] - oh)), max(q0, min(cols, src.shape[3] - ow))
+    padded[:, :, r0:r1, q0:q1] = part[:, :, r0 + oh:r1 + oh, q0 + ow:q1 + ow]
+    d = np.lib.stride_tricks.sliding_window_view(padded, (4, 4), axis=(2, 3))[:, :, ::2, ::2]  # (n, C, TH, TW, 4, 4)
+    bt = BT.astype(src.dtype)
+    v = np.einsum("ar,ncstrq,bq->abcnst", bt, d, bt)
+    return v.reshape(16, *v.shape[2:])
+
+
+def output_tiles_numpy(products, bias, out_hw):
+    """``Y = A^T M A (+ bias)`` for every tile, cropped to ``out_hw``.
+
+    Parameters
+    ----------
+    products : ndarray, shape (16, K, n, TH, TW)
+    bias : ndarray, shape (K,)
+    out_hw : (int, int)
+
+    Returns
+    -------
+    out : ndarray, shape (n, K, H_out, W_out)
+    """
+    k, n, th, tw = products.shape[1:]
+    at = AT.astype(products.dtype)
+    y = np.einsum("ia,abkmst,jb->kmsitj", at, products.reshape(4, 4, k, n, th, tw), at)
+    y = y.reshape(k, n, 2 * th, 2 * tw)[:, :, :out_hw[0], :out_hw[1]]
+    return y.swapaxes(0, 1) + bias[:, np.newaxis, np.newaxis]
+
+
+def grad_tiles_numpy(grad, first, count, tiles_hw):
+    """``A g A^T`` for every 2 x 2 block ``g`` of ``grad[first:first + count]`` (zeros past the edge).
+
+    Parameters
+    ----------
+    grad : ndarray, shape (N, K, H_out, W_out)
+    first, count : int
+    tiles_hw : (int, int)
+
+    Returns
+    -------
+    tiles : ndarray, shape (16, K, count, TH, TW)
+    """
+    th, tw = tiles_hw
+    part = grad[first:first + count]
+    padded = np.zeros(part.shape[:2] + (2 * th, 2 * tw), dtype=grad.dtype)
+    padded[:, :, :part.shape[2], :part.shape[3]] = part
+    g = padded.reshape(*part.shape[:2], th, 2, tw, 2)
+    a = AT.T.astype(grad.dtype)
+    t = np.einsum("ai,nksitj,bj->abknst", a, g, a)
+    return t.reshape(16, *t.shape[2:])
+
+
+# ---------------------------------------------------------------------------------------------- forward and backward
+def _tiles_hw(out_hw):
+    """Tiles needed to cover an output of ``out_hw``: one per 2 x 2 block, rounding up."""
+    return (out_hw[0] + 1) // 2, (out_hw[1] + 1) // 2
+
+
+def _chunk_budget() -> int:
+    """Scratch bytes one worker may use for one chunk."""
+    return min(_CHUNK_BYTES, workers.workspace_limit() // workers.num_workers())
+
+
+def _convolve(src, u, bias, origin, out):
+    """``out = conv(src, w) + bias`` through the Winograd domain, the batch split over the workers.
+
+    Parameters
+    ----------
+    src : ndarray, shape (N, C, H, W), C-contiguous
+    u : ndarray, shape (16, K, C), the transformed filters (``transform_filters``)
+    bias : ndarray, shape (K,)
+    origin : (int, int)
+        ``out[n, k, i, j] = bias[k] + sum over c, p, q of``
+        ``src[n, c, origin_h + i + p, origin_w + j + q] * w[k, c, p, q]``,
+        reading zeros outside ``src``.
+    out : ndarray, shape (N, K, H_out, W_out), written in place
+    """
+    n, c = src.shape[:2]
+    k = u.shape[1]
+    th, tw = _tiles_hw(out.shape[2:])
+    per_sample = 16 * (c + k) * th * tw * src.itemsize  # input tiles + products
+
+    def part(start, stop):
+        plane = workers.workspace("winograd.plane", (2 * th + 2, 2 * tw + 2), src.dtype)
+        rows = workers.workspace("winograd.rows", (4, 2 * tw + 2), src.dtype)
+        for first, last in workers.chunk_ranges(start, stop, per_sample, _chunk_budget()):
+            count = last - first
+            tiles = workers.workspace("winograd.tiles", (16, c, count, th, tw), src.dtype)
+            products = workers.workspace("winograd.products", (16, k, count * th * tw), src.dtype)
+            winograd_input_tiles(src, first, origin[0], origin[1], plane, rows, tiles)
+            np.matmul(u, tiles.reshape(16, c, count * th * tw), out=products)
+            winograd_output_tiles(products.reshape(16, k, count, th, tw), bias, first, out)
+
+    flops = 2 * n * k * c * 9 * out.shape[2] * out.shape[3]  # of the direct convolution
+    workers.run_parts(part, workers.batch_parts(n, flops))
+    return out
+
+
+def winograd_forward(x, weight, bias, pad_width):
+    """Valid-plus-zero-padding 3 x 3 convolution by Winograd F(2x2, 3x3).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W), not padded
+    weight : ndarray, shape (K, C, 3, 3), in ``x``'s dtype
+    bias : ndarray, shape (K,), or None
+    pad_width : ((top, bottom), (left, right))
+        Zero padding, applied on the fly (no padded copy of ``x`` is made).
+
+    Returns
+    -------
+    out : ndarray, shape (N, K, H_out, W_out), ``H_out = H + top + bottom - 2``
+    state : tuple
+        ``x``, the weight and the padding, for ``winograd_backward``.
+    """
+    x = np.ascontiguousarray(x)
+    (top, bottom), (left, right) = pad_width
+    out_hw = (x.shape[2] + top + bottom - 2, x.shape[3] + left + right - 2)
+    out = np.empty((x.shape[0], weight.shape[0], *out_hw), dtype=x.dtype)
+    bias = np.zeros(weight.shape[0], dtype=x.dtype) if bias is None else bias
+    _convolve(x, transform_filters(weight), bias, (-top, -left), out)
+    return out, (x, weight, pad_width)
+
+
+def winograd_backward(dout, state):
+    """Gradients of ``winograd_forward``.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, K, H_out, W_out)
+    state : tuple from ``winograd_forward``
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W) (of the unpadded input)
+    dweight : ndarray, shape (K, C, 3, 3)
+    """
+    x, weight, ((top, _), (left, _)) = state
+    dout = np.ascontiguousarray(dout)
+    n, c = x.shape[:2]
+    k = weight.shape[0]
+    out_th, out_tw = _tiles_hw(dout.shape[2:])  # the forward's tiles (for dW)
+    in_th, in_tw = _tiles_hw(x.shape[2:])  # dx's tiles
+    # dx[i, j] = sum over k, p, q of dout[k, i + top - 2 + p, j + left - 2 + q] * w[k, c, 2 - p, 2 - q]:
+    # a convolution of dout with the rotated, transposed filters, starting at (top - 2, left - 2).
+    u_flipped = transform_filters(np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]))
+    no_bias = np.zeros(c, dtype=x.dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    per_sample = 16 * (c + k) * (out_th * out_tw + in_th * in_tw) * x.itemsize
+
+    def part(start, stop):
+        x_plane = workers.workspace("winograd.plane", (2 * out_th + 2, 2 * out_tw + 2), x.dtype)
+        d_plane = workers.workspace("winograd.dplane", (2 * in_th + 2, 2 * in_tw + 2), x.dtype)
+        g_plane = workers.workspace("winograd.gplane", (2 * out_th, 2 * out_tw), x.dtype)
+        rows = workers.workspace("winograd.rows", (4, 2 * max(out_tw, in_tw) + 2), x.dtype)
+        d_u = np.zeros((16, k, c), dtype=x.dtype)  # this part's weight gradient, Winograd domain
+        for first, last in workers.chunk_ranges(start, stop, per_sample, _chunk_budget()):
+            count, tiles = last - first, out_th * out_tw
+            # dW: dU[t] += (A dY A^T)[t] @ V[t]^T, V the forward's input tiles (recomputed, not kept).
+            x_tiles = workers.workspace("winograd.tiles", (16, c, count, out_th, out_tw), x.dtype)
+            g_tiles = workers.workspace("winograd.gtiles", (16, k, count, out_th, out_tw), x.dtype)
+            winograd_input_tiles(x, first, -top, -left, x_plane, rows, x_tiles)
+            winograd_grad_tiles(dout, first, g_plane, rows, g_tiles)
+            d_u += np.matmul(g_tiles.reshape(16, k, count * tiles),
+                             x_tiles.reshape(16, c, count * tiles).swapaxes(1, 2))
+            # dx: the forward machinery on dY.
+            tiles = in_th * in_tw
+            d_tiles = workers.workspace("winograd.dtiles", (16, k, count, in_th, in_tw), x.dtype)
+            products = workers.workspace("winograd.products", (16, c, count * tiles), x.dtype)
+            winograd_input_tiles(dout, first, top - 2, left - 2, d_plane, rows, d_tiles)
+            np.matmul(u_flipped, d_tiles.reshape(16, k, count * tiles), out=products)
+            winograd_output_tiles(products.reshape(16, c, count, in_th, in_tw), no_bias, first, dx)
+        return d_u
+
+    flops = 4 * n * k * c * 9 * dout.shape[2] * dout.shape[3]  # dx and dW, of the direct convolution
+    partial = workers.run_parts(part, workers.batch_parts(n, flops))
+    d_u = partial[0]
+    for more in partial[1:]:  # in part order: the same sum every run
+        d_u = d_u + more
+    return dx, filter_gradient(d_u).astype(x.dtype, copy=False)
