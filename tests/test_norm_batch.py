@@ -453,3 +453,28 @@ def test_parameter_gradients_accumulate():
     layer(x)
     layer.backward(dy)
     np.testing.assert_allclose(layer.weight.grad, 2 * first)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_two_workers_give_the_same_bits_as_one(monkeypatch, dtype):
+    """Large inputs are split between two threads (samples for the passes, channels for the sums)."""
+    import importlib
+
+    from numconv.kernels import workers
+
+    norm_module = importlib.import_module("numconv.functional.norm")
+    rng = np.random.default_rng(0)
+    x, dy = rng.standard_normal((3, 5, 4, 4)).astype(dtype), rng.standard_normal((3, 5, 4, 4)).astype(dtype)
+    weight, bias = rng.uniform(0.5, 1.5, 5).astype(dtype), rng.standard_normal(5).astype(dtype)
+    results = []
+    for split_from in (10**9, 0):  # never split, always split
+        monkeypatch.setattr(norm_module, "_SPLIT_MIN_ELEMENTS", split_from)
+        workers.set_num_workers(2)
+        try:
+            running = [np.zeros(5, dtype), np.ones(5, dtype)]
+            out, cache = F.batch_norm(x, *running, weight, bias, training=True)
+            results.append((out, *F.batch_norm_backward(dy, cache), *running))
+        finally:
+            workers.set_num_workers(None)
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)

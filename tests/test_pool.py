@@ -223,6 +223,8 @@ def test_max_pool_equals_reference(nd, data, seed, ties):
        divisor=st.sampled_from([None, 5]))
 def test_avg_pool_equals_reference(nd, data, seed, count_include_pad, divisor):
     case = data.draw(window_case(nd, dilation=False, max_kernel=4, max_extra=3))
+    # 3-D average pooling refuses an input smaller than the kernel, as PyTorch's does (see test_validation.py).
+    assume(nd < 3 or all(n >= k for n, k in zip(case["shape"][-3:], case["kernel"])))
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(case["shape"])
     batched = x if x.ndim == nd + 2 else x[None]
@@ -298,6 +300,72 @@ def test_unrolled_2x2_kernels_equal_the_generic_ones(dtype, seed, h, w, nan):
     kernels.avg_pool_backward(dout[:, None], dx_g, (1, 2, 2), (1, 2, 2), (0, 0, 0), True, 0)
     np.testing.assert_array_equal(dx, dx_g[:, 0])
 
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("window", sorted(kernels.SPECIALISED_WINDOWS))
+@given(seed=st.integers(0, 2**16), h=st.integers(1, 9), w=st.integers(1, 9), pad=st.booleans(),
+       ceil_mode=st.booleans(), values=st.sampled_from(["normal", "ties", "nan"]),
+       count_include_pad=st.booleans(), divisor=st.sampled_from([0, 5]))
+def test_specialised_window_kernels_equal_the_generic_ones(window, dtype, seed, h, w, pad, ceil_mode, values,
+                                                           count_include_pad, divisor):
+    """The kernels compiled per window shape against the generic loops, border windows and ceil_mode included."""
+    kh, kw, sh, sw = window
+    ph, pw = (kh // 2, kw // 2) if pad else (0, 0)
+    oh, ow = (ref.output_size(n, k, s, p, 1, ceil_mode) for n, k, s, p in ((h, kh, sh, ph), (w, kw, sw, pw)))
+    assume(oh >= 1 and ow >= 1)
+    rng = np.random.default_rng(seed)
+    x = (rng.integers(0, 3, (3, h, w)) if values != "normal" else rng.standard_normal((3, h, w))).astype(dtype)
+    if values == "nan":
+        x[rng.random(x.shape) < 0.2] = np.nan
+    max_forward, avg_forward, avg_backward = kernels.window_kernels(*window)
+    geometry = ((1, kh, kw), (1, sh, sw), (0, ph, pw))
+    out, idx = np.empty((3, oh, ow), dtype), np.empty((3, oh, ow), np.int64)
+    out_g, idx_g = np.empty((3, 1, oh, ow), dtype), np.empty((3, 1, oh, ow), np.int64)
+    max_forward(x, out, idx, ph, pw)
+    kernels.max_pool_forward(x[:, None], out_g, idx_g, *geometry, (1, 1, 1))
+    np.testing.assert_array_equal(out, out_g[:, 0])
+    np.testing.assert_array_equal(idx, idx_g[:, 0])
+    x[np.isnan(x)] = 0.5
+    # the compiled kernels add the same numbers in another order (columns first): equal up to rounding
+    tolerance = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
+    avg_forward(x, out, ph, pw, count_include_pad, divisor)
+    kernels.avg_pool_forward(x[:, None], out_g, *geometry, count_include_pad, divisor)
+    np.testing.assert_allclose(out, out_g[:, 0], **tolerance)
+    dout = rng.standard_normal((3, oh, ow)).astype(dtype)
+    dx, dx_g = np.zeros_like(x), np.zeros((3, 1, h, w), dtype)
+    avg_backward(dout, dx, ph, pw, count_include_pad, divisor)
+    kernels.avg_pool_backward(dout[:, None], dx_g, *geometry, count_include_pad, divisor)
+    np.testing.assert_allclose(dx, dx_g[:, 0], **tolerance)
+
+@pytest.mark.parametrize("op, kwargs", [
+    (F.max_pool2d, dict(kernel_size=2)), (F.max_pool2d, dict(kernel_size=3, stride=2, padding=1)),
+    (F.max_pool2d, dict(kernel_size=2, dilation=2)), (F.avg_pool2d, dict(kernel_size=2)),
+    (F.avg_pool2d, dict(kernel_size=3, stride=2, padding=1)), (F.avg_pool2d, dict(kernel_size=(1, 3), stride=2)),
+    (F.max_pool3d, dict(kernel_size=2)), (F.avg_pool3d, dict(kernel_size=2, padding=1)),
+])
+def test_two_workers_give_the_same_bits_as_one(monkeypatch, op, kwargs):
+    """Large inputs are split by planes between two threads; planes are independent, so nothing changes."""
+    import importlib
+
+    from numconv.kernels import workers
+
+    pool_module = importlib.import_module("numconv.functional.pool")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 5, 6, 6, 7) if op in (F.max_pool3d, F.avg_pool3d) else (3, 5, 9, 8))
+    x = x.astype(np.float32)
+    results = []
+    for split_from in (10**9, 0):  # never split, always split
+        monkeypatch.setattr(pool_module, "_SPLIT_MIN_ELEMENTS", split_from)
+        workers.set_num_workers(2)
+        try:
+            out, cache = op(x, **kwargs)
+            dout = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+            backward = F.max_pool2d_backward if op in (F.max_pool2d, F.max_pool3d) else F.avg_pool2d_backward
+            results.append((out, backward(dout, cache)))
+        finally:
+            workers.set_num_workers(None)
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
 
 def test_backward_does_not_modify_dout_and_keeps_dtype():
     x = np.random.default_rng(0).standard_normal((2, 3, 6, 6)).astype(np.float32)

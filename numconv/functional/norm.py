@@ -39,6 +39,10 @@ import numpy as np
 
 from .._checks import as_float_array, check_positive_int, shape_str
 from ..kernels import norm as _kernels
+from ..kernels import workers as _workers
+
+# Batch-norm inputs this large are split between two threads.
+_SPLIT_MIN_ELEMENTS = 1 << 20
 
 __all__ = [
     "batch_norm", "batch_norm_backward", "BatchNormCache",
@@ -209,7 +213,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     shift = np.zeros(channels, dtype=x.dtype) if bias is None else bias.astype(x.dtype, copy=False)
     out3 = np.empty_like(x3)
     if algorithm == "numba":
-        _kernels.batch_norm_apply(x3, mean.astype(x.dtype), scale.astype(x.dtype), shift, out3)
+        mean_, scale_ = mean.astype(x.dtype), scale.astype(x.dtype)
+        _split(lambda a, b: _kernels.batch_norm_apply(x3[a:b], mean_, scale_, shift, out3[a:b]), x3, axis=0)
     else:
         out3[...] = (x3 - mean.astype(x.dtype)[:, None]) * scale.astype(x.dtype)[:, None] + shift[:, None]
     weight = None if weight is None else weight.astype(x.dtype, copy=False)
@@ -223,8 +228,22 @@ def _batch_stats(x3: np.ndarray, algorithm: str):
         return x3.mean(axis=(0, 2), dtype=np.float64), x3.var(axis=(0, 2), dtype=np.float64)
     mean = np.empty(x3.shape[1], dtype=np.float64)
     var = np.empty(x3.shape[1], dtype=np.float64)
-    _kernels.batch_norm_stats(x3, mean, var)
+    _split(lambda a, b: _kernels.batch_norm_stats(x3, mean, var, a, b), x3, axis=1)
     return mean, var
+
+
+def _split(part, x3: np.ndarray, axis: int) -> None:
+    """Run ``part(start, stop)`` over ranges of ``x3``'s samples (axis 0) or channels (axis 1).
+
+    A large batch is shared between the batch-split workers of
+    ``numconv.kernels.workers`` (the kernels release the GIL); a small one
+    runs in one call, since handing a part to a thread costs more than it saves.
+    """
+    size = x3.shape[axis]
+    if x3.size < _SPLIT_MIN_ELEMENTS:
+        part(0, size)
+    else:
+        _workers.run_parts(part, _workers.split_range(size, _workers.num_workers()))
 
 
 def batch_norm_backward(dout, cache: BatchNormCache):
@@ -272,7 +291,8 @@ def batch_norm_backward(dout, cache: BatchNormCache):
     mean_, a, b, c = (v.astype(dtype) for v in (mean, a, b, c))
     dx3 = np.empty_like(x3)
     if algorithm == "numba":
-        _kernels.batch_norm_backward_apply(dy3, x3, mean_, a, b, c, dx3)
+        _split(lambda i, j: _kernels.batch_norm_backward_apply(dy3[i:j], x3[i:j], mean_, a, b, c, dx3[i:j]), x3,
+               axis=0)
     else:
         dx3[...] = a[:, None] * dy3 + b[:, None] * (x3 - mean_[:, None]) + c[:, None]
     dweight = None if weight is None else (sum_dy_xmu * invstd).astype(dtype)
@@ -287,7 +307,7 @@ def _backward_sums(dy3: np.ndarray, x3: np.ndarray, mean: np.ndarray, algorithm:
                 (dy3 * (x3 - mean[:, None])).sum(axis=(0, 2), dtype=np.float64))
     sum_dy = np.empty(x3.shape[1], dtype=np.float64)
     sum_dy_xmu = np.empty(x3.shape[1], dtype=np.float64)
-    _kernels.batch_norm_backward_sums(dy3, x3, mean, sum_dy, sum_dy_xmu)
+    _split(lambda a, b: _kernels.batch_norm_backward_sums(dy3, x3, mean, sum_dy, sum_dy_xmu, a, b), x3, axis=1)
     return sum_dy, sum_dy_xmu
 
 

@@ -34,7 +34,9 @@ index -1, and passes no gradient.)
 Every op takes a batch ``(N, C, *spatial)`` or one sample ``(C, *spatial)``.
 The loops run in numba (``numconv.kernels.pool``), one generic 3-D loop for
 all ranks: 1-D and 2-D inputs are viewed with size-1 leading spatial axes.
-The naive loops in ``numconv.reference.pool`` compute the same thing.
+The common 2-D windows (2 x 2 and 3 x 3, with stride 1 or 2 on both axes)
+have kernels compiled with the window's size built in, several times faster;
+the naive loops in ``numconv.reference.pool`` compute the same thing.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ import numpy as np
 
 from .._checks import as_float_array, check_ndim, ntuple, shape_str
 from ..kernels import pool as kernels
+from ..kernels import workers
+
+# Inputs (or input gradients) this large are split between two threads.
+_SPLIT_MIN_ELEMENTS = 1 << 20
 
 __all__ = [
     "max_pool1d", "max_pool2d", "max_pool3d",
@@ -133,6 +139,9 @@ def _check_input(x, nd: int, where: str) -> np.ndarray:
     check_ndim(x, (nd + 1, nd + 2), where, _LAYOUTS[nd])
     if min(x.shape[-nd:]) < 1:
         raise ValueError(f"{where}: expected non-empty spatial dimensions, got input of shape {shape_str(x.shape)}")
+    if x.shape[-nd - 1] < 1:  # only the batch may be empty (PyTorch's max/avg pools agree)
+        raise ValueError(f"{where}: expected at least one channel (only the batch axis may be empty), got input "
+                         f"of shape {shape_str(x.shape)}")
     return x
 
 
@@ -211,12 +220,19 @@ def _max_pool(x, nd, kernel_size, stride, padding, dilation, ceil_mode, return_i
     out_shape = x.shape[:-nd] + out_sizes
     out = np.empty(_plane_shape(out_shape, nd), dtype=x.dtype)
     idx = np.empty(out.shape, dtype=np.int64)
+    window = _window_kernels(kernel, stride) if nd <= 2 and max(dilation) == 1 else None
     if (nd == 2 and kernel == stride == (2, 2) and padding == (0, 0) and dilation == (1, 1)
             and out_sizes == (x.shape[-2] // 2, x.shape[-1] // 2)):
-        kernels.max_pool2x2_forward(planes[:, 0], out[:, 0], idx[:, 0])  # the common case, unrolled
+        def part(a, b):  # the common case, unrolled
+            kernels.max_pool2x2_forward(planes[a:b, 0], out[a:b, 0], idx[a:b, 0])
+    elif window:  # this window shape compiled in
+        def part(a, b):
+            window.max_forward(planes[a:b, 0], out[a:b, 0], idx[a:b, 0], *_pad3(padding, 0)[1:])
     else:
-        kernels.max_pool_forward(planes, out, idx, _pad3(kernel, 1), _pad3(stride, 1), _pad3(padding, 0),
-                                 _pad3(dilation, 1))
+        def part(a, b):
+            kernels.max_pool_forward(planes[a:b], out[a:b], idx[a:b], _pad3(kernel, 1), _pad3(stride, 1),
+                                     _pad3(padding, 0), _pad3(dilation, 1))
+    _over_planes(part, planes.shape[0], x.size)
     return _max_result(out, idx, x.shape, out_shape, return_indices)
 
 
@@ -297,8 +313,13 @@ def max_pool2d_backward(dout, cache: MaxPoolCache):
     dout = _check_dout(dout, cache.out_shape, cache.dtype, "max_pool_backward")
     planes, outputs = cache.indices.shape
     plane_size = int(np.prod(cache.x_shape)) // planes if planes else 0
-    dx = np.zeros((planes, plane_size), dtype=cache.dtype)
-    kernels.max_pool_backward(dout.reshape(planes, outputs), cache.indices, dx)
+    dx = np.empty((planes, plane_size), dtype=cache.dtype)
+    dout = dout.reshape(planes, outputs)
+
+    def part(a, b):
+        dx[a:b] = 0  # zeroed by the thread that fills it: both halves at once, and in its core's cache
+        kernels.max_pool_backward(dout[a:b], cache.indices[a:b], dx[a:b])
+    _over_planes(part, planes, dx.size)
     return dx.reshape(cache.x_shape)
 
 
@@ -321,16 +342,52 @@ def _avg_pool(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad,
         raise ValueError(f"{where}: divisor_override must not be zero")
     else:
         divisor = int(divisor_override)
+    if nd == 3 and any(n < k for n, k in zip(x.shape[-3:], kernel)):
+        # PyTorch's avg_pool3d (not 1-D or 2-D) refuses this even when padding would make the window fit.
+        raise ValueError(f"{where}: input of spatial size {shape_str(x.shape[-3:])} is smaller than kernel_size "
+                         f"{kernel} (3-D average pooling needs the unpadded input to hold one window)")
     out_sizes = _output_sizes(x, nd, kernel, stride, padding, dilation, ceil_mode, where)
     cache = AvgPoolCache(nd, x.shape, x.shape[:-nd] + out_sizes, _pad3(kernel, 1), _pad3(stride, 1),
                          _pad3(padding, 0), count_include_pad, divisor, x.dtype)
     planes = _as_planes(x, nd)
     out = np.empty(_plane_shape(cache.out_shape, nd), dtype=x.dtype)
+    window = _window_kernels(kernel, stride) if nd <= 2 else None
     if _is_plain_2x2(cache):
-        kernels.avg_pool2x2_forward(planes[:, 0], out[:, 0], divisor or 4)
+        def part(a, b):  # the common case, unrolled
+            kernels.avg_pool2x2_forward(planes[a:b, 0], out[a:b, 0], divisor or 4)
+    elif window:  # this window shape compiled in
+        def part(a, b):
+            window.avg_forward(planes[a:b, 0], out[a:b, 0], *cache.padding[1:], count_include_pad, divisor)
     else:
-        kernels.avg_pool_forward(planes, out, cache.kernel, cache.stride, cache.padding, count_include_pad, divisor)
+        def part(a, b):
+            kernels.avg_pool_forward(planes[a:b], out[a:b], cache.kernel, cache.stride, cache.padding,
+                                     count_include_pad, divisor)
+    _over_planes(part, planes.shape[0], x.size)
     return out.reshape(cache.out_shape), cache
+
+
+def _over_planes(part, planes: int, elements: int) -> None:
+    """Run ``part(start, stop)`` over ranges of the ``planes`` (n, c) planes.
+
+    Planes are independent, so a large input is split between the
+    batch-split workers of ``numconv.kernels.workers`` (the kernels release
+    the GIL); below ``_SPLIT_MIN_ELEMENTS`` elements handing a part to a
+    thread costs more than it saves, and one call does everything.
+    """
+    if elements < _SPLIT_MIN_ELEMENTS:
+        part(0, planes)
+    else:
+        workers.run_parts(part, workers.split_range(planes, workers.num_workers()))
+
+
+def _window_kernels(kernel: tuple, stride: tuple):
+    """The plane kernels compiled for this window shape, or None (see ``kernels.window_kernels``).
+
+    ``kernel`` and ``stride`` are the 1-, 2- or 3-tuples of a 1-D or 2-D
+    pooling (the 3-tuples in an ``AvgPoolCache`` have a leading 1).
+    """
+    (kh, kw), (sh, sw) = _pad3(kernel, 1)[-2:], _pad3(stride, 1)[-2:]
+    return kernels.window_kernels(kh, kw, sh, sw)
 
 
 def _is_plain_2x2(cache: AvgPoolCache) -> bool:
@@ -405,12 +462,27 @@ def avg_pool2d_backward(dout, cache: AvgPoolCache):
     """
     dout = _check_dout(dout, cache.out_shape, cache.dtype, "avg_pool_backward")
     dout = dout.reshape(_plane_shape(cache.out_shape, cache.nd))
-    dx = np.zeros(_plane_shape(cache.x_shape, cache.nd), dtype=cache.dtype)
+    dx = np.empty(_plane_shape(cache.x_shape, cache.nd), dtype=cache.dtype)
+    window = _window_kernels(cache.kernel, cache.stride) if cache.nd <= 2 else None
+    # Each part zeroes the planes it fills (both halves at once, and in its core's cache).
     if _is_plain_2x2(cache):
-        kernels.avg_pool2x2_backward(dout[:, 0], dx[:, 0], cache.divisor_override or 4)
+        uncovered = cache.x_shape[-2] % 2 or cache.x_shape[-1] % 2  # only an odd last row or column is not written
+
+        def part(a, b):
+            if uncovered:
+                dx[a:b] = 0
+            kernels.avg_pool2x2_backward(dout[a:b, 0], dx[a:b, 0], cache.divisor_override or 4)
+    elif window:
+        def part(a, b):
+            dx[a:b] = 0
+            window.avg_backward(dout[a:b, 0], dx[a:b, 0], *cache.padding[1:], cache.count_include_pad,
+                                cache.divisor_override)
     else:
-        kernels.avg_pool_backward(dout, dx, cache.kernel, cache.stride, cache.padding, cache.count_include_pad,
-                                  cache.divisor_override)
+        def part(a, b):
+            dx[a:b] = 0
+            kernels.avg_pool_backward(dout[a:b], dx[a:b], cache.kernel, cache.stride, cache.padding,
+                                      cache.count_include_pad, cache.divisor_override)
+    _over_planes(part, dx.shape[0], dx.size)
     return dx.reshape(cache.x_shape)
 
 

@@ -42,7 +42,7 @@ _FAST = {"reassoc", "contract", "nsz"}
 
 
 @lazy_njit(fastmath=_FAST)
-def batch_norm_stats(x, mean, var):
+def batch_norm_stats(x, mean, var, first=0, stop=-1):
     """Per-channel mean and biased variance, in one pass, into ``mean`` and ``var``.
 
     Equals ``mean[:] = x.mean(axis=(0, 2)); var[:] = x.var(axis=(0, 2))``
@@ -53,6 +53,9 @@ def batch_norm_stats(x, mean, var):
     x : ndarray, shape (N, C, M), float32 or float64, C-contiguous
     mean, var : ndarray, shape (C,), float64
         Filled in place. A channel with no elements (N * M == 0) gets NaN.
+    first, stop : int
+        Do only channels ``first <= c < stop`` (``stop=-1``: to the last),
+        so that two threads can share the channels.
 
     Notes
     -----
@@ -64,7 +67,7 @@ def batch_norm_stats(x, mean, var):
     """
     n, channels, m = x.shape
     count = n * m
-    for c in range(channels):
+    for c in range(first, channels if stop < 0 else stop):
         if count == 0:
             mean[c] = np.nan
             var[c] = np.nan
@@ -110,7 +113,7 @@ def batch_norm_apply(x, mean, scale, shift, out):
 
 
 @lazy_njit(fastmath=_FAST)
-def batch_norm_backward_sums(dy, x, mean, sum_dy, sum_dy_xmu):
+def batch_norm_backward_sums(dy, x, mean, sum_dy, sum_dy_xmu, first=0, stop=-1):
     """The two per-channel reductions of the batch-norm backward pass, in one pass.
 
     Equals ``sum_dy[:] = dy.sum(axis=(0, 2))`` and
@@ -123,9 +126,11 @@ def batch_norm_backward_sums(dy, x, mean, sum_dy, sum_dy_xmu):
     mean : ndarray, shape (C,), float64
     sum_dy, sum_dy_xmu : ndarray, shape (C,), float64
         Filled in place.
+    first, stop : int
+        Do only channels ``first <= c < stop`` (``stop=-1``: to the last).
     """
     n, channels, m = x.shape
-    for c in range(channels):
+    for c in range(first, channels if stop < 0 else stop):
         mu = mean[c]
         s1 = 0.0
         s2 = 0.0

@@ -16,7 +16,7 @@ from numbers import Real
 import numpy as np
 
 from .. import functional as F
-from .._checks import FLOAT_DTYPES, check_ndim, check_positive_int, shape_str
+from .._checks import FLOAT_DTYPES, channel_last_hint, check_ndim, check_positive_int, shape_str
 from ..functional.norm import _normalized_shape
 from .module import Module
 from .parameter import Parameter
@@ -106,6 +106,7 @@ class _NormBase(Module):
         return ValueError(
             f"{type(self).__name__}: expected input with {self.num_features} channels on axis {axis} "
             f"(num_features={self.num_features}), got input of shape {shape_str(x.shape)}"
+            + channel_last_hint(x.shape, axis, self.num_features)
         )
 
     def _param_data(self):

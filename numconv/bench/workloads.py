@@ -1,0 +1,306 @@
+"""The benchmark workloads W1-W8: what is timed, on which shapes, against which target.
+
+Every case is float32 and comes as a pair of *builders*: ``numconv(seed)``
+and ``torch(torch_module, seed)``. A builder allocates the inputs (the same
+numbers on both sides) and returns a zero-argument function that does the
+timed work once. Inputs are built only when a case runs, so the suite never
+holds more than one workload's arrays at a time.
+
+Phases:
+
+* ``fwd``: the forward pass *as it runs in training*, keeping what the
+  backward pass needs (numconv returns its cache; PyTorch records the
+  autograd graph, its inputs requiring gradients).
+* ``fwd+bwd``: the forward pass, then the gradients with respect to every
+  input and parameter for a random upstream gradient. On the PyTorch side
+  ``torch.autograd.grad`` returns them without accumulating into ``.grad``.
+* ``step``: a whole training step: zero the gradients, forward,
+  cross-entropy, backward, SGD with momentum.
+
+The target is the largest numconv / PyTorch time ratio the project accepts
+for that case (``None``: reported, no target).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+__all__ = ["Case", "WORKLOADS", "build_cases", "conv_flops"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One timed case: a workload in one phase.
+
+    Attributes
+    ----------
+    workload : str
+        "W1" ... "W8".
+    label : str
+        What is computed, with its shapes.
+    phase : str
+        "fwd", "fwd+bwd" or "step".
+    target : float or None
+        Largest acceptable numconv / PyTorch time ratio.
+    flops : float or None
+        Floating-point operations per call (convolutions only), for GFLOP/s.
+    numconv : callable
+        ``numconv(seed) -> fn``: builds the inputs, returns the timed function.
+    torch : callable
+        ``torch(torch_module, seed) -> fn``: the same for PyTorch.
+    memory : bool
+        Whether the suite also measures this case's peak memory.
+    memory_target : float or None
+        Largest acceptable numconv / PyTorch ratio of peak memory.
+    """
+
+    workload: str
+    label: str
+    phase: str
+    target: Optional[float]
+    flops: Optional[float]
+    numconv: Callable
+    torch: Callable
+    memory: bool = False
+    memory_target: Optional[float] = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.workload} {self.label} {self.phase}"
+
+
+def _random(shape, seed):
+    return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
+
+
+def conv_flops(x_shape, w_shape, stride, padding) -> float:
+    """Multiply-adds x 2 of one forward convolution (the backward pass does twice as many)."""
+    n, _, h, w = x_shape
+    k, c, kh, kw = w_shape
+    oh = (h + 2 * padding - kh) // stride + 1
+    ow = (w + 2 * padding - kw) // stride + 1
+    return 2.0 * n * k * oh * ow * c * kh * kw
+
+
+# ---------------------------------------------------------------------------- convolution
+def _conv_cases(workload, x_shape, w_shape, stride, padding, fwd_target, both_target):
+    from ..functional import conv2d, conv2d_backward
+
+    oh = (x_shape[2] + 2 * padding - w_shape[2]) // stride + 1
+    ow = (x_shape[3] + 2 * padding - w_shape[3]) // stride + 1
+    out_shape = (x_shape[0], w_shape[0], oh, ow)
+    label = (f"conv {w_shape[1]}->{w_shape[0]} {w_shape[2]}x{w_shape[3]} s{stride} p{padding} "
+             f"on {'x'.join(map(str, x_shape))}")
+    flops = conv_flops(x_shape, w_shape, stride, padding)
+
+    def inputs(seed):
+        x = _random(x_shape, seed)
+        w = _random(w_shape, seed + 1) * np.float32(1.0 / np.sqrt(np.prod(w_shape[1:])))
+        b = _random(w_shape[:1], seed + 2)
+        dy = _random(out_shape, seed + 3)
+        return x, w, b, dy
+
+    def ours(backward):
+        def build(seed):
+            x, w, b, dy = inputs(seed)
+            if not backward:
+                return lambda: conv2d(x, w, b, stride=stride, padding=padding)
+            return lambda: conv2d_backward(dy, conv2d(x, w, b, stride=stride, padding=padding)[1])
+        return build
+
+    def theirs(backward):
+        def build(torch, seed):
+            x, w, b = (torch.from_numpy(a).requires_grad_() for a in inputs(seed)[:3])
+            dy = torch.from_numpy(inputs(seed)[3])
+            conv = torch.nn.functional.conv2d
+            if not backward:
+                return lambda: conv(x, w, b, stride=stride, padding=padding)
+            return lambda: torch.autograd.grad(conv(x, w, b, stride=stride, padding=padding), (x, w, b), dy)
+        return build
+
+    return [
+        Case(workload, label, "fwd", fwd_target, flops, ours(False), theirs(False)),
+        Case(workload, label, "fwd+bwd", both_target, 3 * flops, ours(True), theirs(True), memory=True,
+             memory_target=3.0 if both_target is not None else None),
+    ]
+
+
+# ---------------------------------------------------------------------------- pooling
+def _pool_cases(workload, kind, x_shape, kernel, stride, padding, both_target):
+    from ..functional import pool
+
+    forward = {"max": pool.max_pool2d, "avg": pool.avg_pool2d}[kind]
+    backward = {"max": pool.max_pool2d_backward, "avg": pool.avg_pool2d_backward}[kind]
+    oh = (x_shape[2] + 2 * padding - kernel) // stride + 1
+    ow = (x_shape[3] + 2 * padding - kernel) // stride + 1
+    out_shape = (*x_shape[:2], oh, ow)
+    label = f"{kind} pool {kernel}x{kernel} s{stride} p{padding} on {'x'.join(map(str, x_shape))}"
+
+    def ours(with_backward):
+        def build(seed):
+            x, dy = _random(x_shape, seed), _random(out_shape, seed + 1)
+            if not with_backward:
+                return lambda: forward(x, kernel, stride, padding)
+            return lambda: backward(dy, forward(x, kernel, stride, padding)[1])
+        return build
+
+    def theirs(with_backward):
+        def build(torch, seed):
+            x = torch.from_numpy(_random(x_shape, seed)).requires_grad_()
+            dy = torch.from_numpy(_random(out_shape, seed + 1))
+            fn = {"max": torch.nn.functional.max_pool2d, "avg": torch.nn.functional.avg_pool2d}[kind]
+            if not with_backward:
+                return lambda: fn(x, kernel, stride, padding)
+            return lambda: torch.autograd.grad(fn(x, kernel, stride, padding), (x,), dy)
+        return build
+
+    return [
+        Case(workload, label, "fwd", None, None, ours(False), theirs(False)),
+        Case(workload, label, "fwd+bwd", both_target, None, ours(True), theirs(True)),
+    ]
+
+
+# ---------------------------------------------------------------------------- batch norm
+def _batch_norm_cases(workload, x_shape, both_target):
+    from ..functional import batch_norm, batch_norm_backward
+
+    channels = x_shape[1]
+    label = f"batch norm (training) on {'x'.join(map(str, x_shape))}"
+
+    def params(seed):
+        rng = np.random.default_rng(seed + 2)
+        weight = rng.uniform(0.5, 1.5, channels).astype(np.float32)
+        bias = rng.standard_normal(channels).astype(np.float32)
+        return weight, bias
+
+    def ours(with_backward):
+        def build(seed):
+            x, dy = _random(x_shape, seed), _random(x_shape, seed + 1)
+            weight, bias = params(seed)
+            running_mean, running_var = np.zeros(channels, np.float32), np.ones(channels, np.float32)
+
+            def forward():
+                return batch_norm(x, running_mean, running_var, weight, bias, training=True)
+            if not with_backward:
+                return forward
+            return lambda: batch_norm_backward(dy, forward()[1])
+        return build
+
+    def theirs(with_backward):
+        def build(torch, seed):
+            x = torch.from_numpy(_random(x_shape, seed)).requires_grad_()
+            dy = torch.from_numpy(_random(x_shape, seed + 1))
+            weight, bias = (torch.from_numpy(a).requires_grad_() for a in params(seed))
+            running_mean, running_var = torch.zeros(channels), torch.ones(channels)
+
+            def forward():
+                return torch.nn.functional.batch_norm(x, running_mean, running_var, weight, bias, training=True)
+            if not with_backward:
+                return forward
+            return lambda: torch.autograd.grad(forward(), (x, weight, bias), dy)
+        return build
+
+    return [
+        Case(workload, label, "fwd", None, None, ours(False), theirs(False)),
+        Case(workload, label, "fwd+bwd", both_target, None, ours(True), theirs(True)),
+    ]
+
+
+# ---------------------------------------------------------------------------- LeNet-5 training step
+def _lenet_step_case(workload, batch, target):
+    label = f"LeNet-5 training step, batch {batch}"
+
+    def data(seed):
+        rng = np.random.default_rng(seed)
+        return rng.standard_normal((batch, 1, 32, 32), dtype=np.float32), rng.integers(0, 10, batch)
+
+    def model(seed):
+        from .. import manual_seed
+        from ..models import LeNet5
+
+        manual_seed(seed)
+        return LeNet5()
+
+    def ours(seed):
+        from ..nn import CrossEntropyLoss
+        from ..optim import SGD
+
+        net, (x, y) = model(seed), data(seed)
+        criterion = CrossEntropyLoss()
+        optimizer = SGD(net.parameters(), lr=0.01, momentum=0.9)
+
+        def step():
+            optimizer.zero_grad()
+            criterion(net(x), y)
+            net.backward(criterion.backward())
+            optimizer.step()
+        return step
+
+    def theirs(torch, seed):
+        from ..interop import to_torch
+
+        net = to_torch(model(seed))  # the same initial weights
+        x, y = (torch.from_numpy(a) for a in data(seed))
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+
+        def step():
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            optimizer.step()
+        return step
+
+    return Case(workload, label, "step", target, None, ours, theirs)
+
+
+# ---------------------------------------------------------------------------- the table
+#: Workload id -> one-line description (the cases themselves come from ``build_cases``).
+WORKLOADS = {
+    "W1": "LeNet-5 conv1: x (64, 1, 32, 32), w (6, 1, 5, 5), stride 1, padding 0",
+    "W2": "LeNet-5 conv2: x (64, 6, 14, 14), w (16, 6, 5, 5), stride 1, padding 0",
+    "W3": "conv: x (8, 16, 112, 112), w (32, 16, 3, 3), stride 1, padding 1",
+    "W4": "conv: x (16, 64, 56, 56), w (64, 64, 3, 3), stride 1, padding 1",
+    "W5": "conv: x (32, 32, 64, 64), w (64, 32, 3, 3), stride 2, padding 1",
+    "W6": "pooling on (16, 64, 56, 56): max and avg 2x2 stride 2; max and avg 3x3 stride 2 padding 1",
+    "W7": "BatchNorm2d, training, on (16, 64, 56, 56)",
+    "W8": "a whole LeNet-5 training step (forward, cross-entropy, backward, SGD), batch 64 and 256",
+}
+
+
+def build_cases(only=None) -> list:
+    """Every case of the workloads named in ``only`` (default: all), in order W1..W8.
+
+    Parameters
+    ----------
+    only : iterable of str, optional
+        Workload ids such as ``["W3", "W6"]``.
+
+    Returns
+    -------
+    list of Case
+    """
+    wanted = set(WORKLOADS) if only is None else set(only)
+    unknown = wanted - set(WORKLOADS)
+    if unknown:
+        raise ValueError(f"unknown workload(s) {', '.join(sorted(unknown))}; expected some of {', '.join(WORKLOADS)}")
+    pool_shape = (16, 64, 56, 56)
+    builders = {
+        "W1": lambda: _conv_cases("W1", (64, 1, 32, 32), (6, 1, 5, 5), 1, 0, None, None),
+        "W2": lambda: _conv_cases("W2", (64, 6, 14, 14), (16, 6, 5, 5), 1, 0, None, None),
+        "W3": lambda: _conv_cases("W3", (8, 16, 112, 112), (32, 16, 3, 3), 1, 1, 2.0, 1.6),
+        "W4": lambda: _conv_cases("W4", (16, 64, 56, 56), (64, 64, 3, 3), 1, 1, 2.0, 1.6),
+        "W5": lambda: _conv_cases("W5", (32, 32, 64, 64), (64, 32, 3, 3), 2, 1, 2.0, 1.6),
+        "W6": lambda: (_pool_cases("W6", "max", pool_shape, 2, 2, 0, 0.7)
+                       + _pool_cases("W6", "avg", pool_shape, 2, 2, 0, 0.7)
+                       + _pool_cases("W6", "max", pool_shape, 3, 2, 1, 0.7)
+                       + _pool_cases("W6", "avg", pool_shape, 3, 2, 1, 0.7)),
+        "W7": lambda: _batch_norm_cases("W7", pool_shape, 0.7),
+        "W8": lambda: [_lenet_step_case("W8", 64, 1.5), _lenet_step_case("W8", 256, 1.5)],
+    }
+    cases = []
+    for workload in WORKLOADS:
+        if workload in wanted:
+            cases.extend(builders[workload]())
+    return cases
