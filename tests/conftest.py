@@ -39,9 +39,10 @@ def pytest_configure(config):
         import torch
     except ImportError:
         return
-    # The suite runs as two pytest workers on two cores; a torch thread pool
-    # per worker on top of that only makes the small parity cases slower.
-    # (The benchmarks set their own thread counts.)
+    # The suite runs as two pytest workers on two cores. A torch thread pool
+    # per worker on top of that makes the small parity cases slower, and
+    # torch's idle OpenMP threads spin and starve NumPy (conv tests ran 10x
+    # slower). The benchmarks set their own thread counts.
     torch.set_num_threads(1)
 
 

@@ -24,15 +24,6 @@ MAX_ERRORS = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def single_threaded_torch():
-    """torch's idle OpenMP threads spin and starve NumPy on a 2-core machine (10x slower tests)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="module", autouse=True)
 def report_largest_errors():
     yield
     for dtype, errors in sorted(MAX_ERRORS.items()):

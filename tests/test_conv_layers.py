@@ -14,15 +14,6 @@ from parity import check_module, rel_error  # noqa: E402
 LAYERS = {1: (nn.Conv1d, torch.nn.Conv1d), 2: (nn.Conv2d, torch.nn.Conv2d), 3: (nn.Conv3d, torch.nn.Conv3d)}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_threaded_torch():
-    """torch's idle OpenMP threads spin and starve NumPy on a 2-core machine (10x slower tests)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 # (nd, constructor arguments, input shape)
 CASES = [
     (1, dict(in_channels=3, out_channels=4, kernel_size=3, stride=2, padding=1), (2, 3, 9)),

@@ -15,15 +15,6 @@ from parity import check_op, rel_error  # noqa: E402
 TORCH_PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_threaded_torch():
-    """torch's idle OpenMP threads spin and starve NumPy on a 2-core machine (10x slower tests)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @st.composite
 def geometries(draw, nd=None, max_extra=4):
     """(input shape, kernel, stride, dilation) with the kernel fitting inside the input."""
