@@ -301,16 +301,12 @@ def load_image(path, size: int = 28):
         from PIL import Image
     except ImportError:
         raise CLIError("predict needs Pillow to read images (pip install Pillow)") from None
+    from .tools.images import on_white_paper
+
     try:
         with Image.open(path) as img:
             img.load()
-            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-                # Transparent pixels would turn black; put the image on white paper first.
-                rgba = img.convert("RGBA")
-                paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                paper.alpha_composite(rgba)
-                img = paper
-            gray = img.convert("L")
+            gray = on_white_paper(img).convert("L")
             # Shrinking averages each output pixel's area (no aliasing, no blur beyond it);
             # enlarging interpolates.
             shrink = gray.width >= size and gray.height >= size

@@ -102,17 +102,15 @@ def _read_image(path):
     """The picture as uint8 (H, W) or (H, W, 3); transparency is flattened onto white."""
     import numpy as np
 
+    from ..tools.images import on_white_paper
+
     Image = _pillow()
     if not os.path.isfile(path):
         raise CLIError(f"image '{path}' does not exist")
     try:
         with Image.open(path) as img:
             img.load()
-            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-                rgba = img.convert("RGBA")
-                paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                paper.alpha_composite(rgba)
-                img = paper
+            img = on_white_paper(img)
             img = img.convert("L" if img.mode in ("L", "1", "I", "I;16", "F") else "RGB")
             return np.asarray(img, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError) as error:
