@@ -22,7 +22,7 @@ from numconv.functional import conv as conv_module
 from numconv.functional import rowslab as rowslab_module
 from numconv.functional import winograd as W
 from numconv.kernels import workers
-from numconv.kernels.conv_rowslab import rowslab_expand, rowslab_scatter
+from numconv.kernels.conv_rowslab import rowslab_columns, rowslab_expand, rowslab_scatter
 from numconv.kernels.winograd import winograd_grad_tiles, winograd_input_tiles, winograd_output_tiles
 from numconv.reference.conv import conv_nd_naive, conv_nd_naive_backward
 
@@ -250,14 +250,30 @@ def test_rowslab_kernels_equal_numpy(n, c, h, w, kh, kw, stride, dilation_w, pad
     assert not dx[0].any()
 
 
+@pytest.mark.parametrize("n, c, kh, kw, out_h, out_w, stride_h, first_row, block_rows", [
+    (3, 1, 5, 5, 28, 28, 1, 0, 28),   # LeNet's conv1, every row in one block
+    (2, 6, 5, 5, 10, 10, 1, 4, 6),    # LeNet's conv2, a later block
+    (2, 3, 3, 2, 7, 5, 2, 3, 4),      # stride 2
+])
+def test_rowslab_columns_equal_numpy(n, c, kh, kw, out_h, out_w, stride_h, first_row, block_rows):
+    rows = (out_h - 1) * stride_h + kh
+    expanded = np.random.default_rng(0).standard_normal((n, rows, kw, c, out_w))
+    cols = np.full((n, kh * kw * c, block_rows, out_w), np.nan)
+    rowslab_columns(expanded, first_row, stride_h, cols)
+    slabs = rowslab_module._slabs(expanded, out_h, kh, stride_h)  # the docstring's NumPy expression
+    np.testing.assert_array_equal(cols, slabs[:, first_row:first_row + block_rows].transpose(0, 2, 1, 3))
+
+
 # ---------------------------------------------------------------------------------------------- auto
 @pytest.mark.parametrize("x_shape, w_shape, kwargs, expected", [
     ((2, 64, 8, 8), (64, 64, 3, 3), dict(padding=1), "winograd"),    # W4-like
     ((2, 16, 8, 16), (32, 16, 3, 3), dict(padding=1), "rowslab"),    # W3-like: few channels
     ((2, 32, 8, 34), (64, 32, 3, 3), dict(stride=2), "rowslab"),     # W5-like, outputs 16 wide
-    ((2, 32, 8, 32), (64, 32, 3, 3), dict(stride=2), "im2col"),      # ... 15 wide
+    ((2, 32, 8, 21), (64, 32, 3, 3), dict(stride=2), "rowslab"),     # ... 10 wide
+    ((2, 32, 8, 19), (64, 32, 3, 3), dict(stride=2), "im2col"),      # ... 9 wide
     ((2, 1, 32, 32), (6, 1, 5, 5), {}, "rowslab"),                   # LeNet's conv1, outputs 28 wide
-    ((2, 6, 14, 14), (16, 6, 5, 5), {}, "im2col"),                   # LeNet's conv2, outputs 10 wide
+    ((2, 6, 14, 14), (16, 6, 5, 5), {}, "rowslab"),                  # LeNet's conv2, outputs 10 wide
+    ((2, 16, 5, 5), (120, 16, 5, 5), {}, "im2col"),                  # LeNet's conv3, outputs 1 wide
     ((2, 4, 8, 8), (4, 2, 3, 3), dict(groups=2), "im2col"),
     ((2, 4, 8, 8), (4, 4, 3, 3), dict(dilation=(2, 1)), "im2col"),
 ])
@@ -338,6 +354,25 @@ def test_blas_threads_are_restored():
     with workers.blas_threads_limited(1):
         assert all(c.get_num_threads() == 1 for c in controllers)
     assert [c.get_num_threads() for c in controllers] == before
+
+
+def test_small_products_run_blas_on_one_thread():
+    controllers = workers._blas_controllers()
+    before = [c.get_num_threads() for c in controllers]
+    with workers.blas_threads_for(workers._SMALL_PRODUCT_FLOPS - 1):
+        assert all(c.get_num_threads() == 1 for c in controllers)
+    with workers.blas_threads_for(workers._SMALL_PRODUCT_FLOPS):  # large: BLAS's own setting
+        assert [c.get_num_threads() for c in controllers] == before
+    assert [c.get_num_threads() for c in controllers] == before
+
+
+def test_workspace_is_aligned_and_reused():
+    first = workers.workspace("test.aligned", (3, 5), np.float32)
+    assert first.ctypes.data % 64 == 0 and first.shape == (3, 5) and first.dtype == np.float32
+    smaller = workers.workspace("test.aligned", (2, 2), np.float64)  # fits: the same memory
+    assert smaller.ctypes.data == first.ctypes.data and smaller.shape == (2, 2)
+    larger = workers.workspace("test.aligned", (100, 100), np.float32)  # grows, still aligned
+    assert larger.ctypes.data % 64 == 0 and larger.shape == (100, 100)
 
 
 def test_settings_are_checked(restore_settings):

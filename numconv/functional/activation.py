@@ -551,7 +551,12 @@ def tanh_backward(dout, cache: OutputCache):
     """``dx = dout * (1 - y**2)`` with ``y`` the forward output."""
     y = cache.out
     dout = _as_dout(dout, y.shape, y.dtype, "tanh_backward")
-    return dout * (1 - y * y)
+    # The same three operations as ``dout * (1 - y * y)``, in one array instead of three: on
+    # LeNet-5's first layer each fresh megabyte array costs more in page faults than its arithmetic.
+    dx = np.multiply(y, y, out=np.empty(dout.shape, dtype=dout.dtype))  # (an array even when 0-D)
+    np.subtract(1, dx, out=dx)
+    dx *= dout
+    return dx
 
 
 def silu(x):

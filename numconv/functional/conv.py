@@ -355,7 +355,7 @@ def _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad
 
     ``"auto"``: Winograd for 3 x 3 stride-1 layers with at least 32 input and
     output channels, the row-slab GEMM for other 2-D layers with one group,
-    no vertical dilation and outputs at least 16 pixels wide, im2col for the
+    no vertical dilation and outputs at least 10 pixels wide, im2col for the
     rest (1-D, 3-D, groups, vertical dilation, narrow outputs). See ``_auto``
     for the measurements.
     """
@@ -393,6 +393,13 @@ def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
       run: W1 7.1 / 4.3 ms, W5 73 / 42 ms); on W2 (LeNet's conv2, outputs 10
       wide) the row-slab's per-row products are too short and im2col won,
       3.7 / 5.4 ms (1 thread: 4.0 / 5.1 ms). Hence the width threshold.
+    - Since the row-slab backward bounds its row-block scratch per chunk
+      (see ``rowslab_backward``), it wins on W2 too: forward+backward, best
+      of 20, 2 threads, batch 64: W2 2.5 ms against im2col's 3.0 (batch 256:
+      9.0 against 11.6). On narrower outputs im2col mostly won: on 8 x 8
+      outputs by 1.25-1.5x in three of four layers tried (the fourth, 16 -> 32
+      channels 5 x 5, went to the row-slab by 1.2x), on 4 x 4 and 5 x 5
+      outputs by 2x, on LeNet's C5 (1 x 1 output) by 10x. Hence 10 pixels.
 
     Against PyTorch in the quietest run (2 threads each, median ratio,
     forward / forward+backward): W4 Winograd 1.5 / 1.4x, W5 row-slab
@@ -402,7 +409,7 @@ def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
     channels_in, channels_out = weight_shape[1] * groups, weight_shape[0]
     if winograd_applies(weight_shape, stride, dilation, groups) and min(channels_in, channels_out) >= 32:
         return "winograd"
-    if rowslab_applies(weight_shape, stride, dilation, groups) and out_width >= 16:
+    if rowslab_applies(weight_shape, stride, dilation, groups) and out_width >= 10:
         return "rowslab"
     return "im2col"
 
@@ -483,7 +490,8 @@ def _im2col_product(x, weight, bias, stride, dilation, groups):
     # Rows of cols are ordered (channel, offset), so group g owns a contiguous block of rows.
     # (Explicit sizes rather than -1 in the reshapes: they must also work for an empty batch.)
     w_groups = _weight_groups(weight, groups)  # (G, K_g, C_g * prod(k))
-    y = np.matmul(w_groups, _cols_groups(cols, groups))  # (G, K_g, N * L)
+    with workers.blas_threads_for(2 * weight.size * n * positions):  # small products: one BLAS thread
+        y = np.matmul(w_groups, _cols_groups(cols, groups))  # (G, K_g, N * L)
     y = y.reshape(c_out, n, positions).swapaxes(0, 1)  # (N, C_out, L), a strided view
     out = np.empty((n, c_out, positions), dtype=x.dtype)
     if bias is None:
@@ -501,8 +509,9 @@ def _im2col_gradients(dout, cols, x_shape, weight, stride, dilation, groups):
     d_groups = dout.reshape(n, groups, per_group, positions).transpose(1, 2, 0, 3)
     d_groups = d_groups.reshape(groups, per_group, n * positions)
     # y = W @ cols, so dW = dy @ cols.T and dcols = W.T @ dy (one product per group, batched).
-    dweight = np.matmul(d_groups, _cols_groups(cols, groups).swapaxes(1, 2)).reshape(weight.shape)
-    dcols = np.matmul(_weight_groups(weight, groups).swapaxes(1, 2), d_groups).reshape(cols.shape)
+    with workers.blas_threads_for(2 * weight.size * n * positions):  # small products: one BLAS thread
+        dweight = np.matmul(d_groups, _cols_groups(cols, groups).swapaxes(1, 2)).reshape(weight.shape)
+        dcols = np.matmul(_weight_groups(weight, groups).swapaxes(1, 2), d_groups).reshape(cols.shape)
     dx = _col2im(dcols, x_shape, weight.shape[2:], stride, dilation)
     return dx, dweight
 

@@ -116,6 +116,9 @@ def im2col(x, kernel_size, stride=1, dilation=1):
 def _im2col(x, kernel_size, stride, dilation):
     """``im2col`` without the checks (``kernel_size`` etc. are tuples)."""
     n, c = x.shape[:2]
+    if tuple(kernel_size) == tuple(x.shape[2:]) and all(d == 1 for d in dilation):
+        # One window covering the whole input: each sample is one column (see _col2im).
+        return np.ascontiguousarray(x.reshape(n, c * math.prod(kernel_size)).T)
     out_shape = conv_output_shape(x.shape[2:], kernel_size, stride, dilation)
     # The column matrix with its axes spelled out: (C, *kernel, N, *out). For one kernel
     # offset, cols[:, offset] is a (C, N, *out) block: that offset's pixel for every
@@ -174,6 +177,11 @@ def _col2im(cols, input_shape, kernel_size, stride, dilation):
     ``_col2im_numpy`` below computes the same sums in NumPy; read that one first.
     """
     n, c = input_shape[:2]
+    if tuple(kernel_size) == tuple(input_shape[2:]) and all(d == 1 for d in dilation):
+        # One window covering the whole input (LeNet-5's C5, a 5 x 5 kernel on a 5 x 5 input):
+        # every pixel sits in exactly one column entry, so col2im is a transpose. (The loops
+        # below would spend their time on loop overhead: 0.9 ms at batch 256 against 0.1.)
+        return np.ascontiguousarray(cols.reshape(c * math.prod(kernel_size), n).T).reshape(input_shape)
     lift = (1,) * (5 - len(input_shape))  # treat 1-D and 2-D as 3-D with size-1 leading axes
     out_shape = conv_output_shape(input_shape[2:], kernel_size, stride, dilation)
     geometry = np.array(

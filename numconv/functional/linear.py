@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._checks import as_float_array, shape_str
+from ..kernels.workers import blas_threads_for
 
 __all__ = ["linear", "linear_backward", "LinearCache"]
 
@@ -46,7 +47,8 @@ def linear(x, weight, bias=None):
             f"got input of shape {x.shape}"
         )
     weight = weight.astype(x.dtype, copy=False)
-    out = x @ weight.T
+    with blas_threads_for(2 * weight.size * math.prod(x.shape[:-1])):  # small products: one BLAS thread
+        out = x @ weight.T
     if bias is not None:
         bias = as_float_array(bias, "linear", "bias")
         if bias.shape != (weight.shape[0],):
@@ -78,10 +80,11 @@ def linear_backward(dout, cache: LinearCache):
     if dout.shape != expected:
         raise ValueError(f"linear_backward: expected dout of shape {shape_str(expected)} (the output's), "
                          f"got {shape_str(dout.shape)}")
-    dx = dout @ weight
     # Explicit row counts, not -1: the reshapes must also work when a feature axis is empty.
     rows = math.prod(x.shape[:-1])
     dout_2d = dout.reshape(rows, weight.shape[0])
-    dweight = dout_2d.T @ x.reshape(rows, weight.shape[1])
+    with blas_threads_for(2 * weight.size * rows):  # (each product's flops) small products: one BLAS thread
+        dx = dout @ weight
+        dweight = dout_2d.T @ x.reshape(rows, weight.shape[1])
     dbias = dout_2d.sum(axis=0) if has_bias else None
     return dx, dweight, dbias
