@@ -211,8 +211,7 @@ class PReLU(Module):
     def backward(self, grad_output):
         cache, in_dtype = self._take()
         dx, dweight = F.prelu_backward(grad_output, cache)
-        if self.weight.requires_grad:
-            self.weight.grad += dweight
+        self.weight.accumulate_grad(dweight)
         return dx.astype(in_dtype, copy=False)
 
     def extra_repr(self) -> str:

@@ -78,10 +78,9 @@ class _ConvNd(Module):
         """Return dL/dx (in the input's dtype); add dL/dweight and dL/dbias into the parameters' ``grad``."""
         cache, in_dtype = self._take()
         dx, dweight, dbias = _conv_nd_backward(grad_output, cache, f"{type(self).__name__}.backward")
-        if self.weight.requires_grad:
-            self.weight.grad += dweight
-        if self.bias is not None and self.bias.requires_grad:
-            self.bias.grad += dbias
+        self.weight.accumulate_grad(dweight)
+        if self.bias is not None:
+            self.bias.accumulate_grad(dbias)
         return dx.astype(in_dtype, copy=False)
 
     def extra_repr(self) -> str:

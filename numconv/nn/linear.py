@@ -60,10 +60,9 @@ class Linear(Module):
     def backward(self, grad_output):
         cache, in_dtype = self._take()
         dx, dweight, dbias = F.linear_backward(grad_output, cache)
-        if self.weight.requires_grad:
-            self.weight.grad += dweight
-        if self.bias is not None and self.bias.requires_grad:
-            self.bias.grad += dbias
+        self.weight.accumulate_grad(dweight)
+        if self.bias is not None:
+            self.bias.accumulate_grad(dbias)
         return dx.astype(in_dtype, copy=False)
 
     def extra_repr(self) -> str:

@@ -44,6 +44,46 @@ def _float_dtype(dtype, where: str) -> np.dtype:
     return dtype
 
 
+def _register_affine(module: Module, shape, affine: bool, bias: bool, dtype) -> None:
+    """Give ``module`` its affine ``weight`` (ones) and ``bias`` (zeros) of ``shape``, as PyTorch does.
+
+    Without ``affine`` both are registered as None (so ``state_dict`` has no
+    entry for them); with ``affine`` but not ``bias`` only the bias is None.
+    """
+    if affine:
+        module.weight = Parameter(np.ones(shape, dtype=dtype))
+        if bias:
+            module.bias = Parameter(np.zeros(shape, dtype=dtype))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def _reset_affine(module: Module) -> None:
+    """Weight back to ones and bias back to zeros (those the module has)."""
+    if module.weight is not None:
+        module.weight.data.fill(1)
+    if module.bias is not None:
+        module.bias.data.fill(0)
+
+
+def _affine_data(module: Module):
+    """``(weight, bias)`` as arrays for the functional op, None for those the module has not."""
+    weight = None if module.weight is None else module.weight.data
+    bias = None if module.bias is None else module.bias.data
+    return weight, bias
+
+
+def _accumulate_affine_grads(module: Module, dweight, dbias) -> None:
+    """Add the affine parameters' gradients (those the module has) into their ``grad``."""
+    if module.weight is not None:
+        module.weight.accumulate_grad(dweight)
+    if module.bias is not None:
+        module.bias.accumulate_grad(dbias)
+
+
 class _NormBase(Module):
     """What batch norm and instance norm share: the affine parameters and the running statistics.
 
@@ -66,15 +106,7 @@ class _NormBase(Module):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         dtype = _float_dtype(dtype, name)
-        if self.affine:
-            self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
-            if bias:
-                self.bias = Parameter(np.zeros(self.num_features, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, self.num_features, self.affine, bias, dtype)
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
             self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
@@ -94,10 +126,7 @@ class _NormBase(Module):
     def reset_parameters(self) -> None:
         """Reset the running statistics, and the weight to ones and the bias to zeros."""
         self.reset_running_stats()
-        if self.affine:
-            self.weight.data.fill(1)
-            if self.bias is not None:
-                self.bias.data.fill(0)
+        _reset_affine(self)
 
     def _check_input(self, x: np.ndarray) -> None:
         check_ndim(x, self._ranks, type(self).__name__, self._layout)
@@ -109,11 +138,6 @@ class _NormBase(Module):
             + channel_last_hint(x.shape, axis, self.num_features)
         )
 
-    def _param_data(self):
-        weight = None if self.weight is None else self.weight.data
-        bias = None if self.bias is None else self.bias.data
-        return weight, bias
-
     def backward(self, grad_output):
         backward_fn, cache, in_shape, in_dtype = self._take()
         grad_output = np.asarray(grad_output)
@@ -122,10 +146,7 @@ class _NormBase(Module):
                              f"(the output's shape), got {shape_str(grad_output.shape)}")
         # An unbatched input was normalised as a batch of one: give the gradient that batch axis.
         dx, dweight, dbias = backward_fn(grad_output.reshape(cache.shape), cache)
-        if self.weight is not None and self.weight.requires_grad:
-            self.weight.grad += dweight
-        if self.bias is not None and self.bias.requires_grad:
-            self.bias.grad += dbias
+        _accumulate_affine_grads(self, dweight, dbias)
         return dx.reshape(in_shape).astype(in_dtype, copy=False)
 
     def extra_repr(self) -> str:
@@ -159,7 +180,7 @@ class _BatchNorm(_NormBase):
                 factor = 1.0 / float(self.num_batches_tracked)
         # Running statistics are updated only when tracked and training, and read only in eval.
         update_or_read = not self.training or self.track_running_stats
-        weight, bias = self._param_data()
+        weight, bias = _affine_data(self)
         out, cache = F.batch_norm(
             x,
             self.running_mean if update_or_read else None,
@@ -257,7 +278,7 @@ class _InstanceNorm(_NormBase):
         if use_input_stats and math.prod(batched.shape[2:]) == 1:
             raise ValueError(f"{name}: Expected more than 1 spatial element when training, got input size "
                              f"{shape_str(x.shape)}")
-        weight, bias = self._param_data()
+        weight, bias = _affine_data(self)
         # As PyTorch: momentum=None here means the running statistics never move,
         # and num_batches_tracked is kept (for state_dict compatibility) but not counted.
         out, cache = F.instance_norm(
@@ -351,21 +372,10 @@ class LayerNorm(Module):
         self.eps = _number(eps, "LayerNorm", "eps", minimum=0)
         self.elementwise_affine = bool(elementwise_affine)
         dtype = _float_dtype(dtype, "LayerNorm")
-        if self.elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
-            if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, self.normalized_shape, self.elementwise_affine, bias, dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.data.fill(1)
-        if self.bias is not None:
-            self.bias.data.fill(0)
+        _reset_affine(self)
 
     def forward(self, x):
         x_in = x
@@ -377,8 +387,7 @@ class LayerNorm(Module):
                 f"LayerNorm: expected an input of shape {pattern} (normalized_shape={self.normalized_shape}), "
                 f"got input of shape {shape_str(x.shape)}"
             )
-        weight = None if self.weight is None else self.weight.data
-        bias = None if self.bias is None else self.bias.data
+        weight, bias = _affine_data(self)
         out, cache = F.layer_norm(x, self.normalized_shape, weight, bias, self.eps)
         self._keep((cache, x_in.dtype))
         return out
@@ -386,10 +395,7 @@ class LayerNorm(Module):
     def backward(self, grad_output):
         cache, in_dtype = self._take()
         dx, dweight, dbias = F.layer_norm_backward(grad_output, cache)
-        if self.weight is not None and self.weight.requires_grad:
-            self.weight.grad += dweight
-        if self.bias is not None and self.bias.requires_grad:
-            self.bias.grad += dbias
+        _accumulate_affine_grads(self, dweight, dbias)
         return dx.astype(in_dtype, copy=False)
 
     def extra_repr(self) -> str:
@@ -432,21 +438,10 @@ class GroupNorm(Module):
         self.eps = _number(eps, "GroupNorm", "eps", minimum=0)
         self.affine = bool(affine)
         dtype = _float_dtype(dtype, "GroupNorm")
-        if self.affine:
-            self.weight = Parameter(np.ones(self.num_channels, dtype=dtype))
-            if bias:
-                self.bias = Parameter(np.zeros(self.num_channels, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, self.num_channels, self.affine, bias, dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.data.fill(1)
-        if self.bias is not None:
-            self.bias.data.fill(0)
+        _reset_affine(self)
 
     def forward(self, x):
         x_in = x
@@ -458,8 +453,7 @@ class GroupNorm(Module):
         if self.affine and x.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm: expected input with {self.num_channels} channels on axis 1 "
                              f"(num_channels={self.num_channels}), got input of shape {shape_str(x.shape)}")
-        weight = None if self.weight is None else self.weight.data
-        bias = None if self.bias is None else self.bias.data
+        weight, bias = _affine_data(self)
         out, cache = F.group_norm(x, self.num_groups, weight, bias, self.eps)
         self._keep((cache, x_in.dtype))
         return out
@@ -467,10 +461,7 @@ class GroupNorm(Module):
     def backward(self, grad_output):
         cache, in_dtype = self._take()
         dx, dweight, dbias = F.group_norm_backward(grad_output, cache)
-        if self.weight is not None and self.weight.requires_grad:
-            self.weight.grad += dweight
-        if self.bias is not None and self.bias.requires_grad:
-            self.bias.grad += dbias
+        _accumulate_affine_grads(self, dweight, dbias)
         return dx.astype(in_dtype, copy=False)
 
     def extra_repr(self) -> str:

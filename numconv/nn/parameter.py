@@ -62,6 +62,15 @@ class Parameter:
         else:
             self.grad.fill(0)
 
+    def accumulate_grad(self, grad) -> None:
+        """Add one backward pass's gradient into ``grad`` (nothing when ``requires_grad`` is False).
+
+        Gradients add up rather than overwrite, as in PyTorch, so a parameter
+        used twice in one forward pass receives both contributions.
+        """
+        if self.requires_grad:
+            self.grad += grad
+
     def to(self, dtype) -> "Parameter":
         """Convert values and gradient to ``dtype`` in place; returns self."""
         dtype = np.dtype(dtype)
