@@ -44,11 +44,10 @@ import json
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from .data._files import create_temp, fsync_dir
+from .data._files import atomic_write
 
 __all__ = [
     "CheckpointError", "FORMAT", "FORMAT_VERSION", "save", "load", "atomic_write",
@@ -64,44 +63,6 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, truncated, corrupt, or does not fit the model."""
 
 
-# ---------------------------------------------------------------------------- atomic write
-def atomic_write(path, write) -> None:
-    """Write a file so that readers see the old version or the new one, never half of one.
-
-    The content goes to a hidden temporary file in the same directory
-    (``.<name>.<random>.tmp``), which is flushed and fsync'ed, renamed over
-    ``path`` with ``os.replace`` (atomic on POSIX and Windows), and then the
-    directory is fsync'ed so the rename itself survives a power cut. If
-    ``write`` raises, the temporary file is removed and ``path`` is
-    untouched. If the process is killed mid-write, the temporary file stays
-    behind, but ``path`` still holds the previous version; the temporary
-    file is never read by numconv and may be deleted.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The destination. Its directory must exist.
-    write : callable
-        ``write(f)`` writes the content into the open binary file ``f``.
-    """
-    path = Path(os.path.abspath(os.fspath(path)))
-    # Not tempfile.mkstemp: its files are always mode 0600, and the renamed
-    # checkpoint should have the permissions any other file the user writes has.
-    fd, tmp = create_temp(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # Leave no stray temp file; the old `path` (if any) is untouched.
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    fsync_dir(path.parent)
 
 
 # ---------------------------------------------------------------------------- encode / decode
@@ -528,7 +489,7 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, loader=Non
     -------
     Checkpoint
     """
-    from ._random import get_rng_state, set_rng_state
+    from ._random import set_rng_state
 
     path = os.fspath(path)
     tree, _ = load(path)

@@ -1,4 +1,8 @@
-"""Temporary files for atomic writes (write, fsync, rename)."""
+"""Atomic writes: a temporary file next to the destination, fsync'ed, then renamed over it.
+
+Every file numconv writes (IDX files, downloads, checkpoints, training
+histories) goes through :func:`atomic_write`.
+"""
 
 from __future__ import annotations
 
@@ -34,3 +38,45 @@ def fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def atomic_write(path, write, suffix: str = ".tmp") -> None:
+    """Write a file so that readers see the old version or the new one, never half of one.
+
+    The content goes to a hidden temporary file in the same directory
+    (``.<name>.<random><suffix>``), which is flushed and fsync'ed, renamed over
+    ``path`` with ``os.replace`` (atomic on POSIX and Windows), and then the
+    directory is fsync'ed so the rename itself survives a power cut. If
+    ``write`` raises, the temporary file is removed and ``path`` is
+    untouched. If the process is killed mid-write, the temporary file stays
+    behind, but ``path`` still holds the previous version; the temporary
+    file is never read by numconv and may be deleted.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The destination. Its directory must exist.
+    write : callable
+        ``write(f)`` writes the content into the open binary file ``f``; it
+        may raise to abandon the write (a download whose checksum is wrong).
+    suffix : str
+        Ending of the temporary file's name.
+    """
+    path = Path(os.path.abspath(os.fspath(path)))
+    # Not tempfile.mkstemp: its files are always mode 0600, and the renamed
+    # file should have the permissions any other file the user writes has.
+    fd, tmp = create_temp(path, suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # Leave no stray temp file; the old `path` (if any) is untouched.
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_dir(path.parent)

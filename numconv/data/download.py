@@ -21,11 +21,10 @@ must return a readable binary file object (the default is
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
-from ._files import create_temp, fsync_dir
+from ._files import atomic_write
 
 __all__ = [
     "Resource", "MNIST_RESOURCES", "FASHION_MNIST_RESOURCES", "MNIST_MIRRORS", "FASHION_MNIST_MIRRORS",
@@ -116,11 +115,12 @@ def download_file(url: str, destination, resource: Resource, opener: Callable | 
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     opener = opener or _default_opener
-    digest = hashlib.sha256()
-    size = 0
-    fd, tmp_name = create_temp(destination, suffix=".part")
-    try:
-        with open(fd, "wb") as out, opener(url, timeout) as response:
+
+    def write_verified(out):
+        # Raising here abandons the temporary file; `destination` is only ever the verified file.
+        digest = hashlib.sha256()
+        size = 0
+        with opener(url, timeout) as response:
             while True:
                 chunk = response.read(_CHUNK)
                 if not chunk:
@@ -133,20 +133,14 @@ def download_file(url: str, destination, resource: Resource, opener: Callable | 
                     )
                 digest.update(chunk)
                 out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
         actual = digest.hexdigest()
         if size != resource.size or actual != resource.sha256:
             raise ChecksumMismatchError(
                 f"{url}: checksum mismatch, expected SHA-256 {resource.sha256} ({resource.size} bytes), "
                 f"got {actual} ({size} bytes); the download was discarded"
             )
-        os.replace(tmp_name, destination)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
-    fsync_dir(destination.parent)
+
+    atomic_write(destination, write_verified, suffix=".part")
     return destination
 
 

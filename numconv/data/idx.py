@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import create_temp, fsync_dir
+from ._files import atomic_write
 
 __all__ = ["read_idx", "write_idx", "IDXFormatError", "IDX_TYPE_CODES"]
 
@@ -240,23 +240,16 @@ def write_idx(path, array, compresslevel: int = 6) -> Path:
     code = _CODE_OF_KIND[key]
     header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     body = np.ascontiguousarray(array, dtype=IDX_TYPE_CODES[code])
-    fd, tmp_name = create_temp(path)
-    try:
-        with open(fd, "wb") as raw:
-            if path.name.endswith(".gz"):
-                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=compresslevel) as gz:
-                    gz.write(header)
-                    gz.write(body.reshape(-1).view(np.uint8))
-            else:
-                raw.write(header)
-                raw.write(body.reshape(-1).view(np.uint8))
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
-    fsync_dir(path.parent)
+
+    def write(raw):
+        if path.name.endswith(".gz"):
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=compresslevel) as gz:
+                gz.write(header)
+                gz.write(body.reshape(-1).view(np.uint8))
+        else:
+            raw.write(header)
+            raw.write(body.reshape(-1).view(np.uint8))
+
+    atomic_write(path, write)
     return path
 
