@@ -27,14 +27,6 @@ torch = pytest.importorskip("torch")
 from parity import assert_close, check_module, check_op  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors: PyTorch's thread pool only adds overhead (100x on a busy 2-core machine)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 DTYPES = [np.float64, np.float32]
 TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
 UPSTREAM_SEED = 1_000_003  # added to the data seed: dy never equals x's stream
