@@ -224,24 +224,28 @@ class DataLoader:
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict:
-        """Where the loader is: ``{"epoch", "batches_done", "generator", "worker_seed"}``.
+        """Where the loader is: ``{"epoch", "batches_done", "generator"}`` (and ``"worker_seed"``).
 
         ``generator`` is a JSON string (the shuffling generator's state at the
         start of the current epoch, or now if no epoch is running; ``None``
         when unshuffled and never used), so the dict stores in ``.npz`` and
-        JSON alike. ``worker_seed`` seeds the random transforms of batches
-        loaded on worker threads (``None`` until workers have loaded).
+        JSON alike. ``worker_seed`` (present once worker threads have loaded
+        a batch) seeds the random transforms of batches loaded on them.
         """
         if self._active is not None and self._position < len(self):
-            return {"epoch": self.epoch, "batches_done": self._position, "generator": self._epoch_start,
-                    "worker_seed": self._worker_seed}
+            return self._with_worker_seed({"epoch": self.epoch, "batches_done": self._position,
+                                           "generator": self._epoch_start})
         # Between epochs (or every batch of this one already delivered): the next epoch starts afresh.
         finished = 1 if self._active is not None else 0
         state = None
         if self.shuffle or self._generator is not None:
             state = json.dumps(self.generator.bit_generator.state)
-        return {"epoch": self.epoch + finished, "batches_done": 0, "generator": state,
-                "worker_seed": self._worker_seed}
+        return self._with_worker_seed({"epoch": self.epoch + finished, "batches_done": 0, "generator": state})
+
+    def _with_worker_seed(self, state: dict) -> dict:
+        if self._worker_seed is not None:  # only once workers have loaded, so the dict stays None-free
+            state["worker_seed"] = self._worker_seed
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from a :meth:`state_dict`: the next iteration resumes that epoch where it stopped."""
