@@ -758,3 +758,16 @@ def test_debug_mode_names_the_call_of_a_reused_layer():
     with numconv.debug():
         with pytest.raises(FloatingPointError, match=r"^model\.log \(Log, call 2\) produced NaN in its forward"):
             m(np.array([[2.0, 3.0]]))
+
+
+# ---------------------------------------------------------------------------- the picture of the tape
+def test_tape_rows_show_calls_sources_and_forks():
+    from numconv.tools.viz import tape_rows
+
+    rows = tape_rows(BasicBlock(2, 2), np.ones((1, 2, 3, 3), dtype=np.float32))
+    labels = [label for label, _ in rows]
+    assert labels == ["input", "conv1: Conv2d", "bn1: BatchNorm2d", "relu: ReLU", "conv2: Conv2d",
+                      "bn2: BatchNorm2d", "add: Add", "relu (call 2): ReLU"]
+    assert rows[6][1] == [5, 0]  # add(out, identity): the input is a fork
+    with pytest.raises(ValueError, match="has its own backward"):
+        tape_rows(nn.Residual(nn.ReLU()), np.ones((1, 2)))
