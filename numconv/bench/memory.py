@@ -36,8 +36,8 @@ _CLEAR_REFS = "/proc/self/clear_refs"
 _STATUS = "/proc/self/status"
 
 
-def child_environment(**extra) -> dict:
-    """This process's environment, with the numconv being benchmarked first on ``PYTHONPATH``.
+def child_environment(base=None, **extra) -> dict:
+    """This process's environment (or ``base``), with the numconv being benchmarked first on ``PYTHONPATH``.
 
     A child process must import the same numconv as its parent, whether that
     is an installed copy or a source tree run with ``python -m benchmarks``.
@@ -45,8 +45,9 @@ def child_environment(**extra) -> dict:
     import numconv
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(numconv.__file__)))
-    path = os.environ.get("PYTHONPATH", "")
-    return dict(os.environ, PYTHONPATH=root + (os.pathsep + path if path else ""), **extra)
+    base = os.environ if base is None else base
+    path = base.get("PYTHONPATH", "")
+    return dict(base, PYTHONPATH=root + (os.pathsep + path if path else ""), **extra)
 
 
 def rss_peak_supported() -> bool:
