@@ -56,6 +56,10 @@ def test_quick_run_reports_memory_and_startup(quick_run):
             assert row["numconv_rss_bytes"] >= 0 and row["torch_rss_bytes"] >= 0
             assert row["numconv_traced_bytes"] > 0  # the call allocates its output and gradients at least
         assert "peak memory" in text
+        bounded = results["bounded_memory"]
+        assert len(bounded) == 1 and not any("errors" in r for r in bounded), bounded
+        assert bounded[0]["rss_bytes"] > 0 and bounded[0]["met"] == (bounded[0]["ratio"] <= bounded[0]["target"])
+        assert "bounded memory" in text
     startup = results["startup"]
     for key in ("import", "first_call"):
         assert 0 < startup[key]["min_s"] <= startup[key]["median_s"] <= startup[key]["max_s"]

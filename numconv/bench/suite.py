@@ -39,7 +39,7 @@ from . import conditions
 from . import memory as _memory
 from . import startup as _startup
 from .timing import gemm_peak_gflops, time_sides
-from .workloads import WORKLOADS, build_cases
+from .workloads import BOUNDED_CASES, BOUNDED_LIMIT, BOUNDED_TARGET, WORKLOADS, build_cases
 
 __all__ = ["add_arguments", "run_suite", "main", "IMPORT_TARGET_S", "FIRST_CALL_TARGET_S"]
 
@@ -223,6 +223,12 @@ def run_suite(quick=False, only=None, repeat=None, json_path=None, use_torch=Tru
             results["memory"] = _memory_results(wanted, _memory.measure_peak_memory(wanted, sides, seed))
             say()
             say(_memory_table(results["memory"]))
+    results["bounded_memory"] = None
+    if measure_memory and _memory.rss_peak_supported():
+        bounded = BOUNDED_CASES[:1] if quick else BOUNDED_CASES
+        results["bounded_memory"] = _bounded_results(bounded, _memory.measure_bounded_memory(bounded, seed))
+        say()
+        say(_bounded_table(results["bounded_memory"]))
     elif measure_memory:
         say("\npeak memory: not measured (needs Linux's /proc/self/clear_refs)")
 
@@ -237,8 +243,8 @@ def run_suite(quick=False, only=None, repeat=None, json_path=None, use_torch=Tru
         say(_startup_lines(results["startup"]))
 
     met = [r["met"] for r in results["cases"] if r["met"] is not None]
-    if results["memory"]:
-        met += [r["met"] for r in results["memory"] if r["met"] is not None]
+    for table in ("memory", "bounded_memory"):
+        met += [r["met"] for r in results[table] or () if r.get("met") is not None]
     if results["startup"]:
         met += [results["startup"]["import"]["met"], results["startup"]["first_call"]["met"]]
     results["targets_met"], results["targets_total"] = sum(met), len(met)
@@ -269,7 +275,8 @@ def _timing_in_child(request: dict, env: dict, out) -> dict:
         error = proc.stderr.read()
         if proc.wait() != 0:
             lines = error.strip().splitlines()
-            raise RuntimeError("the timing process failed: " + (lines[-1] if lines else f"exit status {proc.returncode}"))
+            reason = lines[-1] if lines else f"exit status {proc.returncode}"
+            raise RuntimeError("the timing process failed: " + reason)
         with open(path) as f:
             return json.load(f)
 
@@ -362,6 +369,35 @@ def _memory_results(cases, measured) -> list:
     if errors:
         rows.append({"errors": errors})
     return rows
+
+
+def _bounded_results(cases, measured) -> list:
+    if "error" in measured:
+        return [{"errors": {"numconv": measured["error"]}}]
+    rows = []
+    for case in cases:
+        m = measured[case.label]
+        scratch = max(0, m["rss"] - m["buffers"])
+        rows.append({"label": case.label, "limit_bytes": BOUNDED_LIMIT, "rss_bytes": m["rss"],
+                     "buffers_bytes": m["buffers"], "scratch_bytes": scratch, "ratio": scratch / BOUNDED_LIMIT,
+                     "target": BOUNDED_TARGET, "met": scratch <= BOUNDED_TARGET * BOUNDED_LIMIT})
+    return rows
+
+
+def _bounded_table(rows) -> str:
+    lines = [f"bounded memory: one forward + backward pass under a workspace limit of {BOUNDED_LIMIT / 2**20:g} MiB "
+             "(numconv only, own subprocess, float32); scratch = RSS rise - output and gradients; "
+             "ratio = scratch / limit",
+             f"{'case':<52}  {'peak MiB':>8}  {'buffers MiB':>11}  {'scratch MiB':>11}  {'ratio':>5}  "
+             f"{'target':<6}  met"]
+    for r in rows:
+        if "errors" in r:
+            lines += [f"  {side}: failed: {msg}" for side, msg in r["errors"].items()]
+            continue
+        lines.append(f"{r['label']:<52}  {_mib(r['rss_bytes']):>8}  {_mib(r['buffers_bytes']):>11}  "
+                     f"{_mib(r['scratch_bytes']):>11}  {r['ratio']:5.2f}  {'<=' + format(r['target'], 'g'):<6}  "
+                     f"{_met(r['met'])}")
+    return "\n".join(lines)
 
 
 def _mib(n) -> str:

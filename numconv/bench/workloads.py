@@ -28,7 +28,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-__all__ = ["Case", "WORKLOADS", "build_cases", "conv_flops"]
+__all__ = ["Case", "WORKLOADS", "build_cases", "conv_flops", "BoundedCase", "BOUNDED_CASES", "BOUNDED_LIMIT",
+           "BOUNDED_TARGET"]
 
 
 @dataclass(frozen=True)
@@ -323,3 +324,58 @@ def build_cases(only=None) -> list:
         if workload in wanted:
             cases.extend(builders[workload]())
     return cases
+
+
+# ---------------------------------------------------------------------------- bounded memory
+@dataclass(frozen=True)
+class BoundedCase:
+    """A convolution whose scratch must stay within a small workspace limit (forward + backward, float32).
+
+    Attributes
+    ----------
+    label : str
+    x_shape, w_shape : tuple
+    options : dict
+        Keyword arguments of ``conv1d/2d/3d`` (stride, padding, groups, padding_mode, algorithm).
+    """
+
+    label: str
+    x_shape: tuple
+    w_shape: tuple
+    options: dict
+
+    def build(self, seed):
+        """The measured call (one forward and backward pass), and the bytes of its output or of its gradients."""
+        from .. import functional as F
+
+        forward, backward = {3: (F.conv1d, F.conv1d_backward), 4: (F.conv2d, F.conv2d_backward),
+                             5: (F.conv3d, F.conv3d_backward)}[len(self.x_shape)]
+        x = _random(self.x_shape, seed)
+        w = _random(self.w_shape, seed + 1) * np.float32(1.0 / np.sqrt(np.prod(self.w_shape[1:])))
+        b = _random(self.w_shape[:1], seed + 2)
+        out_shape = forward(x[:1], w, **self.options)[0].shape[1:]
+        dy = _random((self.x_shape[0], *out_shape), seed + 3)
+        # The output is freed before the backward pass makes dx, dweight and dbias: the larger of the two.
+        buffers = max(dy.nbytes, x.nbytes + w.nbytes + b.nbytes)
+        return (lambda: backward(dy, forward(x, w, b, **self.options)[1])), buffers
+
+
+#: The workspace limit the bounded-memory cases run under.
+BOUNDED_LIMIT = 16 * 2**20
+#: Largest accepted (peak - outputs and gradients) / limit.
+BOUNDED_TARGET = 1.1
+# Each case's whole column matrix is 4-8x the limit (and the unchunked backward pass holds it twice).
+BOUNDED_CASES = [
+    BoundedCase("im2col: conv 64->64 3x3 p1 on 8x64x56x56", (8, 64, 56, 56), (64, 64, 3, 3),
+                dict(padding=1, algorithm="im2col")),
+    BoundedCase("grouped: 64->64 3x3 groups 4 p1 on 8x64x56x56", (8, 64, 56, 56), (64, 16, 3, 3),
+                dict(padding=1, groups=4)),
+    BoundedCase("depthwise: 64->64 3x3 groups 64 p1 on 8x64x56x56", (8, 64, 56, 56), (64, 1, 3, 3),
+                dict(padding=1, groups=64)),
+    BoundedCase("1-D: 64->64 k5 p2 on 8x64x4096", (8, 64, 4096), (64, 64, 5), dict(padding=2)),
+    BoundedCase("3-D: 16->16 3x3x3 p1 on 2x16x16x56x56", (2, 16, 16, 56, 56), (16, 16, 3, 3, 3), dict(padding=1)),
+    BoundedCase("reflect padding: 32->32 3x3 p1 on 4x32x112x112", (4, 32, 112, 112), (32, 32, 3, 3),
+                dict(padding=1, padding_mode="reflect")),
+    BoundedCase("one large image (auto): 32->32 3x3 p1 on 1x32x256x256", (1, 32, 256, 256), (32, 32, 3, 3),
+                dict(padding=1)),
+]
