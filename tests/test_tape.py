@@ -771,3 +771,26 @@ def test_tape_rows_show_calls_sources_and_forks():
     assert rows[6][1] == [5, 0]  # add(out, identity): the input is a fork
     with pytest.raises(ValueError, match="has its own backward"):
         tape_rows(nn.Residual(nn.ReLU()), np.ones((1, 2)))
+
+
+# ---------------------------------------------------------------------------- in place between forward and backward
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.Conv2d(2, 3, 3, stride=2, groups=1), (2, 2, 7, 7)),
+    (lambda: nn.Conv1d(2, 4, 3, groups=2), (2, 2, 9)),  # grouped 1-D: the im2col path
+    (lambda: nn.Conv2d(8, 8, 3, padding=1), (2, 8, 8, 8)),  # 3 x 3 stride 1 float32: Winograd or row-slab
+    (lambda: nn.Linear(4, 3), (2, 4)),
+    (lambda: nn.BatchNorm2d(2), (3, 2, 2, 2)),
+    (lambda: nn.GELU(), (2, 4)),
+    (lambda: nn.PReLU(), (2, 4)),
+    (lambda: nn.Sequential(nn.Linear(4, 4), nn.Tanh()), (2, 4)),
+])
+def test_an_input_changed_in_place_before_backward_is_refused(make, shape):
+    """One rule for every layer, whatever it keeps: changing an input in place before backward is an error."""
+    layer = make()
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    out = layer(x)
+    x *= 2  # the caller reuses its buffer before backward
+    with pytest.raises(RuntimeError, match=r"argument 0 \(shape .*\) was changed in place after the forward"):
+        layer.backward(np.ones_like(out))
+    out = layer(x)  # after a new forward all is well
+    layer.backward(np.ones_like(out))

@@ -95,7 +95,7 @@ class Call:
     """One call of a module: its arguments' sources, its output, its cache, and the calls made inside it."""
 
     __slots__ = ("module", "parent", "traced", "args", "sources", "output", "result_sources", "out_slots",
-                 "cache", "children", "known", "problems", "started", "done")
+                 "cache", "children", "known", "problems", "started", "done", "seen")
 
     def __init__(self, module, parent):
         self.module = module
@@ -112,6 +112,7 @@ class Call:
         self.problems = None      # traced calls: why some argument cannot be differentiated
         self.started = False      # the replay has run a child's backward (a retry would add gradients twice)
         self.done = False
+        self.seen = ()            # (position, array, fingerprint) of each array argument, after the forward
 
     @property
     def index(self) -> int:
@@ -246,6 +247,8 @@ def record_call(module, args, kwargs, forward):
     finally:
         stack.pop()
     call.output = out
+    # Fingerprints taken after the forward: a layer may change its own input in place (inplace=True).
+    call.seen = tuple((i, a, _fingerprint(a)) for i, a in enumerate(args) if _differentiable(a))
     if call.traced:
         call.result_sources = [call.source_of(o, lambda: f"the value returned by {type(module).__name__}.forward")
                                for o in _outputs(out)]
@@ -312,6 +315,7 @@ def run_backward(module, backward, grads, kwargs):
                 f"{type(module).__name__}.backward: there is no forward pass to differentiate ({why}). Call it "
                 "on an input first (outside numconv.no_grad()), then call backward once; backward "
                 "differentiates the most recent forward (a second forward before backward replaces the first)")
+    check_unchanged(call)
     stack.append(call)
     try:
         result = backward(module, *grads, **kwargs)
@@ -325,11 +329,27 @@ def run_backward(module, backward, grads, kwargs):
     return result
 
 
+def check_unchanged(call) -> None:
+    """Refuse to differentiate a call whose array arguments were changed in place since its forward.
+
+    Layers keep references to what their backward needs (as PyTorch keeps
+    its saved tensors), so an array changed in place between forward and
+    backward would give a wrong gradient: one rule for every layer.
+    """
+    for position, array, fingerprint in call.seen:
+        if _fingerprint(array) != fingerprint:
+            raise RuntimeError(
+                f"{_describe(call)}.backward: its argument {position} (shape {array.shape}) was changed in place "
+                "after the forward pass that used it. Layers keep references to their inputs for backward, as "
+                "PyTorch does; copy the array before changing it (x = x.copy()), or run the forward again")
+
+
 def _finish(call) -> None:
     """Mark a call differentiated and let go of what it held (caches, recorded arrays)."""
     _local.finished = call
     call.done = True
     call.cache = None
+    call.seen = ()
     if call.parent is None or call.traced:
         call.known = None
         call.args = ()
@@ -384,6 +404,7 @@ def replay(module, grad_output):
         else:  # several outputs: zeros for the ones that were not used
             child_outputs = _outputs(child.output)
             child_grad = (tuple(np.zeros_like(o) if g is None else g for g, o in zip(grads, child_outputs)),)
+        check_unchanged(child)
         call.started = True
         _local.backward.append(child)
         try:
@@ -414,6 +435,7 @@ def replay_chain(module, grad_output):
     call = _local.backward[-1]
     grad_output = _seed(module, _outputs(call.output), grad_output)[0]
     for child in reversed(call.children):
+        check_unchanged(child)
         call.started = True
         _local.backward.append(child)
         try:
