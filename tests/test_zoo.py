@@ -209,3 +209,13 @@ def test_to_torch_twin_trains_like_the_model():
 def test_registered_by_name(name):
     assert models.available().count(name.replace("_", "")) == 1
     assert models._canonical(name) is not None
+
+
+@pytest.mark.parametrize("make", [lambda: models.resnet8(), lambda: models.googlenet_mini()])
+def test_gradcheck(make):
+    """Finite differences agree with the tape's backward through the whole model (eval: batch norm fixed)."""
+    numconv.manual_seed(1)
+    model = make().double().eval()
+    x = np.random.default_rng(1).standard_normal((1, 1, 12, 12))
+    report = numconv.gradcheck(model, x, max_checks=15)
+    assert report.passed, str(report)

@@ -183,3 +183,41 @@ class GoogLeNetMini(nn.Module):
         x = self.inception3b(self.inception3a(self.stem(x)))
         x = self.inception4b(self.inception4a(self.maxpool(x)))
         return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+
+
+# ---------------------------------------------------------------------------- U-Net and autoencoder
+def _double_conv(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+                         nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+
+class UNetMini(nn.Module):
+    """Ronneberger et al.'s U-Net with two levels: transposed-convolution up path, concatenated skips."""
+
+    def __init__(self, in_channels=1, out_channels=2, width=16):
+        super().__init__()
+        w = width
+        self.enc1 = _double_conv(in_channels, w)
+        self.enc2 = _double_conv(w, 2 * w)
+        self.pool = nn.MaxPool2d(2)
+        self.bottleneck = _double_conv(2 * w, 4 * w)
+        self.up2 = nn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2)
+        self.dec2 = _double_conv(4 * w, 2 * w)
+        self.up1 = nn.ConvTranspose2d(2 * w, w, 2, stride=2)
+        self.dec1 = _double_conv(2 * w, w)
+        self.head = nn.Conv2d(w, out_channels, 1)
+
+    def forward(self, x):
+        skip1 = self.enc1(x)
+        skip2 = self.enc2(self.pool(skip1))
+        x = self.bottleneck(self.pool(skip2))
+        x = self.dec2(torch.cat([self.up2(x), skip2], 1))
+        x = self.dec1(torch.cat([self.up1(x), skip1], 1))
+        return self.head(x)
+
+
+def autoencoder(in_channels=1, c1=32, c2=64):
+    encoder = nn.Sequential(nn.Conv2d(in_channels, c1, 3, 2, 1), nn.ReLU(), nn.Conv2d(c1, c2, 3, 2, 1), nn.ReLU())
+    decoder = nn.Sequential(nn.ConvTranspose2d(c2, c1, 3, 2, 1, output_padding=1), nn.ReLU(),
+                            nn.ConvTranspose2d(c1, in_channels, 3, 2, 1, output_padding=1), nn.Sigmoid())
+    return nn.Sequential(OrderedDict(encoder=encoder, decoder=decoder))
