@@ -206,13 +206,24 @@ def test_random_networks(net, seed, tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------- errors, foreign files, CLI
+class Doubler(nn.Module):
+    """A layer of one's own, with a hand-written backward: nothing tells export what it computes."""
+
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, grad_output):
+        return grad_output * 2
+
+
 @pytest.mark.parametrize("model, shape, message", [
     (nn.Sequential(nn.AvgPool2d(2, divisor_override=3)), (1, 1, 4, 4), "AvgPool2d at '0': divisor_override=3"),
     (nn.Sequential(nn.Conv2d(1, 1, 1), nn.AdaptiveAvgPool2d(3)), (1, 1, 5, 5), "from (5, 5) to (3, 3)"),
     (nn.Sequential(nn.LocalResponseNorm(2)), (1, 3, 2, 2), "even size=2"),
     (nn.Sequential(nn.BatchNorm2d(2, track_running_stats=False)), (2, 2, 3, 3), "without running statistics"),
     (nn.Sequential(nn.MaxPool2d(2, return_indices=True)), (1, 1, 4, 4), "return_indices=True"),
-    (nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxUnpool2d(2))), (1, 1, 6, 6), "MaxUnpool2d at '0.1'"),
+    (nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3), Doubler())), (1, 1, 6, 6),
+     "Doubler at '0.1' is a layer ONNX export does not cover"),
 ])
 def test_unsupported_layers_are_named(model, shape, message, tmp_path):
     with pytest.raises(UnsupportedLayerError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -220,17 +231,62 @@ def test_unsupported_layers_are_named(model, shape, message, tmp_path):
     assert not (tmp_path / "x.onnx").exists()
 
 
-def test_custom_forward_is_refused(tmp_path):
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(1, 2, 3)
+class Net(nn.Module):
+    """A model with its own forward: export follows its tape (a reshape, a fork, an nn.Add, an nn.Cat)."""
 
-        def forward(self, x):
-            return self.conv(x)
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3, padding=1)
+        self.act = nn.ReLU()
+        self.add = nn.Add()
+        self.cat = nn.Cat(1)
+        self.fc = nn.Linear(8 * 5 * 5, 3)
 
-    with pytest.raises(UnsupportedLayerError, match="Net at '\\(the model\\)' is a module with its own forward"):
-        to_onnx(Net(), (1, 1, 5, 5), tmp_path / "x.onnx")
+    def forward(self, x):
+        y = self.conv(x)
+        z = self.cat(self.add(self.act(y), y), y)
+        return self.fc(z.reshape(z.shape[0], -1))
+
+
+class Chain(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.fc = nn.Linear(2 * 3 * 3, 4)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).reshape(x.shape[0], -1))
+
+
+def test_custom_forward_via_the_tape(tmp_path):
+    model = Net()
+    path = to_onnx(model, (1, 2, 5, 5), tmp_path / "net.onnx")
+    x = np.random.default_rng(0).standard_normal((3, 2, 5, 5)).astype(np.float32)
+    err = relative_error(run_onnx(path, x), numconv_eval(model, x))
+    ERRORS["custom forward"] = err
+    assert err <= TOLERANCE
+    ops = [node.op_type for node in onnx.load(path).graph.node]
+    assert ops[:6] == ["Conv", "Relu", "Add", "Concat", "Reshape", "Gemm"]
+    with pytest.raises(UnsupportedLayerError, match="only chains of layers import"):
+        from_onnx(path)  # a branching graph without a module tree: the class's code is not in the file
+    chain = Chain()
+    path = to_onnx(chain, (1, 1, 5, 5), tmp_path / "chain.onnx")
+    back = from_onnx(path)  # a chain imports: conv, the reshape as a Flatten, fc
+    x = x[:, :1]
+    np.testing.assert_array_equal(numconv_eval(back, x), numconv_eval(chain, x))
+    assert list(back.state_dict()) == list(chain.state_dict())
+
+
+def test_merge_modules(tmp_path):
+    numconv.manual_seed(2)
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1),
+        nn.Residual(nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU())),
+        nn.Residual(nn.Conv2d(4, 6, 1, stride=2), shortcut=nn.Sequential(nn.AvgPool2d(2), nn.Conv2d(4, 6, 1))),
+        nn.Parallel(nn.Conv2d(6, 2, 1), nn.Sequential(nn.Conv2d(6, 3, 3, padding=1), nn.GELU()), merge="cat"),
+        nn.Parallel(nn.Conv2d(5, 2, 1), nn.Conv2d(5, 2, 1), merge="add"),
+        nn.Flatten(), nn.Linear(2 * 3 * 3, 3))
+    check_model(randomise_statistics(model), (2, 2, 6, 6), tmp_path, "merge modules")
 
 
 def test_foreign_file_maps_operators(tmp_path):

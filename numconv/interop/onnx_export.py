@@ -1,16 +1,20 @@
 """``to_onnx``: write a numconv model as an ONNX file that onnxruntime runs with the same results.
 
-The model is run once, layer by layer, in eval mode on an input of the
-given shape; each layer's converter (:mod:`.onnx_layers`,
-:mod:`.onnx_activations`) adds the ONNX nodes that compute what it
-computed. Batch norm is written in its inference form (running
-statistics), dropout as the identity. The batch axis of the file's input
-is symbolic (``N``), so the file takes any batch size.
+The model is run once in eval mode on an input of the given shape, and
+the tape of that forward (:mod:`.onnx_tape`) is walked: each layer's
+converter (:mod:`.onnx_layers`, :mod:`.onnx_activations`) adds the ONNX
+nodes that compute what it computed, merge modules become ``Add`` /
+``Concat``, and a module with its own ``forward`` is followed call by
+call. Batch norm is written in its inference form (running statistics),
+dropout as the identity. The batch axis of the file's input is symbolic
+(``N``), so the file takes any batch size.
 
 The file also records, as metadata, each layer's numconv type and
-constructor arguments (``numconv.layers``) and the batch counters of batch
-norm (``numconv.buffers``), so :func:`~numconv.interop.from_onnx` rebuilds
-the same modules, with the same ``state_dict``, also where a layer had to be
+constructor arguments (``numconv.layers``), the module tree where the model
+is built from ``Sequential`` / ``Residual`` / ``Parallel`` / ``Add`` / ``Cat``
+and layers (``numconv.tree``), and the batch counters of batch norm
+(``numconv.buffers``), so :func:`~numconv.interop.from_onnx` rebuilds the
+same modules, with the same ``state_dict``, also where a layer had to be
 written as several ONNX operators.
 """
 
@@ -22,9 +26,11 @@ import os
 import numpy as np
 
 from .. import nn
-from .._state import no_grad
+from .._state import enable_grad
+from ..nn import tape
 from .onnx_activations import ACTIVATIONS
 from .onnx_graph import GraphBuilder, UnsupportedLayerError, require_onnx
+from .onnx_tape import emit_call
 from .onnx_layers import (
     adaptive_pool, avg_pool, batch_norm, conv, flatten, group_norm, identity, instance_norm, layer_norm, linear,
     local_response_norm, max_pool, unflatten,
@@ -56,23 +62,33 @@ def _converter(layer):
     return None
 
 
-def _is_chain(module) -> bool:
-    """A Sequential (or subclass) that keeps Sequential's forward: its children run one after the other."""
-    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
+def module_tree(module):
+    """A JSON description of ``module`` built from Sequential / Residual / Parallel / Add / Cat and layers.
 
-
-def leaves(module, path: str = ""):
-    """``(path, layer)`` of every layer of a chain of Sequentials, in the order they run."""
-    if _is_chain(module):
-        for name, child in module.named_children():
-            yield from leaves(child, f"{path}.{name}" if path else name)
-        return
-    if _converter(module) is None:
-        kind = "a module with its own forward" if any(True for _ in module.children()) else "a layer"
-        raise UnsupportedLayerError(
-            f"to_onnx: {type(module).__name__} at '{path or '(the model)'}' is {kind} ONNX export does not "
-            f"cover; exportable: Sequential chains of {', '.join(sorted(CONVERTERS))}")
-    yield path, module
+    None when some module has its own forward: the file cannot say how to rebuild that class.
+    """
+    if isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward:
+        children = [[name, module_tree(child)] for name, child in module.named_children()]
+        return None if any(c is None for _, c in children) else {"type": "Sequential", "children": children}
+    if isinstance(module, nn.Residual):
+        body = module_tree(module.body)
+        shortcut = None if module.shortcut is None else module_tree(module.shortcut)
+        if body is None or (module.shortcut is not None and shortcut is None):
+            return None
+        return {"type": "Residual", "body": body, "shortcut": shortcut}
+    if isinstance(module, nn.Parallel):
+        branches = [[name, module_tree(child)] for name, child in module.named_children()]
+        if any(b is None for _, b in branches):
+            return None
+        return {"type": "Parallel", "branches": branches, "merge": module.merge,
+                "dim": int(getattr(module.join, "dim", 1))}
+    if isinstance(module, nn.Cat):
+        return {"type": "Cat", "dim": int(module.dim)}
+    if isinstance(module, nn.Add):
+        return {"type": "Add"}
+    if _converter(module) is not None:
+        return {"type": type(module).__name__, "kwargs": constructor_kwargs(module)}
+    return None
 
 
 def constructor_kwargs(layer) -> dict:
@@ -100,21 +116,17 @@ def _jsonable(value):
     return value
 
 
-def _trace(model, input_shape, dtype):
-    """Each layer with the shapes it saw, from one eval-mode forward pass."""
+def _record(model, input_shape, dtype):
+    """The tape of one eval-mode forward pass of ``model`` on a random input of ``input_shape``."""
     x = np.random.default_rng(0).standard_normal(input_shape).astype(dtype)
-    steps = []
     was_training = model.training
     model.eval()
     try:
-        with no_grad():
-            for path, layer in leaves(model):
-                y = np.asarray(layer(x))
-                steps.append((path, layer, tuple(x.shape), tuple(y.shape)))
-                x = y
+        with enable_grad():  # the tape records only where gradients are on
+            model(x)
     finally:
         model.train(was_training)
-    return steps
+    return tape.last_call(model)
 
 
 def _model_dtype(model):
@@ -133,15 +145,13 @@ def build_onnx(model, input_shape, opset: int = DEFAULT_OPSET):
         raise ValueError(f"to_onnx: opset must be an int from 13 to {onnx.defs.onnx_opset_version()}, got {opset!r}")
     dtype = _model_dtype(model)
     b = GraphBuilder(dtype, opset)
-    name, layers, buffers = "input", {}, {}
-    for path, layer, shape_in, shape_out in _trace(model, input_shape, dtype):
-        b.path, b.prefix = path, f"{path}." if path else ""
-        b.where = f"to_onnx: {type(layer).__name__} at '{path or '(the model)'}'"
-        name = _converter(layer)(b, layer, name, (shape_in, shape_out))
+    name, called = emit_call(b, model, _record(model, input_shape, dtype), _converter)
+    layers, buffers = {}, {}
+    for path, layer in called.items():
         layers[path] = {"type": type(layer).__name__, "kwargs": constructor_kwargs(layer)}
-        for key, value in layer.state_dict().items():
-            if key.endswith("num_batches_tracked"):
-                buffers[b.prefix + key] = int(value)
+    for key, value in model.state_dict().items():
+        if key.endswith("num_batches_tracked"):
+            buffers[key] = int(value)
     b.nodes.append(onnx.helper.make_node("Identity", [name], ["output"], name="output/Identity"))
     dims = ["N", *input_shape[1:]]
     graph = onnx.helper.make_graph(
@@ -149,8 +159,11 @@ def build_onnx(model, input_shape, opset: int = DEFAULT_OPSET):
         [onnx.helper.make_tensor_value_info("output", b.elem_type(), None)], initializer=b.initializers)
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
                                    producer_name="numconv")
-    onnx.helper.set_model_props(proto, {"numconv.layers": json.dumps(layers),
-                                        "numconv.buffers": json.dumps(buffers)})
+    props = {"numconv.layers": json.dumps(layers), "numconv.buffers": json.dumps(buffers)}
+    tree = module_tree(model)
+    if tree is not None:
+        props["numconv.tree"] = json.dumps(tree)
+    onnx.helper.set_model_props(proto, props)
     proto = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
     onnx.checker.check_model(proto, full_check=True)
     return proto
@@ -162,8 +175,9 @@ def to_onnx(model, input_shape, path, opset: int = DEFAULT_OPSET) -> str:
     Parameters
     ----------
     model : Module
-        A ``Sequential`` (nested ones included, e.g. ``numconv.models``) of
-        layers ONNX has operators for; see ``CONVERTERS``.
+        Layers ONNX has operators for (see ``CONVERTERS``), combined by
+        ``Sequential``, ``Residual``, ``Parallel``, ``Add``, ``Cat``, or by a
+        module's own ``forward`` (recorded by the tape); all of ``numconv.models``.
     input_shape : tuple of int
         The shape of one input batch, ``(N, C, H, W)`` (or ``(N, C, L)``,
         ``(N, features)``...); the file accepts any batch size.

@@ -1,8 +1,12 @@
 """``from_onnx``: read an ONNX file back into numconv modules.
 
-The graph must be a chain (each layer's output feeds the next). Its nodes
-are grouped into layers by name (``<layer path>/<op>``, as ``to_onnx``
-writes them; a node of another exporter is a layer of its own):
+A file ``to_onnx`` wrote from ``Sequential`` / ``Residual`` / ``Parallel`` /
+``Add`` / ``Cat`` and layers records that module tree (``numconv.tree``):
+the same tree is built and its ``state_dict`` read from the initializers
+named by its keys. Otherwise the graph must be a chain (each layer's output
+feeds the next); its nodes are grouped into layers by name
+(``<layer path>/<op>``, as ``to_onnx`` writes them; a node of another
+exporter is a layer of its own):
 
 - a layer recorded in the file's ``numconv.layers`` metadata (every layer
   ``to_onnx`` wrote) is rebuilt as that numconv type with its constructor
@@ -47,6 +51,7 @@ class _Graph:
         props = {p.key: p.value for p in proto.metadata_props}
         self.layers = json.loads(props.get("numconv.layers", "{}"))
         self.buffers = json.loads(props.get("numconv.buffers", "{}"))
+        self.tree = json.loads(props["numconv.tree"]) if "numconv.tree" in props else None
         self.attributes = onnx.helper.get_attribute_value
 
 
@@ -62,36 +67,55 @@ def _groups(nodes):
     return groups
 
 
-def _recorded_layer(graph, path, spec):
-    """The numconv layer the metadata names, with its state read from the initializers."""
-    cls = getattr(nn, spec["type"], None)
+def _layer_class(spec, path):
+    cls = getattr(nn, str(spec.get("type")), None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):  # the name comes from a file: only nn layers
-        raise ValueError(f"from_onnx: layer '{path}' is recorded as {spec['type']!r}, not a numconv.nn layer")
-    layer = cls(**spec["kwargs"])
-    prefix = f"{path}." if path else ""
+        raise ValueError(f"from_onnx: layer '{path}' is recorded as {spec.get('type')!r}, not a numconv.nn layer")
+    return cls
+
+
+def _build(spec, path=""):
+    """The module a ``numconv.tree`` description names (weights still to be loaded)."""
+    kind = spec.get("type")
+    if kind == "Sequential":
+        return nn.Sequential(OrderedDict((name, _build(child, f"{path}.{name}")) for name, child in spec["children"]))
+    if kind == "Residual":
+        shortcut = None if spec["shortcut"] is None else _build(spec["shortcut"], f"{path}.shortcut")
+        return nn.Residual(_build(spec["body"], f"{path}.body"), shortcut)
+    if kind == "Parallel":
+        branches = OrderedDict((name, _build(child, f"{path}.{name}")) for name, child in spec["branches"])
+        return nn.Parallel(branches, merge=spec["merge"], dim=int(spec["dim"]))
+    if kind == "Cat":
+        return nn.Cat(int(spec["dim"]))
+    return _layer_class(spec, path)(**spec.get("kwargs", {}))
+
+
+def _load_state(graph, module, prefix):
+    """Load ``module``'s state from the initializers (and recorded buffers) named by its state_dict keys."""
     state = {}
-    for key, value in layer.state_dict().items():
+    for key, value in module.state_dict().items():
         full = prefix + key
         if full in graph.arrays:
             state[key] = graph.arrays[full]
         elif full in graph.buffers:
             state[key] = np.asarray(graph.buffers[full], dtype=np.asarray(value).dtype)
         else:
-            raise ValueError(f"from_onnx: the file has no initializer '{full}' for layer '{path}'")
-    _match_dtype(layer, state)
-    layer.load_state_dict(state)
-    return layer
+            raise ValueError(f"from_onnx: the file has no initializer '{full}'")
+    _match_dtype(module, state)
+    module.load_state_dict(state)
+    return module
+
+
+def _recorded_layer(graph, path, spec):
+    """The numconv layer the metadata names, with its state read from the initializers."""
+    layer = _layer_class(spec, path)(**spec["kwargs"])
+    return _load_state(graph, layer, f"{path}." if path else "")
 
 
 def _match_dtype(layer, state):
     """Float64 weights in the file make a float64 layer."""
     if any(np.asarray(v).dtype == np.float64 for v in state.values()):
         layer.double()
-
-
-def _ints(attrs, name, default=None):
-    value = attrs.get(name, default)
-    return None if value is None else [int(v) for v in value]
 
 
 def _node_layer(graph, node):
@@ -143,6 +167,8 @@ def from_onnx(path):
     proto = onnx.load(path)
     onnx.checker.check_model(proto)
     graph = _Graph(proto)
+    if graph.tree is not None:  # written by to_onnx from Sequential / Residual / Parallel / Add / Cat and layers
+        return _load_state(graph, _build(graph.tree), "").eval()
     nodes = [n for n in proto.graph.node if n.name != "output/Identity"]
     _check_chain(proto, nodes)
     layers = []

@@ -157,6 +157,14 @@ def flatten(graph, node, attrs):
     return nn.Flatten()
 
 
+def reshape(graph, node, attrs):
+    shape = _weight(graph, node, 1)
+    if shape is not None and shape.ndim == 1 and len(shape) == 2 and shape[0] in (0, -1) and \
+            (shape[1] == -1 or graph.ranks.get(node.input[0], 0) >= 2):
+        return nn.Flatten()
+    raise UnsupportedLayerError(f"{_where(node)}: only a Reshape to (batch, -1) (a Flatten) imports as a layer")
+
+
 def _softmax(cls):
     return lambda graph, node, attrs: cls(dim=int(attrs.get("axis", -1)))
 
@@ -174,5 +182,5 @@ NODE_LAYERS = {
     "HardSigmoid": hard_sigmoid, "HardSwish": lambda g, n, a: nn.Hardswish(),
     "Softsign": lambda g, n, a: nn.Softsign(), "Clip": clip, "Softmax": _softmax(nn.Softmax),
     "LogSoftmax": _softmax(nn.LogSoftmax), "Flatten": flatten, "Identity": lambda g, n, a: nn.Identity(),
-    "Dropout": lambda g, n, a: nn.Identity(),
+    "Dropout": lambda g, n, a: nn.Identity(), "Reshape": reshape,
 }
