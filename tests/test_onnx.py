@@ -6,9 +6,11 @@ output equals numconv's eval-mode output within 1e-5 of the output's largest mag
 error seen per case (printed with ``-s``) for the record.
 """
 
+import copy
+
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import numconv
@@ -115,6 +117,9 @@ LAYERS = [
     (nn.AvgPool1d(3, stride=2, padding=1, count_include_pad=False), (2, 3, 10)),
     (nn.AvgPool2d(3, stride=2, padding=1), (2, 3, 9, 8)),
     (nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False), (2, 3, 8, 8)),
+    (nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True), (2, 3, 8, 8)),
+    (nn.AvgPool2d(1, stride=2, ceil_mode=True, count_include_pad=False), (2, 3, 6, 7)),
+    (nn.MaxPool2d(1, stride=2, ceil_mode=True), (2, 3, 6, 7)),
     (nn.AvgPool3d(2, stride=1), (1, 2, 3, 4, 3)),
     (nn.AdaptiveAvgPool2d(1), (2, 3, 5, 7)),
     (nn.AdaptiveAvgPool2d((2, 3)), (2, 3, 4, 9)),
@@ -151,7 +156,8 @@ def test_every_layer(layer, shape, tmp_path):
 
 
 # ------------------------------------------------------------------------------- hypothesis-drawn networks
-BLOCKS = ["conv", "maxpool", "avgpool", "batchnorm", "groupnorm", "instancenorm", "lrn", "activation"]
+BLOCKS = ["conv", "maxpool", "avgpool", "batchnorm", "groupnorm", "instancenorm", "lrn", "activation", "residual",
+          "parallel"]
 
 
 @st.composite
@@ -182,8 +188,18 @@ def networks(draw):
             layers.append(nn.InstanceNorm2d(c, affine=draw(st.booleans())))
         elif kind == "lrn":
             layers.append(nn.LocalResponseNorm(draw(st.sampled_from([1, 3, 5]))))
+        elif kind == "residual":
+            body = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), copy.deepcopy(draw(st.sampled_from(ACTIVATIONS[:21]))))
+            layers.append(nn.Residual(body, nn.Conv2d(c, c, 1) if draw(st.booleans()) else None))
+        elif kind == "parallel":
+            merge = draw(st.sampled_from(["cat", "add"]))
+            widths = [draw(st.integers(1, 3)) for _ in range(draw(st.integers(1, 3)))]
+            if merge == "add":
+                widths = [widths[0]] * len(widths)
+            layers.append(nn.Parallel(*(nn.Conv2d(c, w, 1) for w in widths), merge=merge))
+            c = sum(widths) if merge == "cat" else widths[0]
         else:
-            layers.append(draw(st.sampled_from(ACTIVATIONS[:21])))
+            layers.append(copy.deepcopy(draw(st.sampled_from(ACTIVATIONS[:21]))))  # one instance per place
         try:  # keep only what still fits the image
             size_probe = nn.Sequential(*layers)
             numconv_eval(size_probe, np.zeros((1, channels, size, size), np.float32))
@@ -202,7 +218,11 @@ def test_random_networks(net, seed, tmp_path_factory):
     model, shape = net
     numconv.manual_seed(seed)
     randomise_statistics(model, seed)
-    check_model(model, shape, tmp_path_factory.mktemp("net"), "hypothesis networks")
+    try:
+        check_model(model, shape, tmp_path_factory.mktemp("net"), "hypothesis networks")
+    except UnsupportedLayerError as error:  # the one refusal a drawn network may meet (tested on its own above)
+        assert "PyTorch drops a last window" in str(error)
+        assume(False)
 
 
 # ------------------------------------------------------------------------------- errors, foreign files, CLI
@@ -217,6 +237,7 @@ class Doubler(nn.Module):
 
 
 @pytest.mark.parametrize("model, shape, message", [
+    (nn.Sequential(nn.AvgPool2d((1, 2), stride=2, ceil_mode=True)), (1, 1, 6, 7), "PyTorch drops a last window"),
     (nn.Sequential(nn.AvgPool2d(2, divisor_override=3)), (1, 1, 4, 4), "AvgPool2d at '0': divisor_override=3"),
     (nn.Sequential(nn.Conv2d(1, 1, 1), nn.AdaptiveAvgPool2d(3)), (1, 1, 5, 5), "from (5, 5) to (3, 3)"),
     (nn.Sequential(nn.LocalResponseNorm(2)), (1, 3, 2, 2), "even size=2"),

@@ -11,7 +11,6 @@ import re
 import shutil
 import tempfile
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .onnx_graph import UnsupportedLayerError
 from .onnx_layers import SELU_ALPHA, SELU_SCALE, _per_channel, _param
 

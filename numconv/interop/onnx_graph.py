@@ -54,7 +54,7 @@ class GraphBuilder:
         self.onnx = require_onnx()
         self.dtype = np.dtype(dtype)
         self.opset = int(opset)
-        self.nodes, self.initializers, self._names = [], [], set()
+        self.nodes, self.initializers, self._names, self._stored = [], [], set(), set()
         self.path = "."
 
     def _unique(self, name: str) -> str:
@@ -74,7 +74,13 @@ class GraphBuilder:
         return outputs[0] if n_outputs == 1 else outputs
 
     def tensor(self, name: str, array) -> str:
-        """Add an initializer holding ``array`` under ``name`` (a state_dict key); return the name."""
+        """Add an initializer holding ``array`` under ``name`` (a state_dict key); return the name.
+
+        A layer called twice (or shared by two places) reuses its initializers.
+        """
+        if name in self._stored:
+            return name
+        self._stored.add(name)
         self._names.add(name)
         self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name=name))
         return name

@@ -12,8 +12,6 @@ operators that compute it.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import nn
@@ -66,14 +64,41 @@ def conv(b, layer, x, shapes):
 
 
 # ------------------------------------------------------------------------------------------ pooling
+def _pool_sizes(layer, shapes, dilation):
+    """Per axis: (input, padding, stride, effective kernel, PyTorch's output, floor output, ONNX ceil output)."""
+    n = len(shapes[0]) - 2
+    stride = layer.stride if layer.stride is not None else layer.kernel_size
+    rows = []
+    for size, pad, s, k, d, out in zip(shapes[0][2:], _spatial(layer.padding, n), _spatial(stride, n),
+                                       _spatial(layer.kernel_size, n), dilation, shapes[1][2:]):
+        span = d * (k - 1) + 1
+        rows.append((size, pad, s, span, out, (size + 2 * pad - span) // s + 1,
+                     -(-(size + 2 * pad - span) // s) + 1))
+    return rows
+
+
+def _ceil_mode(b, layer, rows) -> int:
+    """ONNX's ceil_mode keeps a last window that starts in the padding; PyTorch drops it. Pick what agrees."""
+    if not layer.ceil_mode or all(out == floor for _, _, _, _, out, floor, _ in rows):
+        return 0
+    if all(out == ceil for _, _, _, _, out, _, ceil in rows):
+        return 1
+    raise UnsupportedLayerError(
+        f"{b.where}: with ceil_mode=True PyTorch drops a last window that would start in the padding, and "
+        f"ONNX keeps it; for this input the two give different sizes")
+
+
 def max_pool(b, layer, x, shapes):
     if layer.return_indices:
         raise UnsupportedLayerError(f"{b.where}: return_indices=True returns two arrays; export the layer without")
     n = len(shapes[0]) - 2
-    pads = _spatial(layer.padding, n)
-    stride = layer.stride if layer.stride is not None else layer.kernel_size
-    return b.node("MaxPool", [x], kernel_shape=_spatial(layer.kernel_size, n), strides=_spatial(stride, n),
-                  pads=pads + pads, dilations=_spatial(layer.dilation, n), ceil_mode=int(layer.ceil_mode))
+    dilation = _spatial(layer.dilation, n)
+    rows = _pool_sizes(layer, shapes, dilation)
+    # Max pooling ignores padding, so PyTorch's ceil mode is floor mode with just enough padding at the end.
+    begin = [pad for _, pad, *_ in rows]
+    end = [max(pad, (out - 1) * s + span - size - pad) for size, pad, s, span, out, _, _ in rows]
+    return b.node("MaxPool", [x], kernel_shape=_spatial(layer.kernel_size, n), strides=[r[2] for r in rows],
+                  pads=begin + end, dilations=dilation, ceil_mode=0)
 
 
 def avg_pool(b, layer, x, shapes):
@@ -81,10 +106,15 @@ def avg_pool(b, layer, x, shapes):
         raise UnsupportedLayerError(f"{b.where}: divisor_override={layer.divisor_override} has no ONNX "
                                     f"AveragePool equivalent")
     n = len(shapes[0]) - 2
-    pads = _spatial(layer.padding, n)
-    stride = layer.stride if layer.stride is not None else layer.kernel_size
-    return b.node("AveragePool", [x], kernel_shape=_spatial(layer.kernel_size, n), strides=_spatial(stride, n),
-                  pads=pads + pads, ceil_mode=int(layer.ceil_mode), count_include_pad=int(layer.count_include_pad))
+    rows = _pool_sizes(layer, shapes, [1] * n)
+    begin = [pad for _, pad, *_ in rows]
+    if layer.ceil_mode and not layer.count_include_pad:
+        # Padding never counts, so PyTorch's ceil mode is floor mode with just enough padding at the end.
+        end, ceil = [max(pad, (out - 1) * s + span - size - pad) for size, pad, s, span, out, _, _ in rows], 0
+    else:
+        end, ceil = begin, _ceil_mode(b, layer, rows)
+    return b.node("AveragePool", [x], kernel_shape=_spatial(layer.kernel_size, n), strides=[r[2] for r in rows],
+                  pads=begin + end, ceil_mode=ceil, count_include_pad=int(layer.count_include_pad))
 
 
 def adaptive_pool(b, layer, x, shapes):
