@@ -161,6 +161,12 @@ def _plain_attributes(module) -> dict:
 
 
 # ---------------------------------------------------------------------------- torch -> numconv
+def is_twin(module) -> bool:
+    """True for a module whose class :func:`merge_to_torch` or :func:`custom_to_torch` made."""
+    cls = type(module)
+    return cls in _CACHE.get("merge", {}).values() or getattr(cls, "_numconv_class", None) is not None
+
+
 def merge_from_torch(module, children: OrderedDict):
     """The numconv merge module for a twin made by :func:`merge_to_torch`, or None."""
     name = type(module).__name__

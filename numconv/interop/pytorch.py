@@ -185,7 +185,8 @@ def from_torch(module):
 
 
 def _from_torch(module, path, torch):
-    if not type(module).__module__.startswith("torch.nn") and any(True for _ in module.children()):
+    if (not type(module).__module__.startswith("torch.nn") and any(True for _ in module.children())
+            and not _is_twin(module)):
         # A class of the user's own, with its own forward: trace it with torch.fx into a chain.
         from .torch_fx import trace_to_sequential
 
@@ -228,6 +229,13 @@ def _twin_to_torch(module, children, torch):
     if twin is None and _twins.has_own_forward(module):
         twin = _twins.custom_to_torch(module, children, torch)
     return twin
+
+
+def _is_twin(module) -> bool:
+    """A torch module ``to_torch`` generated (Add/Cat/Residual/Parallel, or a model's twin): it converts back as such."""
+    from . import _twins
+
+    return _twins.is_twin(module)
 
 
 def _twin_from_torch(module, children):
