@@ -16,6 +16,7 @@ The figures:
 - ``maxpool_routing.png``, ``col2im_counts.png``, ``strided_dx.png``: the backward pass on small made-up inputs;
 - ``batchnorm_histograms.png``, ``gradient_norms.png``, ``sanity_*.png``: the runs of ``scripts/figure_runs.py``
   on the bundled sample, which also print the numbers quoted in docs/sanity-checks.md.
+- ``tape.png``: the tape of layer calls one forward pass of a ResNet block records (``plot_tape``).
 
 Every figure uses the bundled sample (or no data at all); none needs the full Fashion-MNIST.
 
@@ -267,6 +268,29 @@ def sanity_figures(out):
                                      "before and after batch norm")
 
 
+def tape_figure(out):
+    """The tape of a ResNet basic block written with only ``forward``: the input is a fork."""
+    from numconv import nn
+    from numconv.tools.viz import plot_tape
+
+    class BasicBlock(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.bn1 = nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)
+            self.relu = nn.ReLU()
+            self.conv2, self.bn2 = nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)
+            self.add = nn.Add()
+
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return self.relu(self.add(out, x))
+
+    x = np.random.default_rng(0).standard_normal((2, 4, 6, 6)).astype(np.float32)
+    plot_tape(BasicBlock(), x, path=os.path.join(out, "tape.png"),
+              title="The tape of a ResNet block's forward (read down), replayed upward by backward")
+
+
 FIGURE_MAKERS = {
     "backward": backward_figures,
     "sanity": sanity_figures,
@@ -274,6 +298,7 @@ FIGURE_MAKERS = {
     "im2col": im2col_figure,
     "image_filters": image_filters_figure,
     "lenet5": lenet5_figures,
+    "tape": tape_figure,
 }
 
 

@@ -12,6 +12,7 @@ from .conv import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .merge import *  # noqa: F401,F403
 from .module import Module
 from .norm import *  # noqa: F401,F403
 from .parameter import Parameter

@@ -17,6 +17,8 @@
 - training pictures: ``plot_loss_curves``, ``plot_activation_histograms``
   (before/after batch norm), ``plot_gradient_norms`` (per layer, per step),
   ``plot_filters_before_after``, ``plot_saliency``, ``plot_worst_mistakes``;
+- ``plot_tape(model, x)``: the calls one forward pass recorded on the tape,
+  with the forks where backward adds gradients;
 - ``make_grid(images)`` / ``save_image(images, path)``: torchvision's tiling of
   a batch into one picture (plain NumPy and Pillow, no matplotlib).
 
@@ -39,6 +41,7 @@ from .grid import make_grid, save_image
 from .image_filters import plot_image_filters
 from .im2col_picture import Im2colProduct, im2col_product, plot_im2col
 from .run_figures import save_run_figures
+from .tape_picture import plot_tape, tape_rows
 from .sliding import SlidingStep, sliding_kernel, sliding_kernel_gif, sliding_step, sliding_steps
 from .training_pictures import (
     gradient_norms, plot_activation_histograms, plot_filters_before_after, plot_gradient_norms, plot_loss_curves,
@@ -49,7 +52,7 @@ __all__ = [
     "plot_filters", "plot_feature_maps", "layer_outputs", "plot_history", "load_history", "plot_confusion_matrix",
     "sliding_kernel", "sliding_kernel_gif", "sliding_step", "sliding_steps", "SlidingStep", "plot_im2col",
     "im2col_product", "Im2colProduct", "plot_image_filters", "save_run_figures",
-    "make_grid", "save_image",
+    "make_grid", "save_image", "plot_tape", "tape_rows",
     "plot_maxpool_routing", "maxpool_routing", "MaxPoolRouting", "plot_col2im_counts", "window_counts",
     "plot_strided_dx", "dx_by_correlation", "zero_insert",
     "plot_loss_curves", "plot_activation_histograms", "gradient_norms", "plot_gradient_norms",
