@@ -12,6 +12,7 @@ input's dtype (float32 or float64).
 
 from .activation import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .conv_transpose import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .im2col import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403

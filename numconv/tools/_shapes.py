@@ -28,6 +28,7 @@ import numpy as np
 from .. import nn
 from .._checks import FLOAT_DTYPES, check_positive_int, ntuple, shape_str
 from ..functional.conv import parse_padding
+from ..functional.conv_transpose import check_output_padding, conv_transpose_output_shape
 from ..functional.pool import _window_params
 
 __all__ = ["LayerSpec", "Window", "spec", "spec_of", "layer_class"]
@@ -36,6 +37,7 @@ __all__ = ["LayerSpec", "Window", "spec", "spec_of", "layer_class"]
 # Which arithmetic each layer type follows.
 _FAMILIES = {
     **{f"Conv{n}d": "conv" for n in (1, 2, 3)},
+    **{f"ConvTranspose{n}d": "convtranspose" for n in (1, 2, 3)},
     **{f"MaxPool{n}d": "maxpool" for n in (1, 2, 3)},
     **{f"AvgPool{n}d": "avgpool" for n in (1, 2, 3)},
     **{f"Adaptive{k}Pool{n}d": "adaptive" for k in ("Avg", "Max") for n in (1, 2, 3)},
@@ -166,6 +168,9 @@ class LayerSpec:
         if family == "conv":
             shapes = {"weight": (hp["out_channels"], hp["in_channels"] // hp["groups"], *hp["kernel_size"])}
             channels = hp["out_channels"]
+        elif family == "convtranspose":  # PyTorch's layout: input channels first
+            shapes = {"weight": (hp["in_channels"], hp["out_channels"] // hp["groups"], *hp["kernel_size"])}
+            channels = hp["out_channels"]
         elif family == "linear":
             shapes = {"weight": (hp["out_features"], hp["in_features"])}
             channels = hp["out_features"]
@@ -212,6 +217,22 @@ class LayerSpec:
                     for k, s, p, d in zip(hp["kernel_size"], hp["stride"], hp["padding"], dilation)]
         raise ValueError(f"{self.type_name} has no sliding window")
 
+    # ------------------------------------------------------------------ mult-adds
+    def mult_adds(self, output_shape) -> int:
+        """torchinfo's multiply-add count of one call with the batched ``output_shape``.
+
+        Convolutions, transposed ones included: ``params * N * prod(out_spatial)``;
+        any other layer: ``params * N``. (For a transposed convolution this is
+        torchinfo's convention, not the work done: each input pixel stamps the
+        kernel once, ``C_in * C_out / groups * prod(k) * N * prod(in_spatial)``.)
+        """
+        params = sum(math.prod(s) for s in self.parameter_shapes().values())
+        if not params or not output_shape:
+            return 0
+        if self.family in ("conv", "convtranspose"):
+            return params * output_shape[0] * math.prod(output_shape[2:])
+        return params * output_shape[0]
+
     # ------------------------------------------------------------------ output shape
     def output_shape(self, input_shape) -> tuple:
         """The output shape for a batched ``input_shape``; ``ValueError`` if the layer cannot take it."""
@@ -247,6 +268,18 @@ def _conv_output(layer, shape):
     layer._check_rank(shape, (layer.nd + 2,), "(N, C, *spatial)")
     layer._check_channels(shape, layer.hparams["in_channels"], f"in_channels={layer.hparams['in_channels']}")
     return _windowed_output(layer, shape, layer.hparams["out_channels"])
+
+
+def _conv_transpose_output(layer, shape):
+    hp = layer.hparams
+    layer._check_rank(shape, (layer.nd + 2,), "(N, C, *spatial)")
+    layer._check_channels(shape, hp["in_channels"], f"in_channels={hp['in_channels']}")
+    out = conv_transpose_output_shape(shape[2:], hp["kernel_size"], hp["stride"], hp["padding"],
+                                      hp["output_padding"], hp["dilation"])
+    if min(out) < 1:
+        raise ValueError(f"{layer.type_name}: the output would be {' x '.join(map(str, out))} for input of shape "
+                         f"{shape_str(shape)}: (in - 1)·S - 2P + D(K-1) + output_padding + 1 < 1; use less padding")
+    return (shape[0], hp["out_channels"], *out)
 
 
 def _pool_output(layer, shape):
@@ -342,7 +375,7 @@ def _same_shape(layer, shape):
 
 
 _OUTPUT_RULES = {
-    "conv": _conv_output, "maxpool": _pool_output, "avgpool": _pool_output, "adaptive": _adaptive_output,
+    "conv": _conv_output, "convtranspose": _conv_transpose_output, "maxpool": _pool_output, "avgpool": _pool_output, "adaptive": _adaptive_output,
     "linear": _linear_output, "batchnorm": _batchnorm_output, "instancenorm": _instancenorm_output,
     "layernorm": _layernorm_output, "groupnorm": _groupnorm_output, "lrn": _lrn_output, "prelu": _prelu_output,
     "maxout": _maxout_output, "flatten": _flatten_output, "unflatten": _unflatten_output,
@@ -422,6 +455,16 @@ def _normalise(name: str, hp: dict) -> dict:
         parse_padding(hp["padding"], nd, hp["kernel_size"], hp["stride"], hp["dilation"], name)
         if not isinstance(hp["padding"], str):
             hp["padding"] = ntuple(hp["padding"], nd, name, "padding", minimum=0)
+        hp["bias"] = bool(hp["bias"])
+    elif family == "convtranspose":
+        for key in ("in_channels", "out_channels", "groups"):
+            hp[key] = check_positive_int(hp[key], name, key)
+        for key in ("in_channels", "out_channels"):
+            if hp[key] % hp["groups"]:
+                raise ValueError(f"{name}: {key} ({hp[key]}) must be divisible by groups ({hp['groups']})")
+        for key, low in (("kernel_size", 1), ("stride", 1), ("dilation", 1), ("padding", 0), ("output_padding", 0)):
+            hp[key] = ntuple(hp[key], nd, name, key, minimum=low)
+        check_output_padding(hp["output_padding"], hp["stride"], hp["dilation"], name)
         hp["bias"] = bool(hp["bias"])
     elif family in ("maxpool", "avgpool"):
         dilation = hp.get("dilation", 1)
