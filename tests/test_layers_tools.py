@@ -70,7 +70,10 @@ def _torchinfo_leaves(stats):
 
 def _decoder():
     return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.ConvTranspose2d(4, 6, 4, stride=2, padding=1),
-                         nn.ConvTranspose2d(6, 2, 3, stride=2, padding=1, output_padding=1, groups=2, bias=False))
+                         nn.ConvTranspose2d(6, 2, 3, stride=2, padding=1, output_padding=1, groups=2, bias=False),
+                         nn.Upsample(scale_factor=1.5, mode="bilinear"), nn.ReflectionPad2d((1, 0, 2, 1)),
+                         nn.Conv2d(2, 8, 3), nn.PixelShuffle(2), nn.UpsamplingNearest2d(size=(9, 8)),
+                         nn.ConstantPad2d(-1, 0.5), nn.PixelUnshuffle(1), nn.UpsamplingBilinear2d(scale_factor=2))
 
 
 @pytest.mark.parametrize("run_forward", [True, False], ids=["traced", "analytic"])
@@ -87,6 +90,44 @@ def test_summary_matches_torchinfo(run_forward):
                      "LayerSpec.mult_adds has the rule for every layer")
     assert rows == _torchinfo_leaves(theirs)
     assert ours.total_params == theirs.total_params and ours.total_mult_adds == theirs.total_mult_adds
+
+
+LAYERS_AND_INPUTS = [
+    (nn.Upsample(scale_factor=(1.5, 0.7), mode="bilinear"), (2, 3, 5, 6)),
+    (nn.Upsample(size=4, mode="nearest-exact"), (1, 2, 7)),
+    (nn.Upsample(scale_factor=2.2, mode="trilinear", recompute_scale_factor=True), (1, 1, 2, 3, 4)),
+    (nn.UpsamplingBilinear2d(size=(3, 8)), (1, 2, 4, 4)),
+    (nn.PixelShuffle(3), (2, 18, 2, 3)), (nn.PixelUnshuffle(2), (3, 4, 6)),
+    (nn.ZeroPad1d((2, -1)), (2, 3, 5)), (nn.ConstantPad3d(1, 2.0), (1, 2, 2, 3, 1)),
+    (nn.ReflectionPad2d((1, 2, 0, 3)), (1, 2, 4, 5)), (nn.ReplicationPad1d(3), (2, 2)),
+    (nn.CircularPad2d((-1, 2, 1, 0)), (1, 1, 3, 4)),
+]
+
+
+@pytest.mark.parametrize("layer, shape", LAYERS_AND_INPUTS, ids=[repr(m) for m, _ in LAYERS_AND_INPUTS])
+def test_resize_and_pad_arithmetic_matches_the_layer(layer, shape):
+    assert spec_of(layer).output_shape(shape) == layer(np.zeros(shape)).shape
+    assert spec_of(layer).mult_adds(shape) == 0
+
+
+def test_shape_errors_name_the_layer():
+    with pytest.raises(ValueError, match=r"ReflectionPad2d: padding_mode='reflect' needs each padding smaller"):
+        spec("ReflectionPad2d", 4).output_shape((1, 1, 4, 4))
+    with pytest.raises(ValueError, match=r"Upsample: mode 'bilinear' needs a 4-D input"):
+        spec("Upsample", scale_factor=2, mode="bilinear").output_shape((1, 1, 4))
+    with pytest.raises(ValueError, match=r"PixelShuffle: expected an input \(\*, C \* 4, H, W\)"):
+        spec("PixelShuffle", 2).output_shape((1, 3, 4, 4))
+    with pytest.raises(ValueError, match="Upsample: give exactly one of size and scale_factor"):
+        spec("Upsample")
+
+
+def test_explain_upsample_and_pad():
+    e = explain("upsample", (1, 5, 5), scale_factor=2, mode="bilinear")
+    assert e.output_shape == (1, 10, 10) and e.params == 0 and e.mult_adds == 0
+    assert "H_out = floor(H_in · scale_factor) = floor(5 · 2) = 10; scale = 1/2" in e.notes
+    e = explain("zeropad2d", (2, 5, 5), padding=(1, 0, 2, 1))
+    assert e.output_shape == (2, 8, 6)
+    assert e.receptive_field.start == (-2.0, -1.0)  # a constant border shifts the first window into it
 
 
 def test_spec_errors():

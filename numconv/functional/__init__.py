@@ -18,4 +18,6 @@ from .im2col import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
+from .upsample import *  # noqa: F401,F403

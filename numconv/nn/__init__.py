@@ -15,5 +15,7 @@ from .linear import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .module import Module
 from .norm import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
 from .parameter import Parameter
 from .pool import *  # noqa: F401,F403
+from .upsample import *  # noqa: F401,F403

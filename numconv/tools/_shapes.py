@@ -29,6 +29,8 @@ from .. import nn
 from .._checks import FLOAT_DTYPES, check_positive_int, ntuple, shape_str
 from ..functional.conv import parse_padding
 from ..functional.conv_transpose import check_output_padding, conv_transpose_output_shape
+from ..functional.padding import pad_output_shape
+from ..functional.upsample import check_options, interpolate_output_shape, shuffle_output_shape
 from ..functional.pool import _window_params
 
 __all__ = ["LayerSpec", "Window", "spec", "spec_of", "layer_class"]
@@ -46,7 +48,15 @@ _FAMILIES = {
     "Linear": "linear", "LayerNorm": "layernorm", "GroupNorm": "groupnorm", "LocalResponseNorm": "lrn",
     "PReLU": "prelu", "Maxout": "maxout", "Flatten": "flatten", "Unflatten": "unflatten",
     "Softmax": "softmax", "LogSoftmax": "softmax", "Softmin": "softmax",
+    "Upsample": "upsample", "UpsamplingNearest2d": "upsample", "UpsamplingBilinear2d": "upsample",
+    "PixelShuffle": "pixelshuffle", "PixelUnshuffle": "pixelshuffle",
+    **{f"{kind}Pad{n}d": "pad" for kind in ("Zero", "Constant", "Reflection", "Replication", "Circular")
+       for n in (1, 2, 3)},
 }
+# The mode of each padding layer (functional.pad's) and of the fixed-mode upsampling layers.
+_PAD_MODES = {"Zero": "constant", "Constant": "constant", "Reflection": "reflect", "Replication": "replicate",
+              "Circular": "circular"}
+_UPSAMPLING = {"UpsamplingNearest2d": ("nearest", None), "UpsamplingBilinear2d": ("bilinear", True)}
 # Layers whose output has the input's shape and whose every output element
 # depends only on the input element at the same place.
 _ELEMENTWISE = (
@@ -151,14 +161,23 @@ class LayerSpec:
         """The dtype of the parameters, or None for a layer without parameters."""
         return np.dtype(self.hparams["dtype"]) if self.parameter_shapes() else None
 
+    @property
+    def pad_mode(self) -> str:
+        """A padding layer's ``functional.pad`` mode (``"reflect"`` for ``ReflectionPad2d``, ...)."""
+        return _PAD_MODES[self.type_name[:self.type_name.index("Pad")]]
+
     def __repr__(self) -> str:
         """Like the layer's constructor call: required arguments, then those that differ from the defaults."""
         params = inspect.signature(getattr(nn, self.type_name)).parameters
         required = [name for name, p in params.items()
                     if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        defaults = spec(self.type_name, **{name: self.hparams[name] for name in required}).hparams
+        try:
+            defaults = spec(self.type_name, **{name: self.hparams[name] for name in required}).hparams
+        except ValueError:  # the defaults alone are no valid layer (Upsample needs a size or a scale factor)
+            defaults = {name: p.default for name, p in params.items() if p.default is not p.empty}
         args = [repr(self.hparams[name]) for name in required]
-        args += [f"{k}={v!r}" for k, v in self.hparams.items() if k not in required and v != defaults.get(k)]
+        args += [f"{k}={v!r}" for k, v in self.hparams.items()
+                 if k in params and k not in required and v != defaults.get(k)]
         return f"{self.type_name}({', '.join(args)})"
 
     # ------------------------------------------------------------------ parameters and buffers
@@ -374,12 +393,35 @@ def _same_shape(layer, shape):
     return shape
 
 
+def _upsample_output(layer, shape):
+    hp = layer.hparams
+    try:
+        return interpolate_output_shape(shape, hp["size"], hp["scale_factor"], hp["mode"], hp["align_corners"],
+                                        hp["recompute_scale_factor"])
+    except ValueError as error:
+        raise ValueError(str(error).replace("interpolate:", f"{layer.type_name}:", 1)) from None
+
+
+def _pixelshuffle_output(layer, shape):
+    up = layer.type_name == "PixelShuffle"
+    factor = layer.hparams["upscale_factor" if up else "downscale_factor"]
+    return shuffle_output_shape(shape, factor, up, layer.type_name)
+
+
+def _pad_output(layer, shape):
+    try:
+        return pad_output_shape(shape, layer.hparams["padding"], layer.pad_mode, layer.hparams.get("value", 0.0))
+    except ValueError as error:
+        raise ValueError(str(error).replace("pad:", f"{layer.type_name}:", 1)) from None
+
+
 _OUTPUT_RULES = {
     "conv": _conv_output, "convtranspose": _conv_transpose_output, "maxpool": _pool_output, "avgpool": _pool_output, "adaptive": _adaptive_output,
     "linear": _linear_output, "batchnorm": _batchnorm_output, "instancenorm": _instancenorm_output,
     "layernorm": _layernorm_output, "groupnorm": _groupnorm_output, "lrn": _lrn_output, "prelu": _prelu_output,
     "maxout": _maxout_output, "flatten": _flatten_output, "unflatten": _unflatten_output,
     "softmax": _same_shape, "elementwise": _same_shape,
+    "upsample": _upsample_output, "pixelshuffle": _pixelshuffle_output, "pad": _pad_output,
 }
 
 
@@ -466,6 +508,16 @@ def _normalise(name: str, hp: dict) -> dict:
             hp[key] = ntuple(hp[key], nd, name, key, minimum=low)
         check_output_padding(hp["output_padding"], hp["stride"], hp["dilation"], name)
         hp["bias"] = bool(hp["bias"])
+    elif family == "upsample":
+        if name in _UPSAMPLING:
+            hp["mode"], hp["align_corners"] = _UPSAMPLING[name]
+            hp.setdefault("recompute_scale_factor", None)
+        hp["align_corners"] = check_options(hp["size"], hp["scale_factor"], hp["mode"], hp["align_corners"],
+                                            hp["recompute_scale_factor"], name)
+    elif family == "pad":
+        if isinstance(hp["padding"], (int, np.integer)) and not isinstance(hp["padding"], bool):
+            hp["padding"] = (int(hp["padding"]),) * (2 * nd)
+        hp["padding"] = ntuple(hp["padding"], 2 * nd, name, "padding")
     elif family in ("maxpool", "avgpool"):
         dilation = hp.get("dilation", 1)
         kernel, stride, padding, dilation = _window_params(nd, hp["kernel_size"], hp["stride"], hp["padding"],

@@ -347,6 +347,8 @@ def _explain_layer(layer: LayerSpec, input_shape: tuple) -> LayerExplanation:
     if family == "conv":
         c_in = layer.hparams["in_channels"]
         im2col = (c_in * math.prod(layer.hparams["kernel_size"]), math.prod(out[2:]))
+    if family == "upsample":
+        notes += _upsample_notes(layer, batched, out)
     if family == "adaptive":
         notes.append("adaptive pooling: output i along an axis of n inputs and m outputs averages/maxes inputs "
                      "floor(i·n/m) to ceil((i+1)·n/m) - 1, windows that are all alike only when m divides n")
@@ -381,6 +383,34 @@ def _transpose_axes(layer: LayerSpec, batched: tuple, out: tuple) -> tuple:
                  f"stamps the kernel, scaled by its value, {'x'.join(map(str, hp['stride']))} pixels from its "
                  "neighbour's stamp)")
     return axes, notes
+
+
+def _upsample_notes(layer: LayerSpec, batched: tuple, out: tuple) -> list:
+    """How each output size follows, and where each output pixel reads the input."""
+    hp = layer.hparams
+    names = _AXIS_NAMES[len(batched) - 2]
+    notes = []
+    factors = hp["scale_factor"]
+    for i, (name, n, m) in enumerate(zip(names, batched[2:], out[2:])):
+        if factors is None:
+            notes.append(f"{name}_out = size = {m}; scale = {name}_in / {name}_out = {n}/{m}")
+            continue
+        f = factors[i] if isinstance(factors, tuple) else factors
+        scale = f"{n}/{m}" if hp["recompute_scale_factor"] else f"1/{f:g}"
+        notes.append(f"{name}_out = floor({name}_in · scale_factor) = floor({n} · {f:g}) = {m}; scale = {scale}")
+    mode = hp["mode"]
+    if mode == "nearest":
+        notes.append("nearest: output i copies input floor(i · scale) (no half-pixel shift)")
+    elif mode == "nearest-exact":
+        notes.append("nearest-exact: output i copies input floor((i + 0.5) · scale), the pixel under its centre")
+    elif hp["align_corners"]:
+        notes.append(f"{mode}, align_corners=True: output i reads input i · (in - 1)/(out - 1) (first and last "
+                     "pixel centres aligned) and mixes the two pixels around it")
+    else:
+        notes.append(f"{mode}: output i reads input (i + 0.5) · scale - 0.5 (pixel centres aligned, clamped at 0) "
+                     "and mixes the two pixels around it; the backward pass sends each gradient back with the "
+                     "same two weights")
+    return notes
 
 
 def _axis_text(axis: str, size: int, w: Window, out: int) -> str:
@@ -494,10 +524,16 @@ def _update(rf: ReceptiveField, layer: LayerSpec | None, in_shape: tuple) -> Rec
         return ReceptiveField("global") if (dim % len(in_shape)) >= 2 else rf
     if family == "adaptive":
         return _adaptive_update(rf, layer, in_shape)
-    if family == "convtranspose":
-        # Neighbouring outputs see different numbers of inputs (by their phase modulo the stride):
+    if family in ("convtranspose", "upsample", "pixelshuffle") or (family == "pad" and layer.pad_mode != "constant"):
+        # Neighbouring outputs see different inputs by their phase (transposed convolution, upsampling,
+        # pixel shuffle), or border outputs copy pixels from elsewhere (reflect, replicate, circular):
         # no single window describes it.
         return ReceptiveField("unknown")
+    if family == "pad":  # a constant border: a 1-pixel window with that padding (negative: a crop)
+        pads = layer.hparams["padding"]
+        windows = [Window(1, 1, (pads[2 * i], pads[2 * i + 1])) for i in reversed(range(len(pads) // 2))]
+        return _apply_windows(rf, windows[-len(rf.size):]) if len(windows) <= len(rf.size) else ReceptiveField(
+            "unknown")
     if family not in ("conv", "maxpool", "avgpool") or rf.kind != "local":
         return rf
     windows = layer.windows(in_shape[2:])

@@ -162,6 +162,22 @@ CASES = [
           out_channels=2, kernel_size=2, dilation=2, groups=2, output_padding=1, bias=False),
     layer("ConvTranspose3d", "k=2 stride=2", normal(1, 2, 2, 3, 2), in_channels=2, out_channels=2, kernel_size=2,
           stride=2),
+    # resizing and padding
+    layer("Upsample", "nearest x2", normal(2, 2, 3, 3), scale_factor=2),
+    layer("Upsample", "nearest-exact 5 -> 7", normal(2, 2, 5), size=7, mode="nearest-exact"),
+    layer("Upsample", "linear x1.5", normal(2, 2, 4), scale_factor=1.5, mode="linear"),
+    layer("Upsample", "bilinear x2", normal(1, 2, 3, 4), scale_factor=2, mode="bilinear"),
+    layer("Upsample", "trilinear to 3x5x2, align_corners", normal(1, 1, 2, 3, 3), size=(3, 5, 2), mode="trilinear",
+          align_corners=True),
+    layer("UpsamplingNearest2d", "x3", normal(1, 2, 2, 3), scale_factor=3),
+    layer("UpsamplingBilinear2d", "x2 (align_corners)", normal(1, 2, 3, 3), scale_factor=2),
+    layer("PixelShuffle", "r=2", normal(2, 8, 2, 3), upscale_factor=2),
+    layer("PixelUnshuffle", "r=2", normal(2, 2, 4, 6), downscale_factor=2),
+    *[layer(f"{kind}Pad{n}d", f"padding={padding}", normal(2, 2, *(4, 5, 3)[:n]), padding=padding)
+      for n, padding in ((1, (2, 1)), (2, (1, 2, 2, 0)), (3, 1))
+      for kind in ("Zero", "Reflection", "Replication", "Circular")],
+    *[layer(f"ConstantPad{n}d", f"padding={padding} value=0.5", normal(2, 2, *(4, 5, 3)[:n]), padding=padding,
+            value=0.5) for n, padding in ((1, (2, -1)), (2, 1), (3, (1, 0, 0, 1, 1, 1)))],
     # pooling
     layer("MaxPool1d", "k=3 stride=2 padding=1", distinct(2, 2, 9), kernel_size=3, stride=2, padding=1),
     layer("MaxPool2d", "k=2", distinct(2, 2, 4, 4), kernel_size=2),
