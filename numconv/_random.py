@@ -9,11 +9,14 @@ shuffling, random crops) comes from one NumPy ``Generator`` kept here, so
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 
 import numpy as np
 
 _generator = np.random.default_rng(0)
+_local = threading.local()  # a per-thread replacement, set by a DataLoader worker for one batch
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -34,8 +37,24 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 
 def get_generator() -> np.random.Generator:
-    """The global generator (it changes identity after ``manual_seed``)."""
-    return _generator
+    """The global generator (it changes identity after ``manual_seed``).
+
+    Inside :func:`using_generator` (a ``DataLoader`` worker loading one
+    batch) it is that block's generator instead, in that thread only.
+    """
+    override = getattr(_local, "generator", None)
+    return _generator if override is None else override
+
+
+@contextlib.contextmanager
+def using_generator(generator: np.random.Generator):
+    """Make ``get_generator()`` return ``generator`` in this thread while the block runs."""
+    previous = getattr(_local, "generator", None)
+    _local.generator = generator
+    try:
+        yield generator
+    finally:
+        _local.generator = previous
 
 
 def get_rng_state() -> str:

@@ -18,7 +18,7 @@ Rules for writing docs that this file enforces:
   existing file, and a ``#fragment`` into a Markdown file names one of its
   headings.
 
-The skeletons in ``docs/exercises/*.py`` are not Markdown and are not run here.
+The exercise skeletons (``numconv/exercises/skeletons/*.py``) are not Markdown and are not run here.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pytest
 
 import numconv
 from numconv.cli import main
-from numconv.exercises import EXERCISES, check
+from numconv.exercises import EXERCISES, SETTINGS, check
 from numconv.exercises.solutions import (
     batchnorm_backward as bn,
     conv_backward as cb,
@@ -20,7 +20,7 @@ from numconv.exercises.solutions import (
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SKELETONS = os.path.join(ROOT, "docs", "exercises")
+SKELETONS = os.path.join(ROOT, "numconv", "exercises", "skeletons")
 SOLUTIONS = {
     "conv2d_forward": cf.conv2d_forward,
     "conv2d_backward": cb.conv2d_backward,
@@ -39,7 +39,7 @@ def _load(path):
 
 
 def _skeleton(name):
-    return _load(os.path.join(ROOT, EXERCISES[name].skeleton))
+    return _load(os.path.join(SKELETONS, EXERCISES[name].skeleton))
 
 
 # ---------------------------------------------------------------------------------------------- solutions and skeletons
@@ -66,13 +66,15 @@ def test_untouched_skeleton_says_not_implemented(name):
     assert not result.passed and result.problem == "not implemented"
     assert result.message.startswith(f"{name}: NOT IMPLEMENTED YET")
     assert EXERCISES[name].signature in result.message and "Traceback" not in result.message
+    # The hint names the learner's own file, wherever it is.
+    assert f"fill in the TODOs in {os.path.relpath(module.__file__)}" in result.message
     assert 'if __name__ == "__main__":' in inspect.getsource(module) and f'check({name}, "{name}")' in \
         inspect.getsource(module)
 
 
 def test_every_skeleton_file_is_an_exercise():
     files = sorted(f for f in os.listdir(SKELETONS) if f.endswith(".py"))
-    assert files == sorted(os.path.basename(ex.skeleton) for ex in EXERCISES.values())
+    assert files == sorted(ex.skeleton for ex in EXERCISES.values())
 
 
 # ---------------------------------------------------------------------------------------------- broken solutions
@@ -87,7 +89,7 @@ def test_conv_forward_forgot_padding():
                                "conv2d_forward")
     assert result.problem == "wrong shape"
     assert "expected (" in result.message and "forget to pad" in hints
-    assert "cases without padding passed" in hints
+    assert "the smallest failing case has padding = 1, and the same case with padding = 0 passes" in hints
     assert result.failing_case["padding"] == 1 and result.failing_case["H"] == 1  # shrunk to the smallest
 
 
@@ -319,3 +321,63 @@ def test_check_exercise_command_errors(tmp_path, capsys):
     failing.write_text("import numpy_that_does_not_exist\n")
     assert main(["check-exercise", str(failing)]) == 2
     assert "ModuleNotFoundError" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------- hints and settings
+def test_batchnorm_cases_have_a_gradient_that_is_not_zero():
+    from numconv.exercises.check import _prepare
+
+    ex = EXERCISES["batchnorm_backward"]
+    for case in ex.cases:
+        inputs, (dx, _, _) = _prepare(ex, case, 0)
+        assert np.max(np.abs(dx)) > 0.05 * np.max(np.abs(inputs["dout"])), case
+        assert ex.valid(case)
+    assert not ex.valid(dict(N=2, C=1, H=1, W=1))  # x_hat = +-1 whatever x is: dx would be 0
+
+
+def test_hints_name_only_settings_the_smallest_case_needs():
+    # Forgetting the batch in db first fails on a case that also has padding; the hint must name the batch.
+    def first_sample_db(dout, x, w, b, stride, padding):
+        dx, dw, _ = cb.conv2d_backward(dout, x, w, b, stride, padding)
+        return dx, dw, dout[0].sum(axis=(1, 2))
+
+    result, hints = _diagnosed(first_sample_db, "conv2d_backward")
+    assert result.failing_case["N"] == 2 and result.failing_case["padding"] == 0
+    assert "padding" not in hints and "N = 2, and the same case with N = 1 passes" in hints
+
+
+def test_every_setting_can_be_named():
+    from numconv.exercises._diagnose import setting_hints
+    from numconv.exercises._base import Exercise
+
+    case = dict(N=2, C=2, F=2, H=2, W=3, k=3, stride=2, padding=1, dilation=2, groups=2, scale=1000.0, steps=3)
+    ex = Exercise("fake", "", (), (), [case], None, None, (), settings=tuple(SETTINGS))
+    for key in SETTINGS:
+        # A mistake that needs only `key`: the case passes once that setting is plain.
+        hints = setting_hints(ex, case, lambda c, key=key: SETTINGS[key].describe(c) is None)
+        assert len(hints) == 1 and SETTINGS[key].plain_text in hints[0], key
+    assert setting_hints(ex, case, lambda c: False) == []
+
+
+def test_settings_named_in_the_module():
+    assert {"N", "HW", "stride", "padding", "dilation", "groups"} <= set(SETTINGS)
+
+
+# ---------------------------------------------------------------------------------------------- installed skeletons
+def test_exercises_list_and_copy(tmp_path, capsys):
+    assert main(["exercises", "list"]) == 0
+    out = capsys.readouterr().out
+    assert all(ex.skeleton in out and ex.signature in out for ex in EXERCISES.values())
+    assert main(["exercises", "copy", str(tmp_path / "mine"), "im2col"]) == 0
+    copied = tmp_path / "mine" / "im2col.py"
+    assert copied.read_text() == open(os.path.join(SKELETONS, "im2col.py")).read()
+    capsys.readouterr()
+    assert main(["check-exercise", str(copied)]) == 1
+    assert f"fill in the TODOs in {copied} and run" in capsys.readouterr().out  # outside the cwd: in full
+    copied.write_text("# my work\n")
+    assert main(["exercises", "copy", str(tmp_path / "mine")]) == 2  # never overwrites a learner's work
+    assert "already exists" in capsys.readouterr().err and copied.read_text() == "# my work\n"
+    assert main(["exercises", "copy", str(tmp_path / "mine"), "--force"]) == 0
+    assert len(list((tmp_path / "mine").glob("*.py"))) == len(EXERCISES)
+    assert main(["exercises", "copy", str(tmp_path), "conv3d"]) == 2
+    assert "unknown exercise 'conv3d'" in capsys.readouterr().err

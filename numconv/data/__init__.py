@@ -19,7 +19,9 @@ from .datasets import (
 from .download import ChecksumMismatchError, DownloadError, download_resources
 from .idx import IDXFormatError, read_idx, write_idx
 from .loader import DataLoader, default_collate
-from .transforms import Compose, Normalize, Pad, RandomCrop, RandomHorizontalFlip, Resize, ToFloat
+from .transforms import (
+    Compose, Normalize, Pad, PILToTensor, RandomCrop, RandomHorizontalFlip, Resize, ToFloat, ToPILImage, ToTensor,
+)
 
 __all__ = [
     "transforms", "Dataset", "Subset", "TensorDataset", "random_split", "ImageDataset", "MNIST", "FashionMNIST",
@@ -28,4 +30,5 @@ __all__ = [
     "DataLoader", "default_collate",
     # the transforms, also reachable here for brevity
     "Compose", "ToFloat", "Normalize", "Pad", "Resize", "RandomCrop", "RandomHorizontalFlip",
+    "ToTensor", "PILToTensor", "ToPILImage",
 ]

@@ -16,6 +16,9 @@ results with :func:`default_collate`.
 start of the current epoch and how many batches of it were delivered.
 ``load_state_dict()`` on a fresh loader then repeats the same permutation
 and continues after those batches, so an interrupted run resumes exactly.
+
+``num_workers=N`` loads batches on background threads (:mod:`numconv.data.workers`);
+``pin_memory`` is accepted and does nothing on a CPU.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 
 from .._checks import check_positive_int
 from .._random import get_generator
+from .workers import WorkerPool, batch_generator
 
 __all__ = ["DataLoader", "default_collate"]
 
@@ -85,6 +89,18 @@ class DataLoader:
     collate_fn : callable, optional
         Turns a list of samples into a batch; default :func:`default_collate`.
         Giving one disables the ``get_batch`` fast path.
+    num_workers : int
+        ``0`` loads each batch in the loop's own thread; ``N > 0`` loads
+        batches on ``N`` background threads while the loop trains (see
+        :mod:`numconv.data.workers`): same batches, same order.
+    pin_memory : bool
+        Accepted for PyTorch code; a no-op, since pinned (page-locked) memory
+        only speeds up copies to a GPU and numconv runs on the CPU.
+    persistent_workers : bool
+        Keep the worker threads between epochs (needs ``num_workers > 0``);
+        :meth:`close` ends them.
+    prefetch_factor : int, optional
+        Batches in flight per worker (default 2; only with ``num_workers > 0``).
 
     Yields
     ------
@@ -94,7 +110,7 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, generator=None,
-                 collate_fn=None):
+                 collate_fn=None, num_workers=0, pin_memory=False, persistent_workers=False, prefetch_factor=None):
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
             raise TypeError(f"DataLoader: expected a dataset with __len__ and __getitem__, got {type(dataset).__name__}")
         self.dataset = dataset
@@ -116,6 +132,7 @@ class DataLoader:
             raise TypeError(f"DataLoader: expected collate_fn to be callable, got {type(collate_fn).__name__}")
         self.collate_fn = collate_fn
         self._generator = generator
+        self._init_workers(num_workers, pin_memory, persistent_workers, prefetch_factor)
         self.epoch = 0            # epochs completed
         self._active = None       # token of the iterator currently running an epoch
         self._epoch_start = None  # generator state before this epoch's permutation was drawn
@@ -148,8 +165,8 @@ class DataLoader:
             order = np.arange(n)
         start, self._resume_at = self._resume_at, 0
         self._position = start
-        for b in range(start, batches):
-            batch = self._fetch(order[b * self.batch_size:(b + 1) * self.batch_size])
+        jobs = ((b, order[b * self.batch_size:(b + 1) * self.batch_size]) for b in range(start, batches))
+        for b, batch in enumerate(self._load(jobs), start):
             if self._active is token:
                 self._position = b + 1
             yield batch
@@ -157,6 +174,47 @@ class DataLoader:
             self._active = None
             self.epoch += 1
             self._position = 0
+
+    # ------------------------------------------------------------------ workers
+    def _init_workers(self, num_workers, pin_memory, persistent_workers, prefetch_factor):
+        self.num_workers = check_positive_int(num_workers, "DataLoader", "num_workers", minimum=0)
+        for name, value in (("pin_memory", pin_memory), ("persistent_workers", persistent_workers)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"DataLoader: expected {name} to be True or False, got {value!r}")
+        if persistent_workers and self.num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0")
+        if prefetch_factor is not None and self.num_workers == 0:
+            raise ValueError(f"DataLoader: prefetch_factor={prefetch_factor!r} only applies with num_workers > 0 "
+                             f"(leave it None when num_workers=0)")
+        self.pin_memory = bool(pin_memory)  # nothing to pin on a CPU: kept only so PyTorch code runs unchanged
+        self.persistent_workers = bool(persistent_workers)
+        self.prefetch_factor = None if self.num_workers == 0 else \
+            check_positive_int(2 if prefetch_factor is None else prefetch_factor, "DataLoader", "prefetch_factor")
+        self._pool = None
+        self._worker_seed = None  # drawn from numconv's global generator the first time workers load
+
+    def _load(self, jobs):
+        """Yield the batch of each ``(b, indices)`` job, in order, here or on the worker threads."""
+        if self.num_workers == 0:
+            for _, indices in jobs:
+                yield self._fetch(indices)
+            return
+        if self._worker_seed is None:
+            self._worker_seed = int(get_generator().integers(0, 2**63))
+        epoch, seed = self.epoch, self._worker_seed
+        pool = self._pool or WorkerPool(self.num_workers, self.prefetch_factor)
+        self._pool = pool if self.persistent_workers else None
+        try:
+            yield from pool.run(self._fetch, jobs, lambda b: batch_generator(seed, epoch, b))
+        finally:
+            if not self.persistent_workers:
+                pool.close()
+
+    def close(self) -> None:
+        """End the worker threads kept by ``persistent_workers=True`` (they also end with the loader)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _fetch(self, indices):
         if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
@@ -166,21 +224,28 @@ class DataLoader:
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict:
-        """Where the loader is: ``{"epoch", "batches_done", "generator"}``.
+        """Where the loader is: ``{"epoch", "batches_done", "generator"}`` (and ``"worker_seed"``).
 
         ``generator`` is a JSON string (the shuffling generator's state at the
         start of the current epoch, or now if no epoch is running; ``None``
         when unshuffled and never used), so the dict stores in ``.npz`` and
-        JSON alike.
+        JSON alike. ``worker_seed`` (present once worker threads have loaded
+        a batch) seeds the random transforms of batches loaded on them.
         """
         if self._active is not None and self._position < len(self):
-            return {"epoch": self.epoch, "batches_done": self._position, "generator": self._epoch_start}
+            return self._with_worker_seed({"epoch": self.epoch, "batches_done": self._position,
+                                           "generator": self._epoch_start})
         # Between epochs (or every batch of this one already delivered): the next epoch starts afresh.
         finished = 1 if self._active is not None else 0
         state = None
         if self.shuffle or self._generator is not None:
             state = json.dumps(self.generator.bit_generator.state)
-        return {"epoch": self.epoch + finished, "batches_done": 0, "generator": state}
+        return self._with_worker_seed({"epoch": self.epoch + finished, "batches_done": 0, "generator": state})
+
+    def _with_worker_seed(self, state: dict) -> dict:
+        if self._worker_seed is not None:  # only once workers have loaded, so the dict stays None-free
+            state["worker_seed"] = self._worker_seed
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from a :meth:`state_dict`: the next iteration resumes that epoch where it stopped."""
@@ -210,6 +275,10 @@ class DataLoader:
                 self._generator.bit_generator.state = bit_generator.state  # keep a caller's generator in step
             else:
                 self._generator = np.random.Generator(bit_generator)
+        worker_seed = state.get("worker_seed")  # absent from states saved before workers existed
+        if isinstance(worker_seed, np.ndarray):
+            worker_seed = worker_seed.item()
+        self._worker_seed = None if worker_seed is None else int(worker_seed)
         self.epoch = int(state["epoch"])
         self._resume_at = batches_done
         self._active = None

@@ -16,17 +16,22 @@ draws.
 The usual MNIST pipeline for LeNet-5::
 
     Compose([ToFloat(), Pad(2), Normalize((0.1307,), (0.3081,))])   # 28x28 uint8 -> (1, 32, 32) float32
+
+Pictures from Pillow or an image library (channel-last ``(H, W, C)``) go
+through ``ToTensor()`` first, as in torchvision; ``ToPILImage()`` turns an
+array back into a picture (both in :mod:`numconv.data.pil_transforms`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_positive_int, check_probability, ntuple
+from .._checks import channel_last_hint, check_positive_int, check_probability, ntuple
 from .._random import get_generator
 
 __all__ = [
     "Compose", "ToFloat", "Normalize", "Pad", "Resize", "RandomCrop", "RandomHorizontalFlip", "Transform",
+    "ToTensor", "PILToTensor", "ToPILImage",
 ]
 
 
@@ -145,7 +150,7 @@ class Normalize(Transform):
         if len(self.mean) not in (1, channels):
             raise ValueError(
                 f"Normalize: {len(self.mean)} mean/std values for an image with {channels} channels "
-                f"(shape {tuple(x.shape)})"
+                f"(shape {tuple(x.shape)})" + channel_last_hint(x.shape, x.ndim - 3, len(self.mean))
             )
         mean = np.asarray(self.mean, dtype=x.dtype).reshape(-1, 1, 1)
         std = np.asarray(self.std, dtype=x.dtype).reshape(-1, 1, 1)
@@ -385,3 +390,7 @@ class RandomHorizontalFlip(Transform):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+# torchvision's picture <-> array conversions (their own module: they are about PIL, not arrays).
+from .pil_transforms import PILToTensor, ToPILImage, ToTensor  # noqa: E402

@@ -1,13 +1,15 @@
 """Gradient-check exercises: write a layer's forward or backward pass by hand, then check it.
 
-The skeletons are in ``docs/exercises/`` (one file per exercise, with the
-task, the shapes and hints); ``check`` runs a solution on many cases against
-numconv's own ops and explains what is wrong::
+The skeletons are installed with the package, in
+``numconv/exercises/skeletons/`` (one file per exercise, with the task, the
+shapes and hints); ``numconv exercises copy DIR`` (or ``copy_skeletons``) puts
+copies where a learner can edit them. ``check`` runs a solution on many cases
+against numconv's own ops and explains what is wrong::
 
     from numconv.exercises import check
     check(conv2d_backward, "conv2d_backward")    # prints a report, returns a CheckResult
 
-or, from the shell, ``numconv check-exercise docs/exercises/conv_backward.py``.
+or, from the shell, ``numconv check-exercise DIR/conv_backward.py``.
 
 =================================  ====================================================================
 exercise                           signature
@@ -23,7 +25,9 @@ exercise                           signature
 Worked solutions are in ``numconv.exercises.solutions`` (read them after trying).
 """
 
-from .cases import EXERCISES, Exercise, get_exercise
+from ._copy import SKELETONS, copy_skeletons, skeleton_path
+from .cases import EXERCISES, SETTINGS, Exercise, Setting, get_exercise
 from .check import RTOL, CheckResult, check
 
-__all__ = ["check", "CheckResult", "EXERCISES", "Exercise", "get_exercise", "RTOL"]
+__all__ = ["check", "CheckResult", "EXERCISES", "Exercise", "get_exercise", "RTOL", "SETTINGS", "Setting",
+           "SKELETONS", "copy_skeletons", "skeleton_path"]

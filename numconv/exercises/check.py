@@ -7,15 +7,17 @@ against PyTorch). At the first case that fails it stops and
 1. says *what* failed: an exception (with the line of the student's code),
    ``None`` returned ("not implemented yet"), a wrong shape (expected vs
    got), NaN/inf, or wrong values (which output, how far off, where);
-2. looks for *why*: the answer is all zeros, a constant factor off (a
-   factor N is "divided by the batch size twice?"), the sign flipped,
-   transposed, flipped, or one of the exercise's known slips (a missing
-   bias, ``=`` instead of ``+=`` over overlapping windows, ...); and which
-   setting the failing case has that the passing ones had not (padding,
-   stride);
-3. shrinks the case, one dimension at a time, to the smallest one that
-   still fails, and prints it with its arrays, so that it can be worked
-   out by hand.
+2. shrinks the case, one dimension at a time, to the smallest one that
+   still fails in the same way, and prints it with its arrays, so that it
+   can be worked out by hand;
+3. looks for *why*, on that smallest case: the answer is all zeros, a
+   constant factor off (named: N, m = N·H·W, kernel_size**2, ...), the sign
+   flipped, transposed, flipped, or one of the exercise's known slips (a
+   missing bias, ``=`` instead of ``+=`` over overlapping windows, ...); and
+   which settings the mistake needs: each setting of the smallest case
+   (batch size, H·W, stride, padding, dilation, groups, overlapping
+   windows, ...) is set back to its plain value, and a setting is named
+   only if the case then passes.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._diagnose import RTOL, diagnose, relative_error, setting_hints
 from .cases import Exercise, get_exercise
 
 __all__ = ["check", "CheckResult", "RTOL"]
 
-RTOL = 1e-8  # error allowed, relative to the largest expected value (float64 throughout)
 _MAX_SHRINK_CALLS = 60
 
 
@@ -92,8 +94,7 @@ def check(fn, exercise: str, *, seed: int = 0, verbose: bool = True) -> CheckRes
         The student's function, with the exercise's signature (see
         ``numconv.exercises.EXERCISES[exercise].signature``).
     exercise : str
-        ``"conv2d_forward"``, ``"conv2d_backward"``, ``"maxpool2d_backward"``,
-        ``"batchnorm_backward"``, ``"softmax_cross_entropy_backward"`` or ``"im2col"``.
+        The exercise's name, a key of ``numconv.exercises.EXERCISES`` (``"conv2d_backward"``, ...).
     seed : int
         Seeds the random inputs.
     verbose : bool
@@ -141,11 +142,11 @@ def _run(fn, ex: Exercise, case: dict, inputs: dict, expected: tuple):
     """Call ``fn`` on one case: ``(None, largest relative error)`` if right, else ``(_Failure, None)``."""
     given = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in inputs.items()}
     try:
-        result = fn(*(given[name] for name in ex.arguments))
+        result = ex.call(fn, given) if ex.call else fn(*(given[name] for name in ex.arguments))
     except NotImplementedError as error:
         text = f": {error}" if str(error) else ""
         return _Failure("not implemented", [f"{ex.name} is not implemented yet (it raised NotImplementedError{text})."],
-                        [f"fill in the TODOs in {ex.skeleton or 'your file'} and run the check again"]), None
+                        [f"fill in the TODOs in {_own_file(fn, ex)} and run the check again"]), None
     except Exception as error:  # the student's bug, reported with the line it happened on
         return _Failure("exception", [f"{ex.name} raised {type(error).__name__}: {error}", _where(fn, error)]), None
 
@@ -172,7 +173,7 @@ def _run(fn, ex: Exercise, case: dict, inputs: dict, expected: tuple):
             bad = int(np.size(got) - np.isfinite(got).sum())
             return _Failure("not finite", [f"{name} has {bad} NaN or inf values (the expected values are finite)."],
                             hints, [name], {name: got}), None
-        error = _relative_error(got, want)
+        error = relative_error(got, want)
         if error > RTOL:
             wrong.append((name, got, want, error))
         largest = max(largest, error)
@@ -212,15 +213,6 @@ def _unpack(ex: Exercise, result):
     return tuple(arrays), None
 
 
-def _relative_error(got: np.ndarray, want: np.ndarray) -> float:
-    """``max |got - want|`` over ``max |want|`` (or the plain difference if ``want`` is all zeros)."""
-    if got.size == 0:
-        return 0.0
-    scale = float(np.max(np.abs(want)))
-    difference = float(np.max(np.abs(got - want)))
-    return difference / scale if scale > 0 else difference
-
-
 def _where(fn, error) -> str:
     """``at line 12 of file.py, in conv2d_forward: out[n, f, i, j] = ...``: the student's line that raised."""
     frames = traceback.extract_tb(error.__traceback__)
@@ -251,79 +243,21 @@ def _value_failure(ex, case, inputs, expected, wrong) -> _Failure:
         place = f" at index {index}" if index else ""
         lines.append(f"{name} is wrong: max abs error {diff.max():.3g}{place} (expected {want[index]:.6g}, got "
                      f"{got[index]:.6g}), relative error {error:.2g}.")
-        hints += _diagnose(name, got, want, case, inputs, candidates.get(name, []))
+        hints += diagnose(ex, name, got, want, case, inputs, candidates.get(name, []))
     if right:
         lines.append(f"({', '.join(right)} {'is' if len(right) == 1 else 'are'} right.)")
     return _Failure("wrong values", lines, hints, [w[0] for w in wrong], {w[0]: w[1] for w in wrong})
 
 
-def _close(a, b) -> bool:
-    return a.shape == b.shape and _relative_error(a, b) <= 1e-6
+def _own_file(fn, ex: Exercise) -> str:
+    """The file the student's function is written in (relative to the working folder when inside it)."""
+    import os
 
-
-def _diagnose(name, got, want, case, inputs, candidates) -> list:
-    """Plain-word guesses at what went wrong with output ``name``."""
-    if not np.any(got):
-        return [f"{name} is all zeros: was it computed at all? (e.g. still the np.zeros it started as, or the "
-                "values written into a different array)"]
-    if _relative_error(got, want) < 1e-5:
-        return [f"{name} is nearly right, off by about float32 rounding: is something computed in float32 "
-                "(dtype=np.float32, or an array made from float32 data)? Everything here is float64"]
-    for candidate, hint in candidates:
-        if _close(got, np.asarray(candidate, dtype=np.float64)):
-            return [hint]
-    hints = []
-    factor = _constant_factor(got, want)
-    if factor is not None:
-        hints.append(_factor_hint(name, factor, case.get("N")))
-    elif got.ndim >= 2 and got.shape[-1] == got.shape[-2] and _close(got, np.swapaxes(want, -1, -2)):
-        hints.append(f"{name} is transposed: its last two axes (rows and columns, H and W) are swapped")
-    elif got.ndim >= 2 and _close(got, want[..., ::-1, ::-1]):
-        hints.append(f"{name} is flipped upside down and left to right")
-    else:
-        wrong = np.abs(got - want) > RTOL * max(float(np.max(np.abs(want))), 1e-300)
-        padding = int(case.get("padding", 0) or 0)
-        if got.ndim == 4 and padding and _only_near_border(wrong, padding):
-            hints.append(f"only values within {padding} pixel(s) of the border are wrong: check the padding")
-        elif wrong.sum() < wrong.size:
-            hints.append(f"{int(wrong.sum())} of {wrong.size} values of {name} are wrong, the others are right")
-    return hints
-
-
-def _constant_factor(got, want):
-    """``k`` if ``got == k * want`` (to 1e-6), else None."""
-    denominator = float(np.sum(want * want))
-    if denominator == 0:
-        return None
-    k = float(np.sum(got * want)) / denominator
-    if k == 0 or not _close(got, k * want):
-        return None
-    return k
-
-
-def _factor_hint(name: str, k: float, batch) -> str:
-    def near(a, b):
-        return abs(a - b) <= 1e-6 * max(abs(a), abs(b))
-
-    if near(k, -1):
-        return f"{name} has the wrong sign: every value is the negative of the right one"
-    if batch and batch > 1 and near(k, 1 / batch):
-        return (f"{name} is exactly N = {batch} times too small: did you divide by the batch size twice (or divide "
-                "a sum that was already a mean)?")
-    if batch and batch > 1 and near(k, batch):
-        return (f"{name} is exactly N = {batch} times too large: did you forget to divide by the batch size "
-                "(the loss is a mean over the batch)?")
-    if near(k, 2) or near(k, 0.5):
-        return (f"{name} is exactly {k:g} times the right answer: is a term counted twice, or a factor 2 (or 1/2) "
-                "misplaced?")
-    return f"{name} is {k:.6g} times the right answer everywhere: a constant factor is wrong"
-
-
-def _only_near_border(wrong: np.ndarray, padding: int) -> bool:
-    if not wrong.any():
-        return False
-    inner = wrong[:, :, padding:wrong.shape[2] - padding, padding:wrong.shape[3] - padding]
-    return not inner.any()
+    path = getattr(getattr(fn, "__code__", None), "co_filename", "")
+    if not path or path.startswith("<") or not os.path.isfile(path):
+        return f"your copy of {ex.skeleton}" if ex.skeleton else "your file"
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 # ---------------------------------------------------------------------------------------------- the report
@@ -335,45 +269,33 @@ def _report_failure(fn, ex, seed, passed_cases, failing, failure) -> CheckResult
                  f"Signature to implement: {ex.signature}", *(f"Hint: {h}" for h in failure.hints)]
         return CheckResult(ex.name, False, "\n".join(lines), 0, total, failing, failure.problem, [], failure.hints)
 
-    hints = list(failure.hints) + _setting_hints(passed_cases, failing)
+    # Every hint is worked out on the smallest failing case, the one printed for the learner to work through.
     tiny, tiny_failure = _shrink(fn, ex, seed, failing, failure)
+    hints = list(dict.fromkeys(tiny_failure.hints + setting_hints(ex, tiny, lambda case: _passes(fn, ex, seed, case))))
     done = f"cases 1-{number - 1} passed" if number > 2 else ("case 1 passed" if number == 2 else "the first case")
     lines = [f"{ex.name}: FAILED on case {number} of {total} ({_case_text(failing)}); {done}."]
     lines += [f"  {line}" for line in failure.lines if line]
-    lines += [f"  Hint: {hint}" for hint in dict.fromkeys(hints)]
     if tiny != failing:
         lines.append(f"The smallest failing case found: {_case_text(tiny)}")
         lines += [f"  {line}" for line in tiny_failure.lines if line]
     else:
         lines.append("The failing case, in full:")
+    lines += [f"  Hint: {hint}" for hint in hints]
     inputs, expected = _prepare(ex, tiny, seed)
     lines += _show_case(ex, inputs, expected, tiny_failure)
     lines.append(f"Signature: {ex.signature}")
-    return CheckResult(ex.name, False, "\n".join(lines), len(passed_cases), total, tiny, failure.problem,
-                       failure.wrong, list(dict.fromkeys(hints)))
+    return CheckResult(ex.name, False, "\n".join(lines), len(passed_cases), total, tiny, tiny_failure.problem,
+                       tiny_failure.wrong, hints)
 
 
 def _case_text(case: dict) -> str:
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in case.items())
 
 
-def _setting_hints(passed_cases, failing) -> list:
-    """Settings the failing case has and no passing case had (padding, stride, overlapping windows)."""
-    hints = []
-    if not passed_cases:
-        return hints
-    if failing.get("padding", 0) > 0 and all(c.get("padding", 0) == 0 for c in passed_cases):
-        hints.append(f"the cases without padding passed and this one has padding={failing['padding']}: "
-                     "check how you pad (and, in a backward pass, crop) the input")
-    if failing.get("stride", 1) > 1 and all(c.get("stride", 1) == 1 for c in passed_cases):
-        hints.append(f"the cases with stride 1 passed and this one has stride={failing['stride']}: check where each "
-                     "window starts (i * stride) and the output size")
-    if "k" in failing and failing["stride"] < failing["k"] and all(c["stride"] >= c["k"] for c in passed_cases):
-        hints.append("the cases with side-by-side windows passed and in this one the windows overlap "
-                     "(stride < kernel_size)")
-    if failing.get("scale", 1) > 1 and all(c.get("scale", 1) == 1 for c in passed_cases):
-        hints.append(f"the cases with small logits passed and this one has logits around +-{failing['scale']:g}")
-    return hints
+def _passes(fn, ex, seed, case) -> bool:
+    inputs, expected = _prepare(ex, case, seed)
+    failure, _ = _run(fn, ex, case, inputs, expected)
+    return failure is None
 
 
 def _shrink(fn, ex, seed, case, failure):
@@ -382,7 +304,7 @@ def _shrink(fn, ex, seed, case, failure):
     improved = True
     while improved and calls < _MAX_SHRINK_CALLS:
         improved = False
-        for smaller in ex.shrink(case):
+        for smaller in ex.smaller(case):
             calls += 1
             inputs, expected = _prepare(ex, smaller, seed)
             new, _ = _run(fn, ex, smaller, inputs, expected)
@@ -395,10 +317,7 @@ def _shrink(fn, ex, seed, case, failure):
 
 
 def _show_case(ex, inputs, expected, failure) -> list:
-    lines = []
-    for name in ex.arguments:
-        value = inputs[name]
-        lines.append(f"  {name} = {_array_text(value)}")
+    lines = [f"  {name} = {_array_text(value)}" for name, value in inputs.items()]
     for name, want in zip(ex.outputs, expected):
         if name in failure.got:
             lines.append(f"  expected {name} = {_array_text(want)}")

@@ -44,6 +44,9 @@ class Adagrad(Optimizer):
     constructor's value for every group).
     """
 
+    STATE_ENTRIES = {"step": "count", "sum": "array"}
+    REQUIRED_STATE = ("step", "sum")
+
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10, *, maximize: bool = False):
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,

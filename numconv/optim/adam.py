@@ -48,6 +48,9 @@ class Adam(Optimizer):
     amsgrad, ``max_exp_avg_sq`` (each the shape of the parameter).
     """
 
+    STATE_ENTRIES = {"step": "count", "exp_avg": "array", "exp_avg_sq": "array", "max_exp_avg_sq": "array"}
+    REQUIRED_STATE = ("step", "exp_avg", "exp_avg_sq")
+
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0,
                  amsgrad: bool = False, *, maximize: bool = False, decoupled_weight_decay: bool = False):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,

@@ -35,6 +35,7 @@ lists, and ``"0"``, ``"1"``, ... keys for state indices and list positions.
 from __future__ import annotations
 
 import copy
+import math
 import numbers
 from collections import defaultdict
 
@@ -45,12 +46,22 @@ from ..nn.parameter import Parameter
 __all__ = ["Optimizer"]
 
 
+#: Every hyper-parameter some numconv optimiser has, and which optimisers have it. A saved
+#: group holding one of these that the loading optimiser lacks was saved by another kind.
+_HYPER_PARAMETERS = {
+    "momentum": "SGD or RMSprop", "dampening": "SGD", "nesterov": "SGD", "betas": "Adam or AdamW",
+    "amsgrad": "Adam or AdamW", "decoupled_weight_decay": "Adam or AdamW", "alpha": "RMSprop",
+    "centered": "RMSprop", "lr_decay": "Adagrad", "initial_accumulator_value": "Adagrad",
+}
+
+
 class Optimizer:
     """Base class of numconv's optimisers.
 
     A subclass passes its hyper-parameter defaults to ``__init__``, checks a
-    group's values in ``_check_group`` and updates one parameter in
-    ``_update``; this class does the rest.
+    group's values in ``_check_group``, names its per-parameter state in
+    ``STATE_ENTRIES`` and updates one parameter in ``_update``; this class
+    does the rest.
 
     Parameters
     ----------
@@ -71,6 +82,11 @@ class Optimizer:
         ``state[param]`` is the parameter's state dict (empty before its first step).
     defaults : dict
     """
+
+    #: name -> "count" (an int >= 0) or "array" (the parameter's shape), for every state entry the
+    #: optimiser keeps per parameter; ``REQUIRED_STATE`` lists those a non-empty state must have.
+    STATE_ENTRIES: dict = {}
+    REQUIRED_STATE: tuple = ()
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
@@ -169,7 +185,11 @@ class Optimizer:
     def step(self, closure=None):
         """Update every parameter once from its current gradient.
 
-        Parameters with ``requires_grad=False`` or no gradient are skipped.
+        Parameters with ``requires_grad=False`` or no gradient (``p.grad is
+        None``: nothing reached them since the last ``zero_grad``) are
+        skipped entirely, as in PyTorch: their momentum and running averages
+        do not move either. A learning rate that became negative or
+        non-finite (a scheduler's, or one set by hand) is refused here.
 
         Parameters
         ----------
@@ -181,6 +201,11 @@ class Optimizer:
         The closure's return value, or None.
         """
         loss = closure() if closure is not None else None
+        for i, group in enumerate(self.param_groups):
+            try:
+                check_lr(group)
+            except (TypeError, ValueError) as error:  # e.g. a scheduler drove it negative
+                raise type(error)(f"{type(self).__name__}.step: parameter group {i}: {error}") from None
         for group in self.param_groups:
             for p in group["params"]:
                 if not p.requires_grad or p.grad is None:
@@ -248,6 +273,7 @@ class Optimizer:
                 )
             id_map.update(zip(saved_ids, group["params"]))
             new_group = {k: _from_plain(k, v) for k, v in saved.items() if k != "params"}
+            self._check_same_kind(new_group, i, where)
             for name, default in self.defaults.items():
                 new_group.setdefault(name, default)
             if "param_names" not in new_group and "param_names" in group:
@@ -260,21 +286,54 @@ class Optimizer:
             key = int(_scalar(key))
             if key not in id_map:
                 raise ValueError(f"{where}: the state dict has state for parameter {key}, which no group lists")
-            p = id_map[key]
-            entry = {}
-            for name, value in values.items():
-                value = _from_plain(name, value)
-                if isinstance(value, np.ndarray):
-                    if value.shape != p.data.shape:
-                        raise ValueError(
-                            f"{where}: state '{name}' of parameter {key} has shape {value.shape}, but the "
-                            f"parameter has shape {p.data.shape}"
-                        )
-                    value = value.astype(p.data.dtype, copy=True)
-                entry[name] = value
-            new_state[p] = entry
+            if not isinstance(values, dict):
+                raise TypeError(f"{where}: the state of parameter {key} should be a dict, got {type(values).__name__}")
+            new_state[id_map[key]] = self._checked_entry(values, key, id_map[key], where)
         self.param_groups = new_groups
         self.state = new_state
+
+    def _check_same_kind(self, saved_group: dict, index: int, where: str) -> None:
+        """Refuse a group saved by another kind of optimiser (its hyper-parameters give it away)."""
+        foreign = [k for k in saved_group if k in _HYPER_PARAMETERS and k not in self.defaults]
+        if foreign:
+            raise ValueError(
+                f"{where}: parameter group {index} was saved by another optimizer (it has '{foreign[0]}', a "
+                f"hyper-parameter of {_HYPER_PARAMETERS[foreign[0]]}), so it cannot be loaded into "
+                f"{type(self).__name__}"
+            )
+
+    def _checked_entry(self, values: dict, key: int, param: Parameter, where: str) -> dict:
+        """One parameter's saved state, checked against ``STATE_ENTRIES`` and cast to its dtype."""
+        ours = type(self).__name__
+        entry = {}
+        for name, value in values.items():
+            kind = self.STATE_ENTRIES.get(name)
+            if kind is None:
+                known = ", ".join(self.STATE_ENTRIES) or "none"
+                raise ValueError(f"{where}: parameter {key} has state '{name}', which {ours} does not keep "
+                                 f"(it keeps: {known}); was the state saved by another optimizer?")
+            value = _from_plain(name, value) if kind == "array" else _scalar(value)
+            if kind == "count":
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
+                    raise ValueError(f"{where}: state '{name}' of parameter {key} should be an int >= 0, got "
+                                     f"{value!r}")
+                value = int(value)
+            else:
+                if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+                    raise TypeError(f"{where}: state '{name}' of parameter {key} should be an array of numbers, "
+                                    f"got {type(value).__name__}")
+                if value.shape != param.data.shape:
+                    raise ValueError(
+                        f"{where}: state '{name}' of parameter {key} has shape {value.shape}, but the "
+                        f"parameter has shape {param.data.shape}"
+                    )
+                value = value.astype(param.data.dtype, copy=True)
+            entry[name] = value
+        missing = [name for name in self.REQUIRED_STATE if name not in entry]
+        if entry and missing:
+            raise ValueError(f"{where}: the state of parameter {key} lacks '{missing[0]}', which {ours} needs "
+                             f"(it has: {', '.join(entry)}); was it saved by another optimizer?")
+        return entry
 
     # ------------------------------------------------------------------ repr
     def __repr__(self) -> str:
@@ -343,8 +402,8 @@ def _from_plain(name: str, value):
 
 
 def check_lr(group: dict) -> None:
-    """The learning-rate check every optimiser shares."""
-    check_number(group["lr"], "learning rate", minimum=0.0)
+    """The learning-rate check every optimiser shares: a finite number >= 0."""
+    check_number(group["lr"], "learning rate", minimum=0.0, below=math.inf, expected="finite and >= 0")
 
 
 def check_number(value, what: str, minimum: float | None = 0.0, below: float | None = None,

@@ -52,6 +52,9 @@ class RMSprop(Optimizer):
     (momentum > 0) and ``grad_avg`` (centered), each the shape of the parameter.
     """
 
+    STATE_ENTRIES = {"step": "count", "square_avg": "array", "momentum_buffer": "array", "grad_avg": "array"}
+    REQUIRED_STATE = ("step", "square_avg")
+
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0,
                  momentum: float = 0, centered: bool = False, *, maximize: bool = False):
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,

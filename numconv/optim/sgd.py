@@ -44,6 +44,9 @@ class SGD(Optimizer):
     when momentum is on.
     """
 
+    STATE_ENTRIES = {"momentum_buffer": "array"}
+    REQUIRED_STATE = ()
+
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,

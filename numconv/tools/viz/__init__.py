@@ -9,7 +9,9 @@
 - ``plot_im2col(x, kernel)``: the im2col matrix next to the kernel matrix,
   convolution as one matrix product;
 - ``plot_image_filters(image)``: a picture under each hand-made kernel of
-  ``numconv.tools.filters``.
+  ``numconv.tools.filters``;
+- ``make_grid(images)`` / ``save_image(images, path)``: torchvision's tiling of
+  a batch into one picture (plain NumPy and Pillow, no matplotlib).
 
 Every function returns the ``matplotlib.figure.Figure`` and, given
 ``path``, also saves it. matplotlib is imported only when a function runs
@@ -22,6 +24,7 @@ that need no display and save through the Agg backend.
 from .curves import load_history, plot_confusion_matrix, plot_history
 from .feature_maps import layer_outputs, plot_feature_maps
 from .filters_grid import plot_filters
+from .grid import make_grid, save_image
 from .image_filters import plot_image_filters
 from .im2col_picture import Im2colProduct, im2col_product, plot_im2col
 from .run_figures import save_run_figures
@@ -31,4 +34,5 @@ __all__ = [
     "plot_filters", "plot_feature_maps", "layer_outputs", "plot_history", "load_history", "plot_confusion_matrix",
     "sliding_kernel", "sliding_kernel_gif", "sliding_step", "sliding_steps", "SlidingStep", "plot_im2col",
     "im2col_product", "Im2colProduct", "plot_image_filters", "save_run_figures",
+    "make_grid", "save_image",
 ]

@@ -21,8 +21,8 @@ out  : (N, F, H_out, W_out) with H_out = (H + 2 * padding - HH) // stride + 1
 
 Check it
 --------
-    python docs/exercises/conv_forward_loops.py
-    numconv check-exercise docs/exercises/conv_forward_loops.py
+    python conv_forward_loops.py
+    numconv check-exercise conv_forward_loops.py
 """
 
 import numpy as np

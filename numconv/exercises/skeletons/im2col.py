@@ -25,8 +25,8 @@ cols : (C * kernel_h * kernel_w, N * H_out * W_out),
 
 Check it
 --------
-    python docs/exercises/im2col.py
-    numconv check-exercise docs/exercises/im2col.py
+    python im2col.py
+    numconv check-exercise im2col.py
 """
 
 import numpy as np

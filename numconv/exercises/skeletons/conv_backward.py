@@ -26,8 +26,8 @@ stride, padding : int
 
 Check it
 --------
-    python docs/exercises/conv_backward.py
-    numconv check-exercise docs/exercises/conv_backward.py
+    python conv_backward.py
+    numconv check-exercise conv_backward.py
 """
 
 import numpy as np

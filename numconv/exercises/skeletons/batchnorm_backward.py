@@ -29,8 +29,8 @@ eps : float
 
 Check it
 --------
-    python docs/exercises/batchnorm_backward.py
-    numconv check-exercise docs/exercises/batchnorm_backward.py
+    python batchnorm_backward.py
+    numconv check-exercise batchnorm_backward.py
 """
 
 import numpy as np

@@ -21,8 +21,8 @@ dlogits : (N, K)
 
 Check it
 --------
-    python docs/exercises/softmax_cross_entropy_backward.py
-    numconv check-exercise docs/exercises/softmax_cross_entropy_backward.py
+    python softmax_cross_entropy_backward.py
+    numconv check-exercise softmax_cross_entropy_backward.py
 """
 
 import numpy as np

@@ -22,8 +22,8 @@ dx   : (N, C, H, W)
 
 Check it
 --------
-    python docs/exercises/maxpool_backward.py
-    numconv check-exercise docs/exercises/maxpool_backward.py
+    python maxpool_backward.py
+    numconv check-exercise maxpool_backward.py
 """
 
 import numpy as np
