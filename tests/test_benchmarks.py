@@ -97,7 +97,7 @@ def test_only_accepts_workload_names(text, expected):
     assert suite.parse_only(text) == expected
 
 
-@pytest.mark.parametrize("text", ["W9", "W3,conv", ","])
+@pytest.mark.parametrize("text", ["W99", "W3,conv", ","])
 def test_only_refuses_unknown_names(text):
     with pytest.raises(ValueError, match="W1"):
         suite.parse_only(text)

@@ -314,3 +314,12 @@ def test_backward_errors():
         F.conv_transpose2d_backward(np.zeros((2, 1, 3, 3)), cache)
     with pytest.raises(TypeError, match="expected the ConvTransposeCache"):
         F.conv_transpose2d_backward(out, None)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_decoder_sized_layer_matches_torch(dtype):
+    # Large enough for the batch to be split over the workers.
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((4, 32, 14, 14)), rng.standard_normal((32, 16, 4, 4)) * 0.1, rng.standard_normal(16)
+    record(check_op(F.conv_transpose2d, F.conv_transpose2d_backward, TF.conv_transpose2d, [x, w, b],
+                    kwargs=dict(stride=2, padding=1), dtype=dtype), dtype)
