@@ -1,47 +1,73 @@
-"""Process-wide switches: gradient recording and debug mode.
+"""Switches that hold per thread: gradient recording and debug mode.
 
-``no_grad()`` works like ``torch.no_grad()``: inside it, layers do not keep
-what their backward pass would need, which saves memory during evaluation.
-``set_debug(True)``, ``with debug():`` or ``NUMCONV_DEBUG=1`` in the
-environment makes every layer check its forward and backward outputs for NaN
-and Inf and name the first layer that made one (``numconv/nn/_debug.py``).
+``no_grad()`` works like ``torch.no_grad()``: inside it, layer calls are not
+recorded on the tape and layers keep nothing for backward, which saves memory
+during evaluation. ``set_debug(True)``, ``with debug():`` or
+``NUMCONV_DEBUG=1`` in the environment makes every layer check its forward
+and backward outputs for NaN and Inf and name the first layer that made one
+(``numconv/nn/_debug.py``).
+
+Both switches belong to the thread that sets them, as in PyTorch: a
+``no_grad()`` block in one thread does not switch gradients off in another,
+and a new thread starts with gradients on and debug mode as the environment
+says.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
-_grad_enabled = True
-_debug = os.environ.get("NUMCONV_DEBUG", "") not in ("", "0", "false", "False")
+_DEBUG_FROM_ENV = os.environ.get("NUMCONV_DEBUG", "") not in ("", "0", "false", "False")
+
+
+class _Switches(threading.local):
+    """One instance per thread (``threading.local`` runs ``__init__`` in each thread on first use)."""
+
+    def __init__(self):
+        self.grad_enabled = True
+        self.debug = _DEBUG_FROM_ENV
+
+
+_local = _Switches()
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside a :func:`no_grad` block."""
-    return _grad_enabled
+    """True unless this thread is inside a :func:`no_grad` block."""
+    return _local.grad_enabled
 
 
 @contextlib.contextmanager
 def no_grad():
-    """Context manager: forward passes inside it keep nothing for backward."""
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = False
+    """Context manager (or decorator): forward passes inside it record nothing for backward."""
+    previous = _local.grad_enabled
+    _local.grad_enabled = False
     try:
         yield
     finally:
-        _grad_enabled = previous
+        _local.grad_enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad():
+    """Context manager: recording back on inside a :func:`no_grad` block."""
+    previous = _local.grad_enabled
+    _local.grad_enabled = True
+    try:
+        yield
+    finally:
+        _local.grad_enabled = previous
 
 
 def set_debug(enabled: bool = True) -> None:
-    """Turn the NaN/Inf check on every forward and backward output on or off."""
-    global _debug
-    _debug = bool(enabled)
+    """Turn the NaN/Inf check on every forward and backward output on or off (in this thread)."""
+    _local.debug = bool(enabled)
 
 
 def is_debug() -> bool:
-    """Whether debug mode is on."""
-    return _debug
+    """Whether debug mode is on in this thread."""
+    return _local.debug
 
 
 @contextlib.contextmanager
@@ -53,10 +79,9 @@ def debug(enabled: bool = True):
     >>> with numconv.debug():
     ...     loss = criterion(model(x), y)   # FloatingPointError names the first layer making NaN/Inf
     """
-    global _debug
-    previous = _debug
-    _debug = bool(enabled)
+    previous = _local.debug
+    _local.debug = bool(enabled)
     try:
         yield
     finally:
-        _debug = previous
+        _local.debug = previous

@@ -113,7 +113,7 @@ def _build_optimizer(name: str, params, lr: float, momentum: float, weight_decay
     cls = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
            "adagrad": optim.Adagrad}[name]
     kwargs = {"lr": lr}
-    if name == "sgd":
+    if momentum is not None:
         kwargs["momentum"] = momentum
     if weight_decay is not None:
         kwargs["weight_decay"] = weight_decay
@@ -152,24 +152,29 @@ def _percent(x) -> str:
 
 # ---------------------------------------------------------------------------- train
 def add_train_arguments(p):
-    p.add_argument("--model", default="lenet5", help="lenet5 (default), simplecnn or vgg")
-    p.add_argument("--dataset", default="sample", choices=sorted(DATASETS),
+    # Flags whose default is None take, on --resume, the value the run was saved with (see commands/_train_plan).
+    p.add_argument("--model", default=None, help="lenet5 (default), simplecnn or vgg")
+    p.add_argument("--dataset", default=None, choices=sorted(DATASETS),
                    help="sample: the bundled Fashion-MNIST sample (default, offline)")
     p.add_argument("--data-dir", default=None, help="where MNIST / Fashion-MNIST files are (or go with --download)")
     p.add_argument("--download", action="store_true", help="download the data set if it is missing")
-    p.add_argument("--epochs", type=int, default=10, help="default 10")
-    p.add_argument("--batch-size", type=int, default=64, help="default 64")
-    p.add_argument("--optimizer", default="sgd", choices=sorted(DEFAULT_LR), help="default sgd")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="default 10; with --resume, a larger number extends the run (the schedule is re-planned)")
+    p.add_argument("--batch-size", type=int, default=None, help="default 64")
+    p.add_argument("--optimizer", default=None, choices=sorted(DEFAULT_LR), help="default sgd")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    p.add_argument("--momentum", type=float, default=None, help="SGD (default 0.9) and RMSprop (default 0) only")
     p.add_argument("--weight-decay", type=float, default=None,
                    help="L2 penalty (default: the optimizer's own, 0 except AdamW's 0.01)")
-    p.add_argument("--scheduler", default="cosine", choices=["none", "cosine"],
+    p.add_argument("--scheduler", default=None, choices=["none", "cosine"],
                    help="learning rate over the epochs: cosine annealing to 0 (default) or constant")
-    p.add_argument("--seed", type=int, default=0, help="seeds the weights, dropout and shuffling (default 0)")
+    p.add_argument("--seed", type=int, default=None, help="seeds the weights, dropout and shuffling (default 0)")
     p.add_argument("--out", default=None, help="output directory (default runs/<model>-<dataset>)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in OUT (settings not given are taken from OUT/last.npz; others must match)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the run already in OUT and start again (without it, such a folder is refused)")
     p.add_argument("--no-progress", action="store_true", help="plain lines instead of a progress bar")
     # For tests and quick experiments: use only the first N images.
     p.add_argument("--limit-train", type=int, default=None, help=argparse.SUPPRESS)
@@ -180,25 +185,32 @@ def run_train(args) -> int:
     """Train a model and report its test accuracy."""
     import numconv
 
+    from .commands import _train_plan as plan
     from .data import DataLoader
     from .models import _canonical, get_model
     from .train import evaluate, fit
 
-    for name in ("epochs", "batch_size"):
-        if getattr(args, name) < 1:
-            raise CLIError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    plan.check_flag_values(args)
+    out = args.out or os.path.join("runs", f"{_canonical(args.model or 'lenet5') or args.model}-"
+                                           f"{args.dataset or 'sample'}")
+    plan.check_output_folder(out, args.resume, args.overwrite)
+    if args.resume:
+        saved, saved_path = plan.saved_settings(out)
+        plan.merge_resume(args, saved.config, saved.epoch, saved_path)
+    else:
+        plan.fill_fresh_defaults(args)
     model_kwargs = _model_kwargs(args.model, args.dataset)
     model_name = _canonical(args.model)
     settings = transform_settings(args.dataset)
     transform = build_transform(settings)
     train_set = load_dataset(args.dataset, True, transform, args.data_dir, args.download, args.limit_train)
     test_set = load_dataset(args.dataset, False, transform, args.data_dir, args.download, args.limit_test)
-    out = args.out or os.path.join("runs", f"{model_name}-{args.dataset}")
     lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
 
     numconv.manual_seed(args.seed)
     model = get_model(model_name, **model_kwargs)
     optimizer = _build_optimizer(args.optimizer, model.parameters(), lr, args.momentum, args.weight_decay)
+    plan.prepare_output_folder(out, args.overwrite, plan.checkpoint_bytes(model, args.optimizer))
     scheduler = None
     if args.scheduler == "cosine":
         from .optim.lr_scheduler import CosineAnnealingLR
@@ -211,18 +223,23 @@ def run_train(args) -> int:
         "data": {"dataset": args.dataset, "classes": class_names(args.dataset, train_set), "transform": settings},
         "train": {"optimizer": args.optimizer, "lr": lr, "momentum": args.momentum, "batch_size": args.batch_size,
                   "epochs": args.epochs, "seed": args.seed, "weight_decay": args.weight_decay,
-                  "scheduler": args.scheduler},
+                  "scheduler": args.scheduler, "limit_train": args.limit_train, "limit_test": args.limit_test},
         "numconv_version": numconv.__version__,
     }
     n_params = sum(p.size for p in model.parameters())
+    momentum = f" momentum {args.momentum:g}" if args.momentum is not None else ""
     print(f"{model_name}: {n_params:,} parameters | {args.dataset}: {len(train_set):,} training / "
-          f"{len(test_set):,} test images | {args.optimizer} lr {lr:g}, batch {args.batch_size}, "
-          f"{args.epochs} epoch{'s' if args.epochs != 1 else ''} | output in {out}")
-    if args.resume and not os.path.exists(os.path.join(out, "last.npz")):
-        raise CLIError(f"nothing to resume: there is no checkpoint '{os.path.join(out, 'last.npz')}'")
+          f"{len(test_set):,} test images | {args.optimizer} lr {lr:g}{momentum}, batch {args.batch_size}, "
+          f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}, {args.scheduler} schedule | output in {out}")
+
+    def replan(ckpt):
+        note = plan.replan_schedule(scheduler, args.epochs, ckpt.epoch)
+        print(note or f"continuing with epoch {ckpt.epoch + 1} of {args.epochs} at lr "
+                      f"{optimizer.param_groups[0]['lr']:g}")
+
     try:
         fit(model, train_loader, _criterion(), optimizer, args.epochs, val_loader=test_loader, scheduler=scheduler,
-            out_dir=out, resume=args.resume, progress=not args.no_progress, config=config)
+            out_dir=out, resume=args.resume, progress=not args.no_progress, config=config, on_resume=replan)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the last finished epoch is saved in {os.path.join(out, 'last.npz')}; "
               "run the same command with --resume to continue", file=sys.stderr)
@@ -258,6 +275,10 @@ def run_eval(args) -> int:
     from .data import DataLoader
     from .train import evaluate
 
+    for name in ("batch_size", "limit_test"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise CLIError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     model, ckpt = _load_model(args.checkpoint)
     data_cfg = ckpt.config.get("data", {})
     dataset = args.dataset or data_cfg.get("dataset")
@@ -284,9 +305,18 @@ def add_predict_arguments(p):
     p.add_argument("checkpoint", help="a .npz written by numconv train")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files")
     p.add_argument("--top", type=int, default=1, help="show the K most likely classes (default 1)")
+    add_max_pixels_argument(p)
 
 
-def load_image(path, size: int = 28):
+def add_max_pixels_argument(p):
+    from .tools.images import DEFAULT_MAX_PIXELS
+
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse pictures larger than this (default {DEFAULT_MAX_PIXELS:,}: a guard against "
+                        "decompression bombs)")
+
+
+def load_image(path, size: int = 28, max_pixels: int | None = None):
     """A PNG/JPEG as the training data looked: (size, size) uint8, white on black.
 
     Returns
@@ -301,10 +331,10 @@ def load_image(path, size: int = 28):
         from PIL import Image
     except ImportError:
         raise CLIError("predict needs Pillow to read images (pip install Pillow)") from None
-    from .tools.images import on_white_paper
+    from .tools.images import DEFAULT_MAX_PIXELS, on_white_paper, open_image
 
     try:
-        with Image.open(path) as img:
+        with open_image(path, max_pixels or DEFAULT_MAX_PIXELS) as img:
             img.load()
             gray = on_white_paper(img).convert("L")
             # Shrinking averages each output pixel's area (no aliasing, no blur beyond it);
@@ -325,6 +355,9 @@ def run_predict(args) -> int:
     """Classify image files with a trained checkpoint."""
     from ._state import no_grad
 
+    if args.max_pixels < 1:
+        raise CLIError(f"--max-pixels must be at least 1, got {args.max_pixels}")
+
     model, ckpt = _load_model(args.checkpoint)
     data_cfg = ckpt.config.get("data", {})
     dataset = data_cfg.get("dataset", "sample")
@@ -333,7 +366,7 @@ def run_predict(args) -> int:
     transform = build_transform(settings)
     batch, notes = [], []
     for path in args.images:
-        pixels, inverted = load_image(path, int(settings.get("image_size", 28)))
+        pixels, inverted = load_image(path, int(settings.get("image_size", 28)), args.max_pixels)
         batch.append(transform(pixels))
         notes.append("  (light background: inverted to light-on-dark, like the training images)" if inverted else "")
     with no_grad():
@@ -402,23 +435,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the ``numconv`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    """Run the ``numconv`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status.
+
+    Every failure ends in one line on stderr: status 2 for an expected one
+    (bad flags, missing or corrupt files, a full disk, too little memory),
+    status 1 for an unexpected error, which is a bug in numconv
+    (``NUMCONV_TRACEBACK=1`` shows its traceback).
+    """
     from .checkpoint import CheckpointError
 
     args = build_parser().parse_args(argv)
+    where = f"numconv {args.command}"
     try:
         return int(args._run(args) or 0)
-    except (CLIError, CheckpointError, FileNotFoundError, PermissionError, IsADirectoryError) as error:
-        print(f"numconv {args.command}: error: {error}", file=sys.stderr)
+    except (CLIError, CheckpointError, FloatingPointError) as error:
+        print(f"{where}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"numconv {args.command}: interrupted", file=sys.stderr)
+        print(f"{where}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (`numconv summary lenet5 | head`): stop quietly,
         # and point stdout at /dev/null so the interpreter's final flush cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as error:  # a full disk, a read-only or vanished folder, a permission
+        name = f" '{error.filename}'" if error.filename else ""
+        print(f"{where}: error: cannot use{name}: {error.strerror or _one_line(error)}", file=sys.stderr)
+        return 2
+    except MemoryError as error:
+        print(f"{where}: error: out of memory ({_one_line(error)}); try a smaller batch, input or image",
+              file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - a bug: still one line, unless asked for the traceback
+        if os.environ.get("NUMCONV_TRACEBACK", "") not in ("", "0"):
+            raise
+        print(f"{where}: unexpected error (a bug in numconv; NUMCONV_TRACEBACK=1 shows where): "
+              f"{type(error).__name__}: {_one_line(error)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(error) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

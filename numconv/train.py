@@ -183,7 +183,7 @@ def train_one_epoch(model, loader, criterion, optimizer, scheduler=None, schedul
 # ---------------------------------------------------------------------------- fit
 def fit(model, train_loader, criterion, optimizer, epochs: int, val_loader=None, scheduler=None, out_dir=None,
         resume=False, seed: int | None = None, progress: bool = True, config: dict | None = None,
-        scheduler_interval: str = "epoch", log=print) -> list:
+        scheduler_interval: str = "epoch", log=print, on_resume=None) -> list:
     """Train ``model`` for ``epochs`` epochs (in total, counting resumed ones).
 
     Parameters
@@ -222,6 +222,10 @@ def fit(model, train_loader, criterion, optimizer, epochs: int, val_loader=None,
         data transform, ...), so tools can rebuild the model.
     log : callable
         Where the one-line summaries go (``print`` by default).
+    on_resume : callable, optional
+        Called as ``on_resume(checkpoint)`` after a resumed state is
+        restored, before the first epoch (``numconv train`` re-plans its
+        schedule there when ``epochs`` changed).
 
     Returns
     -------
@@ -248,6 +252,8 @@ def fit(model, train_loader, criterion, optimizer, epochs: int, val_loader=None,
         ckpt = load_checkpoint(path, model, optimizer, scheduler, loader_state, restore_rng=True)
         history, start = ckpt.history, ckpt.epoch
         log(f"resumed from {path} after epoch {start}")
+        if on_resume is not None:
+            on_resume(ckpt)
     elif seed is not None:
         _random.manual_seed(seed)
 

@@ -14,7 +14,8 @@ The figures:
   pixel stamping the kernel onto the output, and the same output as a direct convolution of the input with
   zeros inserted between its pixels, padded, under the flipped kernel (computed with numconv);
 - ``lenet5_filters.png``, ``lenet5_feature_maps.png``, ``training_curves.png``, ``confusion_matrix.png``:
-  from a LeNet-5 trained for a few epochs on the bundled Fashion-MNIST sample with ``numconv.train.fit``.
+  from a LeNet-5 trained for a few epochs on the bundled Fashion-MNIST sample with ``numconv.train.fit``;
+- ``tape.png``: the tape of layer calls one forward pass of a ResNet block records (``plot_tape``).
 
 The sample picture is drawn by ``draw_landscape`` below: every pixel computed from its coordinates with
 NumPy (gradients, discs, sine ridges, rectangles), 3x supersampled, no photo involved.
@@ -254,12 +255,36 @@ def transposed_conv_figure(out):
     _to_palette(os.path.join(out, "transposed_conv.png"))
 
 
+def tape_figure(out):
+    """The tape of a ResNet basic block written with only ``forward``: the input is a fork."""
+    from numconv import nn
+    from numconv.tools.viz import plot_tape
+
+    class BasicBlock(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.bn1 = nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)
+            self.relu = nn.ReLU()
+            self.conv2, self.bn2 = nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)
+            self.add = nn.Add()
+
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return self.relu(self.add(out, x))
+
+    x = np.random.default_rng(0).standard_normal((2, 4, 6, 6)).astype(np.float32)
+    plot_tape(BasicBlock(), x, path=os.path.join(out, "tape.png"),
+              title="The tape of a ResNet block's forward (read down), replayed upward by backward")
+
+
 FIGURE_MAKERS = {
     "sliding_kernel": sliding_kernel_figures,
     "im2col": im2col_figure,
     "image_filters": image_filters_figure,
     "transposed_conv": transposed_conv_figure,
     "lenet5": lenet5_figures,
+    "tape": tape_figure,
 }
 
 

@@ -209,7 +209,8 @@ def test_resume_into_a_different_model_is_refused(trained, tmp_path, capsys):
 
     shutil.copy(trained / "last.npz", tmp_path / "last.npz")
     assert cli.main(["train", "--model", "vgg", "--out", str(tmp_path), "--resume", *TINY]) == 2
-    _one_error_line(capsys, "numconv train: error: checkpoint", "the model has 'features.0.weight'")
+    _one_error_line(capsys, "numconv train: error: cannot resume", "with --model vgg",
+                    "trained with --model lenet5")
 
 
 def test_argparse_errors_exit_2(capsys):

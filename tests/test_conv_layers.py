@@ -155,7 +155,9 @@ def test_gradients_accumulate_and_dtypes():
     np.testing.assert_allclose(layer.weight.grad, 2 * first_w, rtol=1e-6)
     np.testing.assert_allclose(layer.bias.grad, 2 * first_b, rtol=1e-6)
     layer.zero_grad()
-    assert not layer.weight.grad.any()
+    assert layer.weight.grad is None and layer.bias.grad is None  # set_to_none=True, as PyTorch
+    layer.zero_grad(set_to_none=False)
+    assert not layer.weight.grad.any() and not layer.bias.grad.any()
     layer.weight.requires_grad = False
     layer(x)
     layer.backward(dout)

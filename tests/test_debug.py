@@ -123,7 +123,9 @@ def test_custom_module_children_are_named_in_both_directions(debug_on):
     with pytest.raises(FloatingPointError, match=r"^model\.encoder\.act \(Log\) produced NaN"):
         model(np.array([[1.0, -1.0, 2.0, 3.0]]))
     y = model(np.array([[1.0, 2.0, 3.0, 4.0]]))
-    model.encoder.act._cache = np.array([[1.0, 0.0, 3.0, 4.0]])  # a zero in the saved input: 1 / 0 in backward
+    act_call = nn.tape.last_call(model).children[0].children[1]  # the tape: model -> encoder -> act
+    assert act_call.module is model.encoder.act
+    act_call.cache = np.array([[1.0, 0.0, 3.0, 4.0]])  # a zero in the saved input: 1 / 0 in backward
     with pytest.raises(FloatingPointError, match=r"^model\.encoder\.act \(Log\) produced Inf in its backward"):
         model.backward(np.ones_like(y))
 

@@ -75,7 +75,7 @@ def advance(opt, sched, params, step, lib):
     """One training step (the same small gradient on both sides), then the scheduler's step."""
     for p in params:
         if lib is optim:
-            p.grad[...] = 0.01 * (step + 1)
+            p.grad = np.full_like(p.data, 0.01 * (step + 1))
         else:
             p.grad = torch.full_like(p, 0.01 * (step + 1))
     opt.step()

@@ -70,7 +70,7 @@ def make_params(dtype, seed=0, shapes=SHAPES):
 def set_grads(ours, theirs, rng, dtype):
     for i, (p, tp) in enumerate(zip(ours, theirs)):
         g = (GRAD_SCALES[i % len(GRAD_SCALES)] * rng.standard_normal(p.shape)).astype(dtype)
-        p.grad[...] = g
+        p.grad = np.full_like(p.data, g)
         if tp is not None:
             tp.grad = torch.tensor(g)
 
@@ -187,7 +187,7 @@ def test_updates_in_place_in_the_parameter_dtype(dtype):
         p = Parameter(np.ones((3, 2), dtype=dtype))
         data = p.data
         opt = cls([p], lr=np.float64(0.1), weight_decay=np.float64(0.01), **kwargs)  # NumPy float64 options too
-        p.grad[...] = 0.5
+        p.grad = np.full_like(p.data, 0.5)
         opt.step()
         assert p.data is data, f"{cls.__name__} replaced the array instead of updating it"
         assert p.data.dtype == dtype
@@ -207,7 +207,7 @@ def test_float64_gradient_on_float32_parameter_updates_in_float32():
 
 def test_step_leaves_the_gradient_alone():
     p = Parameter(np.ones(3))
-    p.grad[...] = [1.0, -2.0, 3.0]
+    p.grad = np.full_like(p.data, [1.0, -2.0, 3.0])
     before = p.grad.copy()
     for opt in (optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.1, maximize=True),
                 optim.Adam([p], weight_decay=0.1, maximize=True), optim.RMSprop([p], weight_decay=0.1),
@@ -221,15 +221,17 @@ def test_zero_grad_and_closure():
     ours, _ = make_params(np.float64)
     opt = optim.SGD(ours, lr=0.1)
     for p in ours:
-        p.grad[...] = 1.0
+        p.grad = np.full_like(p.data, 1.0)
     opt.zero_grad()
+    assert all(p.grad is None for p in ours)  # set_to_none=True, as torch.optim
+    opt.zero_grad(set_to_none=False)
     assert all(np.all(p.grad == 0) for p in ours)
     calls = []
 
     def closure():
         calls.append(1)
         for p in ours:
-            p.grad[...] = 1.0
+            p.grad = np.full_like(p.data, 1.0)
         return 42.0
 
     start = ours[0].data.copy()
@@ -324,7 +326,7 @@ def test_state_dict_round_trip_mid_run_continues_identically(name, options, dtyp
 
     def step(optimizer, params, gs):
         for p, g in zip(params, gs):
-            p.grad[...] = g
+            p.grad = np.full_like(p.data, g)
         optimizer.step()
 
     for gs in grads[:10]:
@@ -350,7 +352,7 @@ def test_load_state_dict_casts_state_to_each_parameter_dtype():
     ours64, _ = make_params(np.float64)
     opt64 = optim.Adam(ours64, lr=0.01, amsgrad=True)
     for p in ours64:
-        p.grad[...] = 1.0
+        p.grad = np.full_like(p.data, 1.0)
     opt64.step()
     ours32 = [Parameter(p.data.astype(np.float32)) for p in ours64]
     opt32 = optim.Adam(ours32, lr=0.01, amsgrad=True)
@@ -365,7 +367,7 @@ def test_load_state_dict_casts_state_to_each_parameter_dtype():
 def test_state_dict_returns_copies():
     p = Parameter(np.ones(3))
     opt = optim.SGD([p], lr=0.1, momentum=0.9)
-    p.grad[...] = 1.0
+    p.grad = np.full_like(p.data, 1.0)
     opt.step()
     state = opt.state_dict()
     state["state"][0]["momentum_buffer"][...] = 100.0
@@ -378,7 +380,7 @@ def test_state_dict_format_is_plain_and_indexed_like_torch():
     ours, _ = make_params(np.float32)
     opt = optim.Adam(_two_groups(ours), lr=0.01)
     for p in ours:
-        p.grad[...] = 1.0
+        p.grad = np.full_like(p.data, 1.0)
     opt.step()
     state = opt.state_dict()
     assert_plain(state)
@@ -393,7 +395,7 @@ def test_load_state_dict_errors_leave_the_optimizer_untouched():
     ours, _ = make_params(np.float64)
     opt = optim.SGD(_two_groups(ours), lr=0.1, momentum=0.9)
     for p in ours:
-        p.grad[...] = 1.0
+        p.grad = np.full_like(p.data, 1.0)
     opt.step()
     state = opt.state_dict()
     other = optim.SGD(ours, lr=0.1)

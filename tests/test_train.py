@@ -206,7 +206,7 @@ def test_evaluate_metrics_match_a_direct_computation():
     for c in range(3):
         assert metrics["per_class_accuracy"][c] == np.mean(pred[y == c] == c)
     assert np.isnan(metrics["per_class_accuracy"][3])
-    assert model.training and model._cache is None  # mode restored, nothing kept (no_grad)
+    assert model.training and nn.tape.last_call(model) is None  # mode restored, nothing recorded (no_grad)
 
 
 def test_evaluate_uses_eval_mode():

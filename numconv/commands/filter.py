@@ -35,6 +35,9 @@ def add_arguments(p) -> None:
                    help="how the response becomes pixels (default auto: clip, or 0 = mid-grey for edge kernels)")
     p.add_argument("--size", type=int, default=None, help="kernel size for box-blur and gaussian-blur (odd)")
     p.add_argument("--sigma", type=float, default=None, help="standard deviation in pixels for gaussian-blur")
+    from ..cli import add_max_pixels_argument
+
+    add_max_pixels_argument(p)
 
 
 def run(args) -> int:
@@ -48,11 +51,13 @@ def run(args) -> int:
         for name in filters.KERNELS:
             print(f"{name.replace('_', '-'):<{width}}  {filters.describe_kernel(name)}")
         return 0
+    if args.max_pixels < 1:
+        raise CLIError(f"--max-pixels must be at least 1, got {args.max_pixels}")
     kernel, name = _kernel(filters, args)
     if args.image is None:
         image, stem = filters.sample_image(), "sample"
     else:
-        image, stem = _read_image(args.image), os.path.splitext(os.path.basename(args.image))[0]
+        image, stem = _read_image(args.image, args.max_pixels), os.path.splitext(os.path.basename(args.image))[0]
     if args.gray and image.ndim == 3:
         image = np.clip(np.rint(image[:, :, :3].astype(np.float64) @ np.array(_LUMA)), 0, 255).astype(np.uint8)
     try:
@@ -98,17 +103,17 @@ def _pillow():
     return Image
 
 
-def _read_image(path):
+def _read_image(path, max_pixels=None):
     """The picture as uint8 (H, W) or (H, W, 3); transparency is flattened onto white."""
     import numpy as np
 
-    from ..tools.images import on_white_paper
+    from ..tools.images import DEFAULT_MAX_PIXELS, on_white_paper, open_image
 
-    Image = _pillow()
+    _pillow()
     if not os.path.isfile(path):
         raise CLIError(f"image '{path}' does not exist")
     try:
-        with Image.open(path) as img:
+        with open_image(path, max_pixels or DEFAULT_MAX_PIXELS) as img:
             img.load()
             img = on_white_paper(img)
             img = img.convert("L" if img.mode in ("L", "1", "I", "I;16", "F") else "RGB")

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 
 
 def add_arguments(parser) -> None:
@@ -19,6 +20,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=int, default=1, help="batch axis of the input (default 1)")
     parser.add_argument("--depth", type=int, default=None,
                         help="show nesting levels down to this depth only (default: all)")
+    parser.add_argument("--max-memory", type=float, default=4.0, metavar="GIB",
+                        help="refuse inputs whose forward pass would need more memory than this (default 4 GiB)")
 
 
 def run(args) -> int:
@@ -41,12 +44,39 @@ def run(args) -> int:
             input_size = parse_shape(args.input, "--input")
         except ValueError as error:
             raise CLIError(str(error)) from None
-    model = MODELS[key](**_fitting_kwargs(MODELS[key], input_size))
+    if args.max_memory <= 0:
+        raise CLIError(f"--max-memory must be positive, got {args.max_memory}")
     try:
+        model = MODELS[key](**_fitting_kwargs(MODELS[key], input_size))
+        _check_memory(model, input_size, args.batch_size, args.max_memory)
         summary(model, input_size, batch_size=args.batch_size, depth=args.depth)
     except (ValueError, TypeError) as error:
         raise CLIError(str(error).splitlines()[0]) from None
     return 0
+
+
+def _check_memory(model, input_size, batch_size: int, max_gib: float) -> None:
+    """Refuse, before running it, a forward pass whose arrays would take more than ``max_gib`` GiB.
+
+    The estimate is summary's shape-only arithmetic (no forward pass): the
+    input, every layer's output and the largest im2col buffer. A model that
+    shape-only arithmetic cannot follow is estimated from its input alone.
+    """
+    from ..cli import CLIError
+    from ..tools.summary import summary
+
+    shape = input_size if input_size is not None else getattr(model, "input_shape", None)
+    if shape is None:
+        return
+    needed = 4 * batch_size * math.prod(shape)
+    try:
+        estimate = summary(model, shape, batch_size=batch_size, run_forward=False, print_table=False)
+        needed = estimate.input_bytes + estimate.activation_bytes + estimate.max_im2col_bytes
+    except (TypeError, ValueError):
+        pass  # the forward pass will name the problem itself
+    if needed > max_gib * 2**30:
+        raise CLIError(f"a forward pass with input {batch_size} x {' x '.join(map(str, shape))} would need about "
+                       f"{needed / 2**30:,.1f} GiB, more than the limit of {max_gib:g} GiB (--max-memory)")
 
 
 def _fitting_kwargs(cls, input_size) -> dict:

@@ -11,16 +11,12 @@ against numconv's own ops and explains what is wrong::
 
 or, from the shell, ``numconv check-exercise DIR/conv_backward.py``.
 
-=================================  ====================================================================
-exercise                           signature
-=================================  ====================================================================
-``conv2d_forward``                 ``conv2d_forward(x, w, b, stride, padding) -> out``
-``conv2d_backward``                ``conv2d_backward(dout, x, w, b, stride, padding) -> (dx, dw, db)``
-``maxpool2d_backward``             ``maxpool2d_backward(dout, x, kernel_size, stride) -> dx``
-``batchnorm_backward``             ``batchnorm_backward(dout, x, gamma, beta, eps) -> (dx, dgamma, dbeta)``
-``softmax_cross_entropy_backward`` ``softmax_cross_entropy_backward(logits, labels) -> dlogits``
-``im2col``                         ``im2col(x, kernel_h, kernel_w, stride, padding) -> cols``
-=================================  ====================================================================
+``EXERCISES`` holds them by name, in a reasonable order to work through
+(``numconv exercises list`` prints each with its signature): the
+convolution forward with loops and its backward, the Linear, ReLU,
+dropout, max-pool, average-pool, batch-norm and softmax cross-entropy
+backward passes, im2col and col2im, and one step of SGD with momentum and
+of Adam.
 
 Worked solutions are in ``numconv.exercises.solutions`` (read them after trying).
 """

@@ -158,6 +158,12 @@ SETTINGS = {
     "scale": Setting(lambda c: f"logits around +-{c['scale']:g}" if c.get("scale", 1) != 1 else None,
                      lambda c: dict(c, scale=1.0), "logits around +-1",
                      "large logits overflow np.exp: subtract each row's maximum first (the softmax does not change)"),
+    "wd": Setting(lambda c: f"weight_decay = {c['wd']:g}" if c.get("wd", 0) else None, lambda c: dict(c, wd=0.0),
+                  "weight_decay = 0", "the mistake shows only with weight decay: torch.optim adds "
+                  "weight_decay * param to the gradient before anything else"),
+    "gscale": Setting(lambda c: f"gradients around +-{c['gscale']:g}" if c.get("gscale", 1) != 1 else None,
+                      lambda c: dict(c, gscale=1.0), "gradients around +-1",
+                      "with tiny gradients sqrt(v_hat) is as small as eps: check where eps goes"),
     "steps": Setting(_above("steps", 1, "steps"), lambda c: dict(c, steps=1), "one step",
                      "the first step is right and a later one is not: check the state carried from step to step "
                      "(the velocity, the moments m and v, the step count t)"),

@@ -46,8 +46,10 @@ def diagnose(ex, name, got, want, case, inputs, candidates) -> list:
             return [hint]
     hints = []
     factor = _constant_factor(got, want)
-    if factor is not None:
-        hints.append(ex.factor_hints(case, name, factor) or _factor_hint(name, factor))
+    factor_hint = None if factor is None else ex.factor_hints(case, name, factor) or _factor_hint(name, factor)
+    # One number is always some multiple of another: for a single value only a telling factor is worth a word.
+    if factor_hint and (want.size > 1 or not factor_hint.endswith("a constant factor is wrong")):
+        hints.append(factor_hint)
     elif got.ndim >= 2 and got.shape[-1] == got.shape[-2] and _close(got, np.swapaxes(want, -1, -2)):
         hints.append(f"{name} is transposed: its last two axes (rows and columns, H and W) are swapped")
     elif got.ndim >= 2 and _close(got, want[..., ::-1, ::-1]):

@@ -9,14 +9,19 @@ say what went wrong.
 from __future__ import annotations
 
 from ._base import SETTINGS, Exercise, Setting
-from ._conv import CONV2D_BACKWARD, CONV2D_FORWARD, IM2COL
+from ._conv import COL2IM, CONV2D_BACKWARD, CONV2D_FORWARD, IM2COL
+from ._dense import DROPOUT_BACKWARD, LINEAR_BACKWARD, RELU_BACKWARD
 from ._norm_loss import BATCHNORM_BACKWARD, SOFTMAX_CROSS_ENTROPY_BACKWARD
-from ._pool import MAXPOOL2D_BACKWARD
+from ._optim import ADAM_STEP, SGD_MOMENTUM_STEP
+from ._pool import AVGPOOL2D_BACKWARD, MAXPOOL2D_BACKWARD
 
 __all__ = ["Exercise", "Setting", "SETTINGS", "EXERCISES", "get_exercise"]
 
+# In a reasonable order to work through: the convolution first, then the other layers, then the optimisers.
 EXERCISES = {ex.name: ex for ex in (
-    CONV2D_FORWARD, CONV2D_BACKWARD, MAXPOOL2D_BACKWARD, BATCHNORM_BACKWARD, SOFTMAX_CROSS_ENTROPY_BACKWARD, IM2COL,
+    CONV2D_FORWARD, CONV2D_BACKWARD, LINEAR_BACKWARD, RELU_BACKWARD, DROPOUT_BACKWARD, MAXPOOL2D_BACKWARD,
+    AVGPOOL2D_BACKWARD, BATCHNORM_BACKWARD, SOFTMAX_CROSS_ENTROPY_BACKWARD, IM2COL, COL2IM, SGD_MOMENTUM_STEP,
+    ADAM_STEP,
 )}
 
 

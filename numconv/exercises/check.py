@@ -153,9 +153,11 @@ def _run(fn, ex: Exercise, case: dict, inputs: dict, expected: tuple):
     changed = [name for name, value in inputs.items()
                if isinstance(value, np.ndarray) and not np.array_equal(given[name], value)]
     if changed:
+        name = changed[0]
         return _Failure("modified input", [f"{ex.name} changed its input {', '.join(changed)} in place."],
-                        ["work on a copy (x = x - mean, not x -= mean): the caller still needs the original "
-                         "array, and a backward pass must never change dout"]), None
+                        [f"work on a copy: make new arrays ({name} = {name} - ...), never change an input in place "
+                         f"({name} -= ..., {name}[...] = ...): the caller still needs the original array, and a "
+                         "backward pass must never change dout"]), None
 
     outputs, failure = _unpack(ex, result)
     if failure is not None:

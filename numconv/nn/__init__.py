@@ -13,6 +13,7 @@ from .conv_transpose import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .merge import *  # noqa: F401,F403
 from .module import Module
 from .norm import *  # noqa: F401,F403
 from .padding import *  # noqa: F401,F403

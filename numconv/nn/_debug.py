@@ -17,10 +17,12 @@ pass the earliest one, in the backward pass the first one the gradient
 reached.
 
 How it hooks in: ``Module.__call__`` routes through :func:`checked_forward`
-and every ``backward`` a ``Module`` subclass defines is wrapped by
-:func:`checked_backward` (in ``Module.__init_subclass__``), so custom modules
-are covered without writing anything. With debug mode off, the cost is one
-boolean test per call.
+and every ``backward`` (the tape's replay and each hand-written one) through
+:func:`checked_backward` (``numconv/nn/module.py``), so custom modules are
+covered without writing anything. With debug mode off, the cost is one
+boolean test per call. A layer called several times in one forward is named
+with the number of the call (``model.act (ReLU, call 2)``). Like debug mode
+itself, this bookkeeping belongs to the thread that runs the model.
 
 Paths are worked out when the outermost call starts (``model`` is whatever
 module was called first; its children are ``model.0``, ``model.features``,
@@ -31,18 +33,21 @@ such.
 
 from __future__ import annotations
 
-import functools
+import threading
 from typing import NamedTuple
 
 import numpy as np
 
-from .. import _state
 
-# Modules whose forward or backward is running, outermost first.
-_active: list = []
-# During the outermost call: {id(module): dotted path} and the ids of the arrays the call received.
-_paths: dict = {}
-_root_inputs: set = set()
+class _Bookkeeping(threading.local):
+    def __init__(self):
+        self.active = []          # modules whose forward or backward is running, outermost first
+        self.paths = {}           # during the outermost call: {id(module): dotted path}
+        self.root_inputs = set()  # ids of the arrays the outermost call received
+        self.calls = {}           # {id(module): number of forward calls so far in the outermost forward}
+
+
+_local = _Bookkeeping()
 
 _ROOT = "model"
 
@@ -59,63 +64,57 @@ class _Bad(NamedTuple):
 
 
 # ---------------------------------------------------------------------------- the two hooks
-def checked_forward(module, args, kwargs):
+def checked_forward(module, *args, **kwargs):
     """Run ``module.forward(*args, **kwargs)`` and check what it returns."""
-    if not _active:
+    if not _local.active:
         _start(module, args, kwargs)
-    _active.append(module)
+    _local.calls[id(module)] = index = _local.calls.get(id(module), 0) + 1
+    _local.active.append(module)
     try:
         out = module.forward(*args, **kwargs)
     finally:
-        _active.pop()
+        _local.active.pop()
     bad = _find_bad(out)
     if bad is not None:
         received = [*args, *kwargs.values()]
         raise FloatingPointError(
-            _message(module, "its forward output", bad)
+            _message(module, "its forward output", bad, index)
             + "; " + _received_report(received, "its input", "its inputs", "the data passed to the model")
         )
     return out
 
 
-def checked_backward(backward):
-    """Wrap a ``backward`` method so that debug mode checks its result."""
+def checked_backward(module, run, received):
+    """Run ``run()``, the backward of ``module`` given the gradients ``received``, and check its results."""
+    from . import tape  # the tape knows which call of ``module`` is being differentiated (for its number)
 
-    @functools.wraps(backward)
-    def backward_checked_in_debug_mode(self, *args, **kwargs):
-        if not _state._debug:
-            return backward(self, *args, **kwargs)
-        return _run_backward(self, backward, args, kwargs)
-
-    return backward_checked_in_debug_mode
-
-
-def _run_backward(module, backward, args, kwargs):
-    if _active and _active[-1] is module:
+    active = _local.active
+    if active and active[-1] is module:
         # ``super().backward(...)`` from inside this module's own backward: checked once, by the outer call.
-        return backward(module, *args, **kwargs)
-    if not _active:
-        _start(module, args, kwargs)
-    _active.append(module)
+        return run()
+    if not active:
+        _start(module, (), {})
+    call = tape.being_differentiated(module)  # set when the tape's replay runs this backward
+    active.append(module)
     try:
-        grad = backward(module, *args, **kwargs)
+        grad = run()
     finally:
-        _active.pop()
-    received = [*args, *kwargs.values()]
+        active.pop()
+    call = call or tape.last_differentiated(module)
+    index = 1 if call is None else call.index
+    where = "the gradient it received", "the gradients it received", "the gradient passed to the model's backward"
     bad = _find_bad(grad)
     if bad is not None:
         raise FloatingPointError(
-            _message(module, "its backward output, the gradient w.r.t. its input", bad)
-            + "; " + _received_report(received, "the gradient it received", "the gradients it received",
-                                         "the gradient passed to the model's backward")
+            _message(module, "its backward output, the gradient w.r.t. its input", bad, index)
+            + "; " + _received_report(list(received), *where)
         )
     for name, p in module._parameters.items():
         bad = None if p is None or p.grad is None else _find_bad(p.grad)
         if bad is not None:
             raise FloatingPointError(
-                _message(module, f"the gradient of its parameter '{name}' ({name}.grad)", bad)
-                + "; " + _received_report(received, "the gradient it received", "the gradients it received",
-                                         "the gradient passed to the model's backward")
+                _message(module, f"the gradient of its parameter '{name}' ({name}.grad)", bad, index)
+                + "; " + _received_report(list(received), *where)
             )
     return grad
 
@@ -123,20 +122,23 @@ def _run_backward(module, backward, args, kwargs):
 # ---------------------------------------------------------------------------- naming
 def _start(root, args, kwargs) -> None:
     """The outermost call: name every module in ``root``'s tree, remember the data it was given."""
-    _paths.clear()
+    paths = _local.paths
+    paths.clear()
+    _local.calls.clear()
     for path, m in root.named_modules():
-        _paths[id(m)] = f"{_ROOT}.{path}" if path else _ROOT
+        paths[id(m)] = f"{_ROOT}.{path}" if path else _ROOT
     if not root._modules:
-        _paths[id(root)] = ""  # a layer or a loss called on its own is named by its class alone
-    _root_inputs.clear()
-    _root_inputs.update(id(a) for a in (*args, *kwargs.values()) if isinstance(a, np.ndarray))
+        paths[id(root)] = ""  # a layer or a loss called on its own is named by its class alone
+    _local.root_inputs.clear()
+    _local.root_inputs.update(id(a) for a in (*args, *kwargs.values()) if isinstance(a, np.ndarray))
 
 
-def _name(module) -> str:
-    path = _paths.get(id(module))
+def _name(module, index: int = 1) -> str:
+    path = _local.paths.get(id(module))
     kind = type(module).__name__
     if path is None:
         return f"a {kind} that is not a registered sub-module of the model"
+    kind = f"{kind}, call {index}" if index > 1 else kind
     return f"{path} ({kind})" if path else kind
 
 
@@ -175,10 +177,10 @@ def _counts(bad: _Bad) -> str:
     return f"{counted}; first at index {bad.first}"
 
 
-def _message(module, what: str, bad: _Bad) -> str:
+def _message(module, what: str, bad: _Bad, index: int = 1) -> str:
     if bad.item is not None:
         what = f"{what} (item {bad.item} of the tuple it returned)"
-    return f"{_name(module)} produced {_kinds(bad)} in {what} ({_counts(bad)})"
+    return f"{_name(module, index)} produced {_kinds(bad)} in {what} ({_counts(bad)})"
 
 
 def _received_report(received, one: str, many: str, root: str) -> str:
@@ -188,6 +190,6 @@ def _received_report(received, one: str, many: str, root: str) -> str:
     for a in arrays:
         bad = _find_bad(a)
         if bad is not None:
-            origin = f"{root} has it" if bad.array_id in _root_inputs else "it came from before this layer"
+            origin = f"{root} has it" if bad.array_id in _local.root_inputs else "it came from before this layer"
             return f"but {label} already had {_kinds(bad)} ({_counts(bad)}), so {origin}"
     return f"{label} {'was' if label == one else 'were'} finite, so this layer made it"

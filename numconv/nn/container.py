@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from . import tape
 from .module import Module
 
 
 class Sequential(Module):
-    """Run modules one after another; backward runs them in reverse.
+    """Run modules one after another; backward (the tape's replay) runs them in reverse.
 
     ``Sequential(a, b, c)`` names its children ``"0"``, ``"1"``, ``"2"``
     (so its ``state_dict`` keys are ``"0.weight"``, ... as in PyTorch);
@@ -35,11 +36,14 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def backward(self, grad_output):
-        grad = grad_output
-        for m in reversed(self._modules.values()):
-            grad = m.backward(grad)
-        return grad
+    def backward(self, grad_output=None):
+        """Differentiate the last forward: each recorded call's backward, last call first.
+
+        A chain is the tape's simplest case (``numconv/nn/tape.py``): every
+        call feeds the next, so the gradient just passes from one to the one
+        before, and a layer that appears twice uses each call's own cache.
+        """
+        return tape.replay_chain(self, grad_output)
 
     def __len__(self):
         return len(self._modules)

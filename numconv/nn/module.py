@@ -1,16 +1,23 @@
-"""``Module``: the base class of every layer, with PyTorch's bookkeeping.
+"""``Module``: the base class of every layer and model, with PyTorch's bookkeeping.
 
 A layer does three things: ``forward`` computes the output and keeps what the
-backward pass needs (its *cache*); ``backward`` turns the gradient of the loss
-with respect to the output into the gradient with respect to the input, and
+backward pass needs (its *cache*, with ``self._keep(cache)``); ``backward``
+turns the gradient of the loss with respect to the output into the gradient
+with respect to the input (getting the cache back with ``self._take()``), and
 *adds* the parameter gradients into each ``Parameter.grad``; and the rest of
 this class (``parameters``, ``state_dict``, ``train``/``eval``, ``to``) is the
 bookkeeping that makes layers composable, named and saveable the PyTorch way.
 
-The cache rule: a forward pass keeps its cache unless it runs inside
-``numconv.no_grad()``, in training *and* in eval mode (so you can backprop
-through an eval-mode network, e.g. for saliency maps). ``backward`` consumes
-the cache, so calling it twice, or without a forward, is a ``RuntimeError``.
+A model written the PyTorch way needs no ``backward`` at all: every call of a
+module is recorded on a tape (``numconv/nn/tape.py``), and the default
+``backward`` replays the calls made inside the last ``forward`` in reverse,
+each with its own cache. A subclass that defines ``backward`` keeps it.
+
+The cache rule: a forward pass is recorded and keeps its cache unless it runs
+inside ``numconv.no_grad()``, in training *and* in eval mode (so you can
+backprop through an eval-mode network, e.g. for saliency maps). ``backward``
+differentiates the most recent forward of that module in that thread and
+consumes it, so calling it twice, or without a forward, is a ``RuntimeError``.
 """
 
 from __future__ import annotations
@@ -18,20 +25,36 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Iterator
 
+import functools
+
 import numpy as np
 
 from .. import _state
 from .._checks import FLOAT_DTYPES, as_float_array
 from . import _debug as debug_mode
+from . import tape
 from .parameter import Parameter
+
+_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla")
 
 
 class Module:
     """Base class for all layers and models.
 
     Subclasses set parameters, buffers and sub-modules as attributes in
-    ``__init__`` (after calling ``super().__init__()``), and implement
-    ``forward`` and ``backward``.
+    ``__init__`` (after calling ``super().__init__()``) and implement
+    ``forward``. ``backward`` comes from the tape of layer calls; a layer that
+    differentiates itself by hand defines its own.
+
+    Examples
+    --------
+    >>> import numconv.nn as nn
+    >>> class TwoLayer(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc1, self.act, self.fc2 = nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)
+    ...     def forward(self, x):
+    ...         return self.fc2(self.act(self.fc1(x)))
     """
 
     def __init__(self):
@@ -40,7 +63,6 @@ class Module:
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
-        object.__setattr__(self, "_cache", None)
 
     # ------------------------------------------------------------------ attributes
     def __setattr__(self, name, value):
@@ -116,36 +138,48 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
-    def backward(self, grad_output):
-        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+    def backward(self, grad_output=None):
+        """Differentiate the last forward by replaying its recorded layer calls in reverse.
+
+        Parameters
+        ----------
+        grad_output : ndarray, the shape of the last forward's output
+            dL/d(output). A tuple with one array per output if ``forward``
+            returned several; may be omitted when the output is a scalar.
+
+        Returns
+        -------
+        ndarray, or a tuple with one ndarray per array argument of ``forward``
+            dL/d(input). Parameter gradients are added into each ``p.grad``.
+        """
+        return tape.replay(self, grad_output)
+
+    backward._replays_the_tape = True
 
     def __init_subclass__(cls, **kwargs):
-        # Every subclass's own ``backward`` gets the debug-mode check (numconv/nn/_debug.py),
-        # so a custom Module is checked without doing anything.
+        # Every subclass's own ``backward`` goes through the tape's entry point (which finds the call to
+        # differentiate) and, in debug mode, through the NaN/Inf check (numconv/nn/_debug.py).
         super().__init_subclass__(**kwargs)
         if "backward" in cls.__dict__:
-            cls.backward = debug_mode.checked_backward(cls.__dict__["backward"])
+            cls.backward = _backward_entry(cls.__dict__["backward"])
 
     def __call__(self, *args, **kwargs):
-        if _state._debug:  # the only cost of debug mode when it is off
-            return debug_mode.checked_forward(self, args, kwargs)
-        return self.forward(*args, **kwargs)
+        switches = _state._local
+        forward = self.forward
+        if switches.debug:
+            forward = functools.partial(debug_mode.checked_forward, self)
+        if not switches.grad_enabled:
+            return forward(*args, **kwargs)
+        return tape.record_call(self, args, kwargs, forward)
 
     # Cache helpers used by layers --------------------------------------------------
     def _keep(self, cache) -> None:
-        """Keep ``cache`` for the next backward (nothing inside ``no_grad``)."""
-        self._cache = cache if _state.is_grad_enabled() else None
+        """Keep ``cache`` for this call's backward (nothing inside ``no_grad``)."""
+        tape.keep_cache(self, cache)
 
     def _take(self):
-        """Return the kept cache and forget it; raise if there is none."""
-        cache = self._cache
-        if cache is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.backward: there is no forward pass to differentiate. Call the layer "
-                "on an input first (outside numconv.no_grad()), and call backward once per forward."
-            )
-        self._cache = None
-        return cache
+        """Return the cache of the call being differentiated and forget it; raise if there is none."""
+        return tape.take_cache(self)
 
     def _as_input(self, x, where: str | None = None) -> np.ndarray:
         """Check ``x`` is a float array and cast it to this module's dtype.
@@ -197,15 +231,17 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_modules(self, prefix: str = "", memo=None) -> Iterator[tuple[str, "Module"]]:
-        """Yield ``(path, module)`` for this module and every descendant."""
+    def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True
+                      ) -> Iterator[tuple[str, "Module"]]:
+        """Yield ``(path, module)`` for this module and every descendant (a shared module once), as PyTorch."""
         memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, m in self.named_children():
-            yield from m.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+            yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
     def modules(self) -> Iterator["Module"]:
         for _, m in self.named_modules():
@@ -231,10 +267,10 @@ class Module:
         """Set evaluation mode; same as ``train(False)``."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Set every parameter's gradient to zeros."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every parameter's gradient: to ``None`` (the default, as PyTorch) or to zeros."""
         for p in self.parameters():
-            p.zero_grad()
+            p.zero_grad(set_to_none)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for p in self.parameters():
@@ -252,9 +288,28 @@ class Module:
                 return b.dtype
         return None
 
-    def to(self, dtype) -> "Module":
-        """Convert every parameter and floating buffer to ``dtype`` (float32/float64)."""
-        dtype = np.dtype(dtype)
+    def to(self, *args, device=None, dtype=None) -> "Module":
+        """Convert every parameter and floating buffer to ``dtype`` (float32/float64), as ``torch.nn.Module.to``.
+
+        Accepts ``to(np.float64)``, ``to("cpu")``, ``to(device="cpu", dtype=...)``;
+        numconv computes on the CPU, so any other device is an error.
+        """
+        for arg in args:
+            if isinstance(arg, str) and arg.split(":")[0] in _DEVICES:
+                device = arg
+            elif dtype is None:
+                dtype = arg
+            else:
+                raise TypeError(f"{type(self).__name__}.to: unexpected argument {arg!r}")
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise ValueError(f"{type(self).__name__}.to: numconv computes on the CPU only, got device {device!r}")
+        if dtype is None:
+            return self
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{type(self).__name__}.to: expected a dtype (float32 or float64) or 'cpu', "
+                            f"got {dtype!r}") from None
         if dtype not in FLOAT_DTYPES:
             raise TypeError(f"{type(self).__name__}.to: expected float32 or float64, got {dtype}")
         for m in self.modules():
@@ -264,7 +319,10 @@ class Module:
             for name, b in m._buffers.items():
                 if b is not None and b.dtype in FLOAT_DTYPES:
                     m._buffers[name] = b.astype(dtype, copy=False)
-            object.__setattr__(m, "_cache", None)
+        return self
+
+    def cpu(self) -> "Module":
+        """Does nothing (numconv computes on the CPU); returns self, as PyTorch."""
         return self
 
     def double(self) -> "Module":
@@ -347,7 +405,7 @@ class Module:
             if kind == "parameter":
                 p = module._parameters[name]
                 p.data = value
-                p.zero_grad()
+                p.grad = None
             else:
                 module._buffers[name] = value
         return missing, unexpected
@@ -368,3 +426,18 @@ class Module:
         body = ([extra] if extra else []) + lines
         return f"{type(self).__name__}(\n  " + "\n  ".join(body) + "\n)"
 
+
+
+def _backward_entry(backward):
+    """Wrap a hand-written ``backward``: the tape finds the call it differentiates; debug mode checks it."""
+
+    @functools.wraps(backward)
+    def entry(self, *grads, **kwargs):
+        if _state._local.debug:
+            return debug_mode.checked_backward(self, lambda: tape.run_backward(self, backward, grads, kwargs), grads)
+        return tape.run_backward(self, backward, grads, kwargs)
+
+    return entry
+
+
+Module.backward = _backward_entry(Module.backward)

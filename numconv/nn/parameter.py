@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .._checks import as_float_array
+
+
+_GRAD_LOCK = threading.Lock()
 
 
 class Parameter:
@@ -22,9 +27,12 @@ class Parameter:
     ----------
     data : ndarray
         The current values.
-    grad : ndarray, same shape and dtype as ``data``
-        The gradient of the loss with respect to ``data``. Backward passes
-        *add* into it, so call ``zero_grad()`` before each step.
+    grad : ndarray, same shape and dtype as ``data``, or None
+        The gradient of the loss with respect to ``data``. ``None`` until a
+        backward pass reaches this parameter (and again after ``zero_grad()``,
+        as in PyTorch), so an optimiser can tell "no gradient" from "zero
+        gradient". Backward passes *add* into it, so call ``zero_grad()``
+        before each step.
     """
 
     __slots__ = ("data", "grad", "requires_grad")
@@ -32,7 +40,7 @@ class Parameter:
     def __init__(self, data, requires_grad: bool = True):
         data = as_float_array(data, "Parameter", "data")
         self.data = data
-        self.grad = np.zeros_like(data)
+        self.grad = None
         self.requires_grad = bool(requires_grad)
 
     @property
@@ -51,13 +59,19 @@ class Parameter:
     def size(self) -> int:
         return self.data.size
 
+    def numel(self) -> int:
+        """The number of values, as ``torch.Tensor.numel``."""
+        return int(self.data.size)
+
     def numpy(self) -> np.ndarray:
         """The values (not a copy)."""
         return self.data
 
-    def zero_grad(self) -> None:
-        """Set the gradient to zeros (in place, keeping its shape and dtype)."""
-        if self.grad is None or self.grad.shape != self.data.shape or self.grad.dtype != self.data.dtype:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradient: ``None`` (the default, as PyTorch), or zeros in place with ``set_to_none=False``."""
+        if set_to_none:
+            self.grad = None
+        elif self.grad is None or self.grad.shape != self.data.shape or self.grad.dtype != self.data.dtype:
             self.grad = np.zeros_like(self.data)
         else:
             self.grad.fill(0)
@@ -66,16 +80,24 @@ class Parameter:
         """Add one backward pass's gradient into ``grad`` (nothing when ``requires_grad`` is False).
 
         Gradients add up rather than overwrite, as in PyTorch, so a parameter
-        used twice in one forward pass receives both contributions.
+        used twice in one forward pass receives both contributions. The first
+        contribution after ``zero_grad()`` becomes the gradient. A lock makes
+        the addition safe when two threads differentiate one model at once.
         """
-        if self.requires_grad:
-            self.grad += grad
+        if not self.requires_grad:
+            return
+        with _GRAD_LOCK:
+            if self.grad is None:
+                self.grad = np.array(grad, dtype=self.data.dtype, copy=True).reshape(self.data.shape)
+            else:
+                self.grad += grad
 
     def to(self, dtype) -> "Parameter":
         """Convert values and gradient to ``dtype`` in place; returns self."""
         dtype = np.dtype(dtype)
         self.data = self.data.astype(dtype, copy=False)
-        self.grad = self.grad.astype(dtype, copy=False)
+        if self.grad is not None:
+            self.grad = self.grad.astype(dtype, copy=False)
         return self
 
     def __repr__(self) -> str:

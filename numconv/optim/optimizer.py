@@ -172,15 +172,16 @@ class Optimizer:
         self.param_groups.append(group)
 
     # ------------------------------------------------------------------ stepping
-    def zero_grad(self) -> None:
-        """Set every parameter's gradient to zeros.
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradient of every parameter: to ``None`` (the default, as PyTorch) or to zeros.
 
-        (PyTorch's default sets gradients to ``None`` instead; numconv's
-        layers add into ``p.grad``, so it is kept as an array of zeros.)
+        A parameter whose gradient is ``None`` at ``step()`` (no backward
+        reached it: a frozen branch, an unused layer) is skipped, momentum and
+        all, as in ``torch.optim``.
         """
         for group in self.param_groups:
             for p in group["params"]:
-                p.zero_grad()
+                p.zero_grad(set_to_none)
 
     def step(self, closure=None):
         """Update every parameter once from its current gradient.

@@ -87,6 +87,9 @@ def gaussian_blur(size: int | None = 5, sigma: float = 1.0) -> np.ndarray:
             not math.isfinite(sigma) or sigma <= 0:
         raise ValueError(f"gaussian_blur: sigma must be a positive number of pixels, got {sigma!r}")
     if size is None:
+        if sigma > MAX_KERNEL_SIZE:  # 2 * ceil(3 sigma) + 1 could not even be computed for sigma = 1e308
+            raise ValueError(f"gaussian_blur: sigma {sigma} needs a kernel wider than the limit of "
+                             f"{MAX_KERNEL_SIZE} pixels (keep sigma <= 166)")
         size = 2 * math.ceil(3 * sigma) + 1
     size = _odd_size(size, "gaussian_blur")
     offsets = np.arange(size) - size // 2
@@ -200,11 +203,18 @@ def _kernel_key(name, where: str) -> str:
     return key
 
 
+#: the widest blur kernel: beyond it a kernel costs seconds to gigabytes and is wider than most pictures
+MAX_KERNEL_SIZE = 1001
+
+
 def _odd_size(size, where: str) -> int:
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
         raise TypeError(f"{where}: expected size to be an int, got {size!r}")
     if size < 1 or size % 2 == 0:
         raise ValueError(f"{where}: size must be a positive odd int (the kernel needs a centre pixel), got {size}")
+    if size > MAX_KERNEL_SIZE:
+        raise ValueError(f"{where}: size {size} is larger than the limit of {MAX_KERNEL_SIZE} pixels"
+                         + (" (from sigma: keep sigma <= 166)" if where == "gaussian_blur" else ""))
     return int(size)
 
 

@@ -138,6 +138,18 @@ def _conv_bn_chain():
     return nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.Tanh(), nn.AvgPool2d(2))
 
 
+def _residual():
+    nn = _nn()
+    return nn.Residual(nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), nn.Tanh()), nn.Conv2d(2, 2, 1))
+
+
+def _parallel(merge):
+    def make():
+        nn = _nn()
+        return nn.Parallel(nn.Conv2d(2, 3, 1), nn.Sequential(nn.Tanh(), nn.Conv2d(2, 3, 3, padding=1)), merge=merge)
+    return make
+
+
 # ------------------------------------------------------------------------------ the registry
 CASES = [
     # convolutions
@@ -251,6 +263,14 @@ CASES = [
     layer("Identity", "", normal(2, 3)),
     LayerCase("Sequential", "Conv2d -> BatchNorm2d (train) -> Tanh -> AvgPool2d", _conv_bn_chain,
               normal(2, 2, 4, 4)),
+    # where branches meet
+    layer("Add", "three inputs, (2, 3, 4) + (3, 1) + (4,) broadcast",
+          lambda rng: (rng.standard_normal((2, 3, 4)), rng.standard_normal((3, 1)), rng.standard_normal(4))),
+    layer("Cat", "dim=1, (2, 2, 3) and (2, 4, 3)",
+          lambda rng: (rng.standard_normal((2, 2, 3)), rng.standard_normal((2, 4, 3))), dim=1),
+    LayerCase("Residual", "body Conv2d -> Tanh, shortcut Conv2d 1x1", _residual, normal(2, 2, 4, 4)),
+    LayerCase("Parallel", "merge='cat': Conv2d 1x1 | Tanh -> Conv2d 3x3", _parallel("cat"), normal(2, 2, 4, 4)),
+    LayerCase("Parallel", "merge='add'", _parallel("add"), normal(2, 2, 4, 4)),
     # losses, w.r.t. their first input
     layer("CrossEntropyLoss", "mean, class indices", with_target(normal(4, 5), _classes)),
     layer("CrossEntropyLoss", "sum, (N, C, d) logits, label_smoothing=0.1",

@@ -305,8 +305,9 @@ def _trace_forward(model: Module, shape: tuple, dtype) -> list:
 
     Each module's ``forward`` is shadowed by an instance attribute that opens
     a row, calls the real ``forward`` and fills the row in from its output.
-    The shadows, the training flags and the kept caches are put back
-    afterwards, also when the forward pass fails.
+    The shadows and the training flags are put back afterwards, also when
+    the forward pass fails; it runs under ``no_grad``, so the tape of a
+    pending forward is not touched.
     """
     rows, stack, failed, counted, calls, paths = [], [], [], set(), {}, {}
     for path, module in model.named_modules():
@@ -334,7 +335,7 @@ def _trace_forward(model: Module, shape: tuple, dtype) -> list:
         return forward
 
     modules = list({id(m): m for _, m in model.named_modules()}.values())
-    saved = [(m, m.__dict__.get("forward"), m.training, m._cache) for m in modules]
+    saved = [(m, m.__dict__.get("forward"), m.training) for m in modules]
     x = np.random.default_rng(0).standard_normal(shape).astype(dtype)  # a local generator: numconv's is untouched
     try:
         for m in modules:
@@ -348,13 +349,12 @@ def _trace_forward(model: Module, shape: tuple, dtype) -> list:
                 kind = TypeError if isinstance(error, TypeError) else ValueError
                 raise kind(f"summary: the forward pass on an input of shape {shape} failed{where}: {error}") from error
     finally:
-        for m, forward, training, cache in saved:
+        for m, forward, training in saved:
             if forward is None:
                 m.__dict__.pop("forward", None)
             else:
                 m.__dict__["forward"] = forward
             object.__setattr__(m, "training", training)
-            object.__setattr__(m, "_cache", cache)
     return rows
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-HINT = "work on a copy (x = x - mean, not x -= mean)"
+HINT = "never change an input in place (x -= ..., x[...] = ...)"
 
 
 def batchnorm_backward(dout, x, gamma, beta, eps):

@@ -10,6 +10,8 @@
   convolution as one matrix product;
 - ``plot_image_filters(image)``: a picture under each hand-made kernel of
   ``numconv.tools.filters``;
+- ``plot_tape(model, x)``: the calls one forward pass recorded on the tape,
+  with the forks where backward adds gradients;
 - ``make_grid(images)`` / ``save_image(images, path)``: torchvision's tiling of
   a batch into one picture (plain NumPy and Pillow, no matplotlib).
 
@@ -28,11 +30,12 @@ from .grid import make_grid, save_image
 from .image_filters import plot_image_filters
 from .im2col_picture import Im2colProduct, im2col_product, plot_im2col
 from .run_figures import save_run_figures
+from .tape_picture import plot_tape, tape_rows
 from .sliding import SlidingStep, sliding_kernel, sliding_kernel_gif, sliding_step, sliding_steps
 
 __all__ = [
     "plot_filters", "plot_feature_maps", "layer_outputs", "plot_history", "load_history", "plot_confusion_matrix",
     "sliding_kernel", "sliding_kernel_gif", "sliding_step", "sliding_steps", "SlidingStep", "plot_im2col",
     "im2col_product", "Im2colProduct", "plot_image_filters", "save_run_figures",
-    "make_grid", "save_image",
+    "make_grid", "save_image", "plot_tape", "tape_rows",
 ]

@@ -1,0 +1,218 @@
+"""What ``numconv train`` settles before the first batch: its settings, its output folder, a resume plan.
+
+Three rules, each checked up front so that a mistake costs no training time:
+
+* **Results are never overwritten silently.** A folder that already holds a
+  run (``last.npz``, ``best.npz`` or ``history.json``) is refused unless the
+  command says ``--resume`` (continue it) or ``--overwrite`` (start again:
+  the old run's files are deleted first, so no stale ``best.npz`` survives).
+* **A resumed run is the run that was saved.** Settings left out of the
+  command are taken from the checkpoint; a setting given with another value
+  than the saved one (model, data set, optimiser, learning rate, momentum,
+  weight decay, batch size, schedule, seed, image limits) is refused, naming
+  both values. Only ``--epochs`` may change: the cosine schedule is then
+  re-planned to be exactly what a fresh run of the new length has at that
+  epoch.
+* **The output folder can take the run.** ``--out`` must not be a file or lie
+  under one; the folder must be writable (a probe file is created and
+  removed) and have room for the checkpoints (estimated from the model's size).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import warnings
+
+from ..cli import CLIError
+
+#: files a run writes into its folder; their presence means "a run lives here"
+RUN_FILES = ("last.npz", "best.npz", "history.json", "history.csv", "curves.png", "feature_maps.png")
+_RUN_MARKERS = ("last.npz", "best.npz", "history.json")
+
+#: the defaults of a fresh run, for the flags a resumed run takes from its checkpoint instead
+FRESH_DEFAULTS = {"model": "lenet5", "dataset": "sample", "optimizer": "sgd", "batch_size": 64, "epochs": 10,
+                  "scheduler": "cosine", "seed": 0}
+#: momentum applies to these optimisers; the default where the flag is absent
+MOMENTUM_DEFAULT = {"sgd": 0.9, "rmsprop": 0.0}
+#: flags a resumed run must keep, with where the saved value lives in the checkpoint's config
+KEPT_ON_RESUME = {
+    "model": ("model", "name"), "dataset": ("data", "dataset"), "optimizer": ("train", "optimizer"),
+    "batch_size": ("train", "batch_size"), "lr": ("train", "lr"), "momentum": ("train", "momentum"),
+    "weight_decay": ("train", "weight_decay"), "scheduler": ("train", "scheduler"), "seed": ("train", "seed"),
+    "limit_train": ("train", "limit_train"), "limit_test": ("train", "limit_test"),
+}
+
+
+# ---------------------------------------------------------------------------- flag values
+def check_flag_values(args) -> None:
+    """Refuse flag values no run can use, each with one line naming the flag."""
+    for name in ("epochs", "batch_size", "limit_train", "limit_test"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise CLIError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.seed is not None and args.seed < 0:
+        raise CLIError(f"--seed must be 0 or more, got {args.seed}")
+    for name, low, below in (("lr", 0.0, math.inf), ("momentum", 0.0, 1.0), ("weight_decay", 0.0, math.inf)):
+        value = getattr(args, name)
+        if value is not None and not low <= value < below:
+            expected = "in [0, 1)" if below == 1.0 else "finite and >= 0"
+            raise CLIError(f"--{name.replace('_', '-')} must be {expected}, got {value}")
+
+
+def fill_fresh_defaults(args) -> None:
+    """A fresh run: every flag left out takes its default; --momentum only where it means something."""
+    for name, value in FRESH_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    _check_momentum_applies(args)
+    if args.momentum is None:
+        args.momentum = MOMENTUM_DEFAULT.get(args.optimizer)
+
+
+def _check_momentum_applies(args) -> None:
+    if args.momentum is not None and args.optimizer not in MOMENTUM_DEFAULT:
+        raise CLIError(f"--momentum applies to {' and '.join(MOMENTUM_DEFAULT)}, not {args.optimizer} "
+                       "(Adam-style optimizers keep their own running averages, set by betas); leave it out")
+
+
+# ---------------------------------------------------------------------------- the output folder
+def check_output_folder(out: str, resume: bool, overwrite: bool) -> None:
+    """Refuse an --out that is (or lies under) a file, and a run folder the command would overwrite."""
+    if resume and overwrite:
+        raise CLIError("--resume continues the run in the output folder and --overwrite starts it again: "
+                       "give one of them")
+    path = os.path.abspath(out)
+    while True:
+        if os.path.lexists(path) and not os.path.isdir(path):
+            what = "is a file" if path == os.path.abspath(out) else f"lies under '{path}', which is a file"
+            raise CLIError(f"--out '{out}' {what}, not a folder; choose another --out")
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    if resume or overwrite:
+        return
+    present = [name for name in _RUN_MARKERS if os.path.lexists(os.path.join(out, name))]
+    if present:
+        raise CLIError(f"'{out}' already holds a run ({', '.join(present)}); pass --resume to continue it, "
+                       "--overwrite to delete it and start again, or --out for another folder")
+
+
+def prepare_output_folder(out: str, overwrite: bool, bytes_needed: int) -> None:
+    """Create the folder, prove it is writable and roomy enough, and (with --overwrite) clear the old run."""
+    from ..data._files import create_temp
+
+    try:
+        os.makedirs(out, exist_ok=True)
+        fd, probe = create_temp(_Path(out, "write-probe"))
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise CLIError(f"cannot write in the output folder '{out}': {error.strerror or error}") from None
+    free = shutil.disk_usage(out).free
+    if free < bytes_needed:
+        raise CLIError(f"the output folder '{out}' has {_size(free)} free, but the run's checkpoints need about "
+                       f"{_size(bytes_needed)}; free some space or choose another --out")
+    if overwrite:
+        for name in RUN_FILES:
+            target = os.path.join(out, name)
+            if os.path.lexists(target):
+                try:
+                    os.unlink(target)
+                except OSError as error:
+                    raise CLIError(f"--overwrite: cannot delete '{target}': {error.strerror or error}") from None
+
+
+def checkpoint_bytes(model, optimizer_name: str) -> int:
+    """A generous estimate of the disk a run needs: last.npz, best.npz and one temporary copy."""
+    per_param = {"sgd": 2, "rmsprop": 4, "adam": 4, "adamw": 4, "adagrad": 2}.get(optimizer_name, 4)
+    weights = sum(p.data.nbytes for p in model.parameters()) + sum(b.nbytes for b in model.buffers())
+    return 3 * per_param * weights + (4 << 20)  # + room for histories, figures and headers
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)  # pragma: no cover
+
+
+def _Path(folder, name):
+    from pathlib import Path
+
+    return Path(folder) / name
+
+
+# ---------------------------------------------------------------------------- resume
+def saved_settings(out: str):
+    """``(checkpoint, path)`` of the run in ``out``, read without restoring anything."""
+    from ..checkpoint import load_checkpoint
+
+    path = os.path.join(out, "last.npz")
+    if not os.path.lexists(path):
+        raise CLIError(f"nothing to resume: there is no checkpoint '{path}'")
+    return load_checkpoint(path), path
+
+
+def merge_resume(args, config: dict, done: int, path: str) -> None:
+    """Fill the flags left out from the saved run; refuse any flag that contradicts it."""
+    from ..models import _canonical
+
+    saved = {}
+    for name, (section, key) in KEPT_ON_RESUME.items():
+        block = config.get(section)
+        if isinstance(block, dict) and key in block:
+            saved[name] = block[key]
+    for name, value in saved.items():
+        requested = getattr(args, name)
+        if name == "model" and requested is not None:
+            requested = _canonical(requested) or requested
+        if requested is None:
+            if name != "momentum" or saved.get("optimizer") in MOMENTUM_DEFAULT:
+                setattr(args, name, value)
+        elif requested != value:
+            flag = f"--{name.replace('_', '-')}"
+            raise CLIError(f"cannot resume '{path}' with {flag} {requested}: the run was trained with {flag} "
+                           f"{value}; leave {flag} out (or give the saved value), or start a new run with "
+                           "--overwrite or another --out")
+    if args.epochs is None:
+        args.epochs = int(config.get("train", {}).get("epochs", done + 1)) if isinstance(config.get("train"), dict) \
+            else done + 1
+    if args.epochs <= done:
+        raise CLIError(f"the run in '{path}' has already trained {done} epoch{'s' if done != 1 else ''}; pass "
+                       f"--epochs {done + 1} or more to train further")
+    fill_fresh_defaults(args)
+
+
+def replan_schedule(scheduler, epochs: int, done: int):
+    """Make a restored cosine schedule the one a fresh run of ``epochs`` epochs has after ``done`` of them.
+
+    Returns a note for the user, or None when the length did not change.
+    The new learning rates come from actually stepping a fresh schedule
+    ``done`` times, so they equal a fresh run's bit for bit.
+    """
+    if scheduler is None or scheduler.T_max == epochs:
+        return None
+    import numpy as np
+
+    from ..nn import Parameter
+    from ..optim import SGD
+    from ..optim.lr_scheduler import CosineAnnealingLR
+
+    groups = [{"params": [Parameter(np.zeros(1))], "lr": lr} for lr in scheduler.base_lrs]
+    probe = SGD(groups, lr=scheduler.base_lrs[0])
+    fresh = CosineAnnealingLR(probe, T_max=epochs, eta_min=scheduler.eta_min)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the probe never takes an optimiser step
+        for _ in range(done):
+            fresh.step()
+    old = scheduler.T_max
+    for group, probe_group in zip(scheduler.optimizer.param_groups, probe.param_groups):
+        group["lr"] = probe_group["lr"]
+    scheduler.T_max = epochs
+    scheduler._last_lr = fresh.get_last_lr()
+    return (f"cosine schedule re-planned from {old} to {epochs} epochs: lr {fresh.get_last_lr()[0]:g} for epoch "
+            f"{done + 1}, as in a fresh {epochs}-epoch run")

@@ -1,0 +1,195 @@
+"""Exercises on optimisers: one step of SGD with momentum and of Adam, checked over several steps.
+
+The student writes one step, state in and state out; the checker calls it
+once per step with the gradients of the case, carrying the state it returns,
+and compares the parameter after every step (and the final state) with
+``numconv.optim`` (which is tested step for step against ``torch.optim``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import optim
+from ..nn.parameter import Parameter
+from ._base import Exercise, near, values
+
+__all__ = ["SGD_MOMENTUM_STEP", "ADAM_STEP"]
+
+
+def _optim_inputs(case, rng, hyper: dict) -> dict:
+    grads = values(rng, (case["steps"], case["D"])) * case.get("gscale", 1.0)
+    return {"param": values(rng, (case["D"],)), "grads": grads, **hyper}
+
+
+def _reference_steps(inputs, make_optimizer, state_names) -> tuple:
+    """The parameter after each step and the final state, from ``numconv.optim``."""
+    param = Parameter(inputs["param"].copy())
+    optimizer = make_optimizer([param])
+    params = []
+    for grad in inputs["grads"]:
+        param.grad = grad.copy()
+        optimizer.step()
+        params.append(param.data.copy())
+    state = optimizer.state[param]
+    return (np.stack(params), *(state[name].copy() for name in state_names))
+
+
+def _run_steps(fn, inputs, n_state: int, extra) -> tuple:
+    """Call the student's step once per gradient, carrying the parameter and the state it returns."""
+    param = inputs["param"].copy()
+    state = [np.zeros_like(param) for _ in range(n_state)]
+    params = []
+    for t, grad in enumerate(inputs["grads"], start=1):
+        result = fn(param, grad.copy(), *state, *extra(t))
+        if not isinstance(result, (tuple, list)) or len(result) != 1 + n_state or any(r is None for r in result):
+            return result  # the checker says what came back instead
+        param, *state = (np.array(r, dtype=np.float64) for r in result)
+        if param.shape != inputs["param"].shape:
+            raise ValueError(f"step {t} returned param of shape {param.shape}, expected {inputs['param'].shape}")
+        params.append(param.copy())
+    return (np.stack(params), *state)
+
+
+def _simulate(case, inputs, update) -> tuple:
+    """Outputs of a (wrong) step rule ``update(param, grad, state, t) -> (param, state)`` run like the student's."""
+    param, state, params = inputs["param"].copy(), None, []
+    for t, grad in enumerate(inputs["grads"], start=1):
+        param, state = update(param, grad, state, t)
+        params.append(param.copy())
+    return np.stack(params), state
+
+
+# ---------------------------------------------------------------------------------------------- SGD with momentum
+SGD_CASES = [dict(D=3, steps=1, wd=0.0), dict(D=3, steps=2, wd=0.0), dict(D=4, steps=4, wd=0.0),
+             dict(D=4, steps=3, wd=0.1), dict(D=6, steps=6, wd=0.01)]
+
+
+_SGD_LR = 0.1
+
+
+def _sgd_inputs(case, rng) -> dict:
+    return _optim_inputs(case, rng, {"lr": _SGD_LR, "momentum": 0.9, "weight_decay": case["wd"]})
+
+
+def _sgd_reference(inputs) -> tuple:
+    return _reference_steps(inputs, lambda params: optim.SGD(params, lr=inputs["lr"], momentum=inputs["momentum"],
+                                                             weight_decay=inputs["weight_decay"]),
+                            ["momentum_buffer"])
+
+
+def _sgd_mistakes(case, inputs, expected) -> dict:
+    lr, mu, wd = inputs["lr"], inputs["momentum"], inputs["weight_decay"]
+
+    def rule(dampened=False, decay_after=False, carried=True):
+        def update(param, grad, velocity, t):
+            velocity = np.zeros_like(param) if velocity is None or not carried else velocity
+            g = grad if decay_after else grad + wd * param
+            velocity = mu * velocity + ((1 - mu) * g if dampened else g)
+            step = velocity + wd * param if decay_after else velocity
+            return param - lr * step, velocity
+        return update
+
+    found = {"params": [], "velocity": []}
+    for change, hint in [
+        (dict(carried=False), "the velocity is not carried from step to step (each step starts again from zeros): "
+                              "return the new velocity, and use the one you are given"),
+        (dict(dampened=True), "velocity = momentum * velocity + (1 - momentum) * grad is the damped (moving-average) "
+                              "form; torch.optim.SGD adds the whole gradient: velocity = momentum * velocity + grad"),
+        (dict(decay_after=True), "the weight decay is added after the momentum: torch.optim.SGD adds weight_decay * "
+                                 "param to the gradient first, and the velocity carries it"),
+    ]:
+        params, velocity = _simulate(case, inputs, rule(**change))
+        found["params"].append((params, hint))
+        found["velocity"].append((velocity, hint))
+    return found
+
+
+def _sgd_factor_hint(case, output, k) -> str | None:
+    if output == "velocity" and near(k, -_SGD_LR):
+        return ("your velocity is -lr times torch's: that is the other common form of momentum (v = momentum * v - "
+                "lr * grad; param += v). It moves the parameter the same way, but torch.optim.SGD keeps "
+                "velocity = momentum * velocity + grad and steps param -= lr * velocity: return that velocity")
+    return None
+
+
+SGD_MOMENTUM_STEP = Exercise(
+    name="sgd_momentum_step",
+    title="one step of SGD with momentum and weight decay",
+    signature="sgd_momentum_step(param, grad, velocity, lr, momentum, weight_decay) -> (param, velocity)",
+    arguments=("param", "grad", "velocity", "lr", "momentum", "weight_decay"),
+    outputs=("params", "velocity"),
+    cases=SGD_CASES,
+    make_inputs=_sgd_inputs,
+    reference=_sgd_reference,
+    shrink_keys=("D", "steps"),
+    minimum={"D": 2},
+    settings=("steps", "wd"),
+    mistakes=_sgd_mistakes,
+    factor_hints=_sgd_factor_hint,
+    call=lambda fn, inputs: _run_steps(fn, inputs, 1, lambda t: (inputs["lr"], inputs["momentum"],
+                                                                  inputs["weight_decay"])),
+    skeleton="sgd_momentum_step.py",
+)
+
+
+# ---------------------------------------------------------------------------------------------- Adam
+# The last case has gradients so small that sqrt(v_hat) is close to eps, which shows where eps goes.
+ADAM_CASES = [dict(D=3, steps=1, gscale=1.0), dict(D=3, steps=2, gscale=1.0), dict(D=4, steps=4, gscale=1.0),
+              dict(D=6, steps=7, gscale=1.0), dict(D=4, steps=3, gscale=1e-6)]
+_ADAM = {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+
+
+def _adam_reference(inputs) -> tuple:
+    return _reference_steps(inputs, lambda params: optim.Adam(params, lr=inputs["lr"], eps=inputs["eps"],
+                                                              betas=(inputs["beta1"], inputs["beta2"])),
+                            ["exp_avg", "exp_avg_sq"])
+
+
+def _adam_mistakes(case, inputs, expected) -> dict:
+    lr, b1, b2, eps = (inputs[k] for k in ("lr", "beta1", "beta2", "eps"))
+
+    def rule(correct=True, eps_inside=False, carried=True, squared=True, store_corrected=False):
+        def update(param, grad, state, t):
+            m, v = (np.zeros_like(param), np.zeros_like(param)) if state is None or not carried else state
+            m = b1 * m + (1 - b1) * grad
+            v = b2 * v + (1 - b2) * (grad * grad if squared else grad)
+            m_hat, v_hat = (m / (1 - b1**t), v / (1 - b2**t)) if correct else (m, v)
+            step = m_hat / (np.sqrt(v_hat + eps) if eps_inside else np.sqrt(np.abs(v_hat)) + eps)
+            return param - lr * step, (m_hat, v_hat) if store_corrected else (m, v)
+        return update
+
+    found = {"params": [], "m": [], "v": []}
+    for change, hint in [
+        (dict(correct=False), "the bias correction is missing: divide m by (1 - beta1**t) and v by (1 - beta2**t) "
+                              "before the step (m and v start at zero, so early steps are too small without it)"),
+        (dict(carried=False), "m and v are not carried from step to step (each step starts again from zeros): "
+                              "return the new m and v, and use the ones you are given"),
+        (dict(store_corrected=True), "the bias-corrected m_hat and v_hat are returned as the new m and v: keep m "
+                                     "and v uncorrected, and correct a copy for the step"),
+        (dict(squared=False), "v averages the gradient, not its square: v = beta2 * v + (1 - beta2) * grad**2"),
+        (dict(eps_inside=True), "eps is inside the square root: torch.optim.Adam divides by sqrt(v_hat) + eps"),
+    ]:
+        params, (m, v) = _simulate(case, inputs, rule(**change))
+        found["params"].append((params, hint))
+        found["m"].append((m, hint))
+        found["v"].append((v, hint))
+    return found
+
+
+ADAM_STEP = Exercise(
+    name="adam_step",
+    title="one step of Adam",
+    signature="adam_step(param, grad, m, v, t, lr, beta1, beta2, eps) -> (param, m, v)",
+    arguments=("param", "grad", "m", "v", "t", "lr", "beta1", "beta2", "eps"),
+    outputs=("params", "m", "v"),
+    cases=ADAM_CASES,
+    make_inputs=lambda case, rng: _optim_inputs(case, rng, dict(_ADAM)),
+    reference=_adam_reference,
+    shrink_keys=("D", "steps"),
+    minimum={"D": 2},
+    settings=("steps", "gscale"),
+    mistakes=_adam_mistakes,
+    call=lambda fn, inputs: _run_steps(fn, inputs, 2, lambda t: (t, *(inputs[k] for k in _ADAM))),
+    skeleton="adam_step.py",
+)

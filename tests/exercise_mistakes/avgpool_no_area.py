@@ -1,0 +1,13 @@
+"""avgpool2d_backward: each input gets the whole dout, not dout / kernel_size**2."""
+
+import numpy as np
+
+HINT = 'each of them gets dout / kernel_size**2'
+
+
+def avgpool2d_backward(dout, x, kernel_size, stride):
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            dx[:, :, i * stride:i * stride + kernel_size, j * stride:j * stride + kernel_size] += dout[:, :, i:i + 1, j:j + 1]
+    return dx
