@@ -323,3 +323,21 @@ def test_decoder_sized_layer_matches_torch(dtype):
     x, w, b = rng.standard_normal((4, 32, 14, 14)), rng.standard_normal((32, 16, 4, 4)) * 0.1, rng.standard_normal(16)
     record(check_op(F.conv_transpose2d, F.conv_transpose2d_backward, TF.conv_transpose2d, [x, w, b],
                     kwargs=dict(stride=2, padding=1), dtype=dtype), dtype)
+
+
+def test_chunks_within_the_workspace_limit_give_the_same_result():
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((5, 4, 6, 5)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(6)
+    kwargs = dict(stride=2, padding=1, output_padding=1, groups=2)
+    expected, cache = F.conv_transpose2d(x, w, b, **kwargs)
+    dout = rng.standard_normal(expected.shape)
+    grads = F.conv_transpose2d_backward(dout, cache)
+    F.set_workspace_limit(1)  # one sample per chunk
+    try:
+        out, cache = F.conv_transpose2d(x, w, b, **kwargs)
+        chunked = F.conv_transpose2d_backward(dout, cache)
+    finally:
+        F.set_workspace_limit(None)
+    assert rel_error(out, expected) <= 1e-14
+    for ours, theirs in zip(chunked, grads):
+        assert rel_error(ours, theirs) <= 1e-13

@@ -218,3 +218,22 @@ def test_backward_errors():
     with pytest.raises(TypeError, match="InterpolateCache"):
         F.interpolate_backward(out, None)
     assert rel_error(F.interpolate_backward(out, cache), 4 * X4) == 0
+
+
+@pytest.mark.parametrize("sizes, align_corners", [((3, 4, 7, 9), False), ((5, 6, 2, 13), True), ((4, 4, 4, 8), False),
+                                                  ((6, 5, 3, 2), False)])
+def test_bilinear_kernels_equal_their_numpy_expressions(sizes, align_corners):
+    """The kernels' docstrings: out[p] = A_h @ x[p] @ A_w.T and dx[p] = A_h.T @ dout[p] @ A_w."""
+    from numconv.functional.upsample import linear_taps
+    from numconv.kernels.upsample import bilinear_backward, bilinear_forward
+
+    h, w, h_out, w_out = sizes
+    th, tw = linear_taps(h, h_out, None, align_corners), linear_taps(w, w_out, None, align_corners)
+    rng = np.random.default_rng(h * w)
+    x, g = rng.standard_normal((3, h, w)), rng.standard_normal((3, h_out, w_out))
+    taps = (th.first, th.second, th.w0, th.w1, tw.first, tw.second, tw.w0, tw.w1)
+    out = bilinear_forward(x, np.empty((3, h_out, w_out)), *taps, 0, 3)
+    dx = bilinear_backward(g, np.zeros((3, h, w)), *taps, 0, 3)
+    a_h, a_w = th.matrix(), tw.matrix()
+    assert rel_error(out, a_h @ x @ a_w.T) <= 1e-14
+    assert rel_error(dx, a_h.T @ g @ a_w) <= 1e-14

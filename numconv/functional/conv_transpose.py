@@ -36,7 +36,9 @@ import numpy as np
 
 from .._checks import as_float_array, channel_last_hint, check_ndim, check_positive_int, ntuple, shape_str
 from ..kernels import workers
-from .im2col import _col2im, _im2col
+from ..kernels.im2col import col2im_add
+from ..kernels.workers import workspace_limit
+from .im2col import _im2col
 
 __all__ = [
     "conv_transpose1d", "conv_transpose1d_backward", "conv_transpose2d", "conv_transpose2d_backward",
@@ -339,7 +341,12 @@ def _crop(full_shape, padding, out_spatial) -> tuple:
 
 
 def _forward(x, weight, bias, stride, padding, dilation, groups, out_spatial):
-    """``out = crop(col2im(W^T @ x)) + bias``, the batch split over the workers."""
+    """``out = crop(col2im(W^T @ x)) + bias``, the batch split over the workers and walked in chunks.
+
+    A chunk's columns (C_out * prod(k), samples * L) and its full-grid stamp
+    live in per-thread workspaces, and chunks are sized so that they fit the
+    convolution workspace limit (``numconv.functional.conv.set_workspace_limit``).
+    """
     n = x.shape[0]
     c_in, per_group = weight.shape[:2]
     kernel = weight.shape[2:]
@@ -347,25 +354,46 @@ def _forward(x, weight, bias, stride, padding, dilation, groups, out_spatial):
     full = _full_shape(x.shape[2:], kernel, stride, dilation)
     out_slices, full_slices = _crop(full, padding, out_spatial)
     every = (slice(None), slice(None))
-    out = np.zeros((n, c_out, *out_spatial), dtype=x.dtype) if bias is None else np.empty(
-        (n, c_out, *out_spatial), dtype=x.dtype)
-    if bias is not None:
-        out[...] = bias.reshape((c_out,) + (1,) * len(kernel))
+    covered = all(s.stop - s.start == o for s, o in zip(out_slices, out_spatial))  # no output_padding tail
+    out = np.empty((n, c_out, *out_spatial), dtype=x.dtype)
+    bias_b = None if bias is None else bias.reshape((c_out,) + (1,) * len(kernel))
     # W^T per group: (G, K_g * prod(k), C_g), rows ordered (output channel, kernel offset) as im2col's.
     w_t = _weight_groups(weight, groups).swapaxes(1, 2)
     positions = math.prod(x.shape[2:])
+    rows = c_out * math.prod(kernel)
+    per_sample = (rows * positions + c_out * math.prod(full)) * x.itemsize
 
     def part(start, stop):
-        count = stop - start
-        # (N, C_in, L) -> (G, C_g, count * L): the columns' layout (channel rows, (sample, position) columns).
-        x_groups = x[start:stop].reshape(count, groups, c_in // groups, positions).transpose(1, 2, 0, 3)
-        x_groups = x_groups.reshape(groups, c_in // groups, count * positions)
-        cols = np.matmul(w_t, x_groups).reshape(c_out * math.prod(kernel), count * positions)
-        stamped = _col2im(cols, (count, c_out, *full), kernel, stride, dilation)
-        out[(slice(start, stop), slice(None)) + out_slices] += stamped[every + full_slices]
+        for first, last in workers.chunk_ranges(start, stop, per_sample, workspace_limit() // workers.num_workers()):
+            count = last - first
+            # (N, C_in, L) -> (G, C_g, count * L): the columns' layout (channel rows, (sample, position) columns).
+            x_groups = x[first:last].reshape(count, groups, c_in // groups, positions).transpose(1, 2, 0, 3)
+            x_groups = x_groups.reshape(groups, c_in // groups, count * positions)
+            cols = workers.workspace("conv_transpose.cols", (groups, rows // groups, count * positions), x.dtype)
+            np.matmul(w_t, x_groups, out=cols)
+            stamped = workers.workspace("conv_transpose.full", (count, c_out, *full), x.dtype)
+            stamped.fill(0)
+            col2im_add(cols.reshape(-1), stamped.reshape(-1), _col2im_geometry(stamped.shape, kernel, stride,
+                                                                                 dilation, x.shape[2:]))
+            target, stamp = out[first:last], stamped[every + full_slices]
+            if not covered:  # the output_padding pixels beyond every stamp get the bias alone
+                target[...] = 0 if bias_b is None else bias_b
+                target[every + out_slices] += stamp
+            elif bias_b is None:
+                target[...] = stamp
+            else:
+                np.add(stamp, bias_b, out=target)  # the crop and the bias in one pass
 
     workers.run_parts(part, workers.batch_parts(n, 2 * weight.size * n * positions))
     return out
+
+
+def _col2im_geometry(full_shape, kernel, stride, dilation, in_spatial):
+    """The 17 numbers ``col2im_add`` takes: sizes, kernel, stride, dilation and window counts, as 3-D."""
+    lift = (1,) * (3 - len(kernel))
+    n, c = full_shape[:2]
+    return np.array((n, c, *lift, *full_shape[2:], *lift, *kernel, *lift, *stride, *lift, *dilation, *lift,
+                     *in_spatial), dtype=np.uint64)
 
 
 def _backward(dout, x, weight, stride, padding, dilation, groups):
@@ -377,20 +405,26 @@ def _backward(dout, x, weight, stride, padding, dilation, groups):
     out_slices, full_slices = _crop(full, padding, dout.shape[2:])
     positions = math.prod(x.shape[2:])
     w_groups = _weight_groups(weight, groups)  # (G, C_g, K_g * prod(k))
+    rows = dout.shape[1] * math.prod(kernel)
+    per_sample = (rows * positions + dout.shape[1] * math.prod(full)) * x.itemsize
     dx = np.empty(x.shape, dtype=x.dtype)
 
     def part(start, stop):
-        count = stop - start
-        # The upstream gradient on the full grid: what was cropped away (the padding) gets none.
-        d_full = np.zeros((count, dout.shape[1], *full), dtype=x.dtype)
-        d_full[(slice(None), slice(None)) + full_slices] = dout[(slice(start, stop), slice(None)) + out_slices]
-        cols = _im2col(d_full, kernel, stride, dilation)  # (C_out * prod(k), count * L)
-        cols = cols.reshape(groups, cols.shape[0] // groups, count * positions)
-        dx_groups = np.matmul(w_groups, cols)  # (G, C_g, count * L)
-        dx[start:stop] = dx_groups.reshape(c_in, count, *x.shape[2:]).swapaxes(0, 1)
-        x_groups = x[start:stop].reshape(count, groups, c_g, positions).transpose(1, 2, 0, 3)
-        x_groups = x_groups.reshape(groups, c_g, count * positions)
-        return np.matmul(x_groups, cols.swapaxes(1, 2))  # (G, C_g, K_g * prod(k))
+        dweight = np.zeros(w_groups.shape, dtype=x.dtype)
+        for first, last in workers.chunk_ranges(start, stop, per_sample, workspace_limit() // workers.num_workers()):
+            count = last - first
+            # The upstream gradient on the full grid: what was cropped away (the padding) gets none.
+            d_full = workers.workspace("conv_transpose.full", (count, dout.shape[1], *full), x.dtype)
+            d_full.fill(0)
+            d_full[(slice(None), slice(None)) + full_slices] = dout[(slice(first, last), slice(None)) + out_slices]
+            cols = _im2col(d_full, kernel, stride, dilation)  # (C_out * prod(k), count * L)
+            cols = cols.reshape(groups, rows // groups, count * positions)
+            dx_groups = np.matmul(w_groups, cols)  # (G, C_g, count * L)
+            dx[first:last] = dx_groups.reshape(c_in, count, *x.shape[2:]).swapaxes(0, 1)
+            x_groups = x[first:last].reshape(count, groups, c_g, positions).transpose(1, 2, 0, 3)
+            x_groups = x_groups.reshape(groups, c_g, count * positions)
+            dweight += np.matmul(x_groups, cols.swapaxes(1, 2))  # (G, C_g, K_g * prod(k))
+        return dweight
 
     partial = workers.run_parts(part, workers.batch_parts(n, 4 * weight.size * n * positions))
     dweight = partial[0]

@@ -39,9 +39,12 @@ from typing import NamedTuple
 import numpy as np
 
 from .._checks import as_float_array, check_positive_int, shape_str
+from ..kernels import workers
+from ..kernels.upsample import bilinear_backward, bilinear_forward
 
 __all__ = [
-    "interpolate", "interpolate_backward", "InterpolateCache", "interpolation_matrix", "nearest_indices",
+    "interpolate", "interpolate_backward", "InterpolateCache", "interpolation_matrix", "linear_taps", "LinearTaps",
+    "nearest_indices",
     "pixel_shuffle", "pixel_shuffle_backward", "pixel_unshuffle", "pixel_unshuffle_backward",
     "interpolate_output_shape", "shuffle_output_shape",
 ]
@@ -51,7 +54,7 @@ _LINEAR_RANK = {"linear": 3, "bilinear": 4, "trilinear": 5}
 
 
 class InterpolateCache(NamedTuple):
-    """What ``interpolate_backward`` needs: per spatial axis, the index array (nearest) or the matrix (linear)."""
+    """What ``interpolate_backward`` needs: per spatial axis, the index array (nearest) or the taps (linear)."""
 
     mode: str
     maps: tuple
@@ -95,7 +98,9 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         if mode in ("nearest", "nearest-exact"):
             maps.append(nearest_indices(n, m, scale, exact=mode == "nearest-exact", shortcuts=len(out_spatial) == 2))
         else:
-            maps.append(interpolation_matrix(n, m, scale, align_corners, x.dtype))
+            maps.append(linear_taps(n, m, scale, align_corners, x.dtype))
+    if mode == "bilinear":
+        return _bilinear(x, maps), InterpolateCache(mode, tuple(maps), x.shape, x.dtype)
     out = x
     for axis, axis_map in enumerate(maps):
         out = _apply_axis(out, axis + 2, axis_map, mode, transpose=False)
@@ -127,6 +132,8 @@ def interpolate_backward(dout, cache: InterpolateCache):
     if dout.shape != expected:
         raise ValueError(f"interpolate_backward: expected dout of shape {shape_str(expected)} (the output's), "
                          f"got {shape_str(dout.shape)}")
+    if cache.mode == "bilinear":
+        return _bilinear_backward(dout, cache.maps, cache.input_shape)
     dx = dout
     for axis in reversed(range(len(cache.maps))):  # the adjoint of a chain runs it backwards
         dx = _apply_axis(dx, axis + 2, cache.maps[axis], cache.mode, transpose=True, size=cache.input_shape[axis + 2])
@@ -171,14 +178,54 @@ def nearest_indices(in_size, out_size, scale_factor=None, exact=False, shortcuts
     return np.minimum(np.floor(position).astype(np.int64), in_size - 1)
 
 
-def interpolation_matrix(in_size, out_size, scale_factor=None, align_corners=False, dtype=np.float64) -> np.ndarray:
-    """The (out_size, in_size) matrix of linear interpolation along one axis, as PyTorch weighs it.
+class LinearTaps(NamedTuple):
+    """Linear interpolation along one axis: output ``i`` is ``w0[i] * x[first[i]] + w1[i] * x[second[i]]``."""
 
-    Row ``i`` holds ``1 - t`` at column ``floor(src)`` and ``t`` at the next
-    column (the same column at the last pixel), where ``src`` is the source
-    coordinate of output ``i`` (see the module docstring) and
+    first: np.ndarray
+    second: np.ndarray
+    w0: np.ndarray
+    w1: np.ndarray
+    in_size: int
+
+    def matrix(self) -> np.ndarray:
+        """The (out, in) matrix with ``w0`` and ``w1`` in each row (added where the two columns coincide)."""
+        rows = np.arange(len(self.first))
+        matrix = np.zeros((len(self.first), self.in_size), dtype=self.w0.dtype)
+        np.add.at(matrix, (rows, self.first), self.w0)
+        np.add.at(matrix, (rows, self.second), self.w1)
+        return matrix
+
+
+def linear_taps(in_size, out_size, scale_factor=None, align_corners=False, dtype=np.float64) -> LinearTaps:
+    """The two input pixels each output pixel mixes along one axis, and their weights, as PyTorch weighs them.
+
+    Output ``i`` reads the input at the source coordinate ``src`` (see the
+    module docstring) and mixes ``floor(src)`` with weight ``1 - t`` and the
+    next pixel (the same one at the last pixel) with weight ``t``,
     ``t = src - floor(src)``. Computed in ``dtype``'s precision, like
     PyTorch's kernel (float32 weights for float32 input).
+    """
+    dtype = np.dtype(dtype).type
+    i = np.arange(out_size)
+    if out_size == in_size:  # PyTorch copies in this case, whatever the scale
+        return LinearTaps(i, i, np.ones(out_size, dtype), np.zeros(out_size, dtype), in_size)
+    if align_corners:
+        ratio = dtype(in_size - 1) / dtype(out_size - 1) if out_size > 1 else dtype(0)
+        src = (ratio * i).astype(dtype)
+    else:
+        ratio = _scale(in_size, out_size, scale_factor, dtype)
+        src = np.maximum((ratio * (i + 0.5) - 0.5).astype(dtype), dtype(0))
+    first = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    t = np.clip(src - first.astype(dtype), 0, 1).astype(dtype)
+    return LinearTaps(first, np.minimum(first + 1, in_size - 1), (1 - t).astype(dtype), t, in_size)
+
+
+def interpolation_matrix(in_size, out_size, scale_factor=None, align_corners=False, dtype=np.float64) -> np.ndarray:
+    """The (out_size, in_size) matrix of linear interpolation along one axis (``linear_taps`` as a matrix).
+
+    Row ``i`` holds ``1 - t`` at column ``floor(src)`` and ``t`` at the next
+    column: two nonzeros per row. Resizing along an axis multiplies by it;
+    the backward pass multiplies by its transpose.
 
     Examples
     --------
@@ -190,23 +237,7 @@ def interpolation_matrix(in_size, out_size, scale_factor=None, align_corners=Fal
            [0.25, 0.75],
            [0.  , 1.  ]])
     """
-    dtype = np.dtype(dtype).type
-    i = np.arange(out_size)
-    if out_size == in_size:
-        return np.eye(out_size, dtype=dtype)  # PyTorch copies in this case, whatever the scale
-    if align_corners:
-        ratio = dtype(in_size - 1) / dtype(out_size - 1) if out_size > 1 else dtype(0)
-        src = (ratio * i).astype(dtype)
-    else:
-        ratio = _scale(in_size, out_size, scale_factor, dtype)
-        src = np.maximum((ratio * (i + 0.5) - 0.5).astype(dtype), dtype(0))
-    first = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
-    t = np.clip(src - first.astype(dtype), 0, 1).astype(dtype)
-    second = np.minimum(first + 1, in_size - 1)
-    matrix = np.zeros((out_size, in_size), dtype=dtype)
-    np.add.at(matrix, (i, first), (1 - t).astype(dtype))
-    np.add.at(matrix, (i, second), t)
-    return matrix
+    return linear_taps(in_size, out_size, scale_factor, align_corners, dtype).matrix()
 
 
 def _scale(in_size, out_size, scale_factor, dtype):
@@ -218,27 +249,58 @@ def _scale(in_size, out_size, scale_factor, dtype):
 
 def _map_size(axis_map, mode) -> int:
     """Output length of one axis's map."""
-    return len(axis_map) if mode in ("nearest", "nearest-exact") else axis_map.shape[0]
+    return len(axis_map) if mode in ("nearest", "nearest-exact") else len(axis_map.first)
 
 
 def _apply_axis(x, axis, axis_map, mode, transpose, size=None):
-    """Resize ``x`` along ``axis`` with the axis's map (or apply its transpose, for the backward pass)."""
-    before, n, after = math.prod(x.shape[:axis]), x.shape[axis], math.prod(x.shape[axis + 1:])
+    """Resize ``x`` along ``axis`` with the axis's map (or apply its transpose, for the backward pass).
+
+    Nearest: a gather, ``x[..., index]``, whose transpose sums each run of
+    outputs that copied the same pixel. Linear: two gathers weighted,
+    ``w0 * x[..., first] + w1 * x[..., second]``, whose transpose sums
+    ``w0 * g`` over the outputs of each ``first`` and ``w1 * g`` over those of
+    each ``second`` (the interpolation matrix and its transpose, without
+    multiplying by its zeros, so an Inf or NaN stays where it belongs).
+    """
     if mode in ("nearest", "nearest-exact"):
         if not transpose:
-            if n == len(axis_map) and np.array_equal(axis_map, np.arange(n)):
+            if x.shape[axis] == len(axis_map) and np.array_equal(axis_map, np.arange(len(axis_map))):
                 return x
             return np.take(x, axis_map, axis=axis)
         return _sum_blocks(x, axis, axis_map, size)
-    matrix = axis_map.T if transpose else axis_map  # (new, n)
-    if matrix.shape[0] == n and np.array_equal(matrix, np.eye(n)):
-        return x
-    new_shape = x.shape[:axis] + (matrix.shape[0],) + x.shape[axis + 1:]
-    if after == 1:
-        # Last axis: (rows, n) @ (n, new), one matrix product.
-        return (x.reshape(before, n) @ matrix.T).reshape(new_shape)
-    # Other axes: (new, n) @ (before, n, after), one product per leading index.
-    return np.matmul(matrix, x.reshape(before, n, after)).reshape(new_shape)
+    taps = axis_map
+    w0, w1 = (w.reshape((-1,) + (1,) * (x.ndim - axis - 1)) for w in (taps.w0, taps.w1))
+    if not transpose:
+        return np.take(x, taps.first, axis=axis) * w0 + np.take(x, taps.second, axis=axis) * w1
+    return _sum_blocks(x * w0, axis, taps.first, size) + _sum_blocks(x * w1, axis, taps.second, size)
+
+
+def _bilinear(x, taps):
+    """``interpolate`` for mode 'bilinear': the numba kernel over (N * C) planes, split over the workers."""
+    (th, tw), (n, c) = taps, x.shape[:2]
+    planes = np.ascontiguousarray(x).reshape(n * c, *x.shape[2:])
+    out = np.empty((n * c, len(th.first), len(tw.first)), dtype=x.dtype)
+
+    def part(first, stop):
+        bilinear_forward(planes, out, th.first, th.second, th.w0, th.w1, tw.first, tw.second, tw.w0, tw.w1,
+                         first, stop)
+
+    workers.run_parts(part, workers.batch_parts(n * c, 8 * out.size))
+    return out.reshape(n, c, *out.shape[1:])
+
+
+def _bilinear_backward(dout, taps, input_shape):
+    """The adjoint of ``_bilinear``: each output's gradient added onto the four pixels it mixed."""
+    (th, tw), (n, c) = taps, input_shape[:2]
+    grads = np.ascontiguousarray(dout).reshape(n * c, *dout.shape[2:])
+    dx = np.zeros((n * c, *input_shape[2:]), dtype=dout.dtype)
+
+    def part(first, stop):
+        bilinear_backward(grads, dx, th.first, th.second, th.w0, th.w1, tw.first, tw.second, tw.w0, tw.w1,
+                          first, stop)
+
+    workers.run_parts(part, workers.batch_parts(n * c, 12 * grads.size))
+    return dx.reshape(input_shape)
 
 
 def _sum_blocks(g, axis, index, size):
@@ -246,8 +308,18 @@ def _sum_blocks(g, axis, index, size):
 
     Outputs that copied the same input pixel are neighbours (the index never
     decreases), so ``np.add.reduceat`` sums each run in one pass; input
-    pixels no output copied (when shrinking) get zero.
+    pixels no output copied (when shrinking) get zero. When every pixel is
+    copied the same number of times ``k`` (an integer scale factor), the runs
+    are every ``k``-th output from ``0``, ``1``, ..., ``k - 1``: ``k`` strided
+    slices added up (much faster than ``reduceat`` over runs of 2).
     """
+    k = len(index) // size if size else 0
+    if k and len(index) == k * size and np.array_equal(index, np.repeat(np.arange(size), k)):
+        before = (slice(None),) * axis
+        out = g[before + (slice(0, None, k),)].copy()
+        for j in range(1, k):
+            out += g[before + (slice(j, None, k),)]
+        return out
     starts = np.flatnonzero(np.diff(index, prepend=-1))
     out = np.zeros(g.shape[:axis] + (size,) + g.shape[axis + 1:], dtype=g.dtype)
     sums = np.add.reduceat(g, starts, axis=axis)
