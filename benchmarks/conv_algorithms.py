@@ -6,6 +6,8 @@ Usage::
     python benchmarks/conv_algorithms.py --rounds 9 --workloads W4 W5
     python benchmarks/conv_algorithms.py --memory        # peak memory instead (one subprocess per side)
 
+Timing runs in fair conditions (``numconv.bench.conditions``: the steady-state allocator,
+``--allocator default`` for a cold process, ``--native-blas`` to unset OPENBLAS_CORETYPE).
 Timing: float32, PyTorch on 2 threads (``torch.set_num_threads(2)``), numconv
 with 2 workers (``--threads 1``: both on one thread). numconv and PyTorch run in the same process, in
 alternating rounds; each round pauses 0.2 s (OpenBLAS's spinning threads
@@ -201,6 +203,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2, help="torch threads = numconv workers (default 2)")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
+    conditions.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.memory_child:
         side, name, algorithm = args.memory_child
@@ -208,11 +211,14 @@ def main(argv=None):
     elif args.memory:
         run_memory(args.workloads)
     else:
+        conditions.rerun_in(args.allocator, args.native_blas)  # fair conditions (docs/performance.md)
         print(f"threads: torch {args.threads}, numconv workers {args.threads}; rounds {args.rounds} x {args.repeat} "
               f"calls; {'float64' if args.float64 else 'float32'}; load average {os.getloadavg()[0]:.1f}")
         run_timing(args.workloads, args.rounds, args.repeat, np.float64 if args.float64 else np.float32, args.threads)
 
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from numconv.bench import conditions  # noqa: E402
+
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     main()

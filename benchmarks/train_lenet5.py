@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import numconv  # noqa: E402
 from numconv import nn, optim  # noqa: E402
+from numconv.bench import conditions  # noqa: E402
 from numconv.data import get_dataset, transforms as T  # noqa: E402
 from numconv.interop import to_torch  # noqa: E402
 from numconv.models import LeNet5  # noqa: E402
@@ -116,7 +117,9 @@ def main(argv=None):
     p.add_argument("--pooling", default="avg", choices=["avg", "max"])
     p.add_argument("--limit", type=int, default=None, help="use only the first N training (and N test) images")
     p.add_argument("--seed", type=int, default=0)
+    conditions.add_arguments(p)
     args = p.parse_args(argv)
+    conditions.rerun_in(args.allocator, args.native_blas)  # fair conditions (docs/performance.md)
 
     import torch
 

@@ -47,20 +47,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._ckpt_checks import (FORMAT, FORMAT_VERSION, META_KEY, CheckpointError, _check_container, _check_entries, _check_header,
+                           _entry_header, _foreign_hint, check_state_values, entry_limits)
 from .data._files import atomic_write
 
 __all__ = [
     "CheckpointError", "FORMAT", "FORMAT_VERSION", "save", "load", "atomic_write",
-    "save_checkpoint", "load_checkpoint", "Checkpoint", "save_state_dict", "load_state_dict",
+    "save_checkpoint", "load_checkpoint", "Checkpoint", "save_state_dict", "load_state_dict", "read_config",
 ]
 
-FORMAT = "numconv-checkpoint"
-FORMAT_VERSION = 1
-META_KEY = "__meta__"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint file is missing, truncated, corrupt, or does not fit the model."""
 
 
 
@@ -156,6 +153,9 @@ def save(path, tree: dict, meta: dict | None = None) -> None:
         ``section/sub/key`` paths.
     meta : dict, optional
         Extra JSON-able information stored as is (e.g. the command line).
+
+    A missing folder is created. If ``path`` is a symlink, the file it
+    points to is replaced and the link stays.
     """
     if not isinstance(tree, dict):
         raise TypeError(f"checkpoint.save: expected a dict, got {type(tree).__name__}")
@@ -171,11 +171,21 @@ def save(path, tree: dict, meta: dict | None = None) -> None:
         # Uncompressed: faster, and zip's CRC-32 still guards every entry.
         np.savez(f, **entries)
 
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    os.makedirs(folder, exist_ok=True)  # save_checkpoint("run/last.npz") creates run/, as fit does
     atomic_write(path, write)
 
 
-def load(path) -> tuple[dict, dict]:
+def load(path, check_entry=None) -> tuple[dict, dict]:
     """Load a file written by :func:`save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    check_entry : callable, optional
+        ``check_entry(key, shape, dtype, path)`` is called for every array
+        entry, from its header, before any entry's data is read; it raises
+        ``CheckpointError`` to refuse the file (see ``entry_limits``).
 
     Returns
     -------
@@ -201,7 +211,7 @@ def load(path) -> tuple[dict, dict]:
             if META_KEY not in names:
                 raise CheckpointError(f"checkpoint '{path}' is not a numconv checkpoint (no '{META_KEY}' entry)"
                                       + _foreign_hint(names))
-            if _entry_header(npz, META_KEY, path)[1].kind != "U":
+            if _entry_header(npz, META_KEY, path)[1].kind != "U":  # also caps its inflated size
                 raise CheckpointError(f"checkpoint '{path}' is not a numconv checkpoint ('{META_KEY}' is not text)")
             try:
                 document = json.loads(str(npz[META_KEY][()]))
@@ -211,9 +221,9 @@ def load(path) -> tuple[dict, dict]:
             _check_header(document, path)
             expected = {node["key"]: node for node in _array_nodes(document["tree"])}
             _check_entries(expected, [n for n in names if n != META_KEY], path)
-            arrays = {}
             for key, node in expected.items():
-                # The entry's own header is checked against the description before its data are read.
+                # Every entry's own header is checked (against the description, and by check_entry)
+                # before any data are read: refusing a file costs no more than reading its headers.
                 shape, dtype = _entry_header(npz, key, path)
                 if list(shape) != node["shape"] or dtype.str != node["dtype"]:
                     raise CheckpointError(
@@ -221,7 +231,9 @@ def load(path) -> tuple[dict, dict]:
                         f"{dtype}, but the file's description says {tuple(node['shape'])} and "
                         f"{np.dtype(node['dtype'])}"
                     )
-                arrays[key] = npz[key]  # reading the entry verifies its CRC-32
+                if check_entry is not None:
+                    check_entry(key, shape, dtype, path)
+            arrays = {key: npz[key] for key in expected}  # reading an entry verifies its CRC-32
     except CheckpointError:
         raise
     except Exception as error:  # noqa: BLE001 - deliberately broad, see below
@@ -238,95 +250,6 @@ def load(path) -> tuple[dict, dict]:
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise CheckpointError(f"checkpoint '{path}' has a malformed description ({error})") from None
     return tree, document.get("meta", {})
-
-
-_ZIP_STARTS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or the end record of an empty zip
-_NPY_START = b"\x93NUMPY"
-
-
-def _check_container(path: str) -> None:
-    """Refuse, in one line, a file that is not even a zip archive.
-
-    ``np.load`` guesses a file's kind from its first bytes (zip, ``.npy``,
-    else pickle); this check gives each wrong kind its own message first.
-    """
-    if not os.path.exists(path):
-        raise CheckpointError(f"checkpoint '{path}' does not exist")
-    if os.path.isdir(path):
-        raise CheckpointError(f"checkpoint '{path}' is a directory, not a file")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError as error:
-        raise CheckpointError(f"checkpoint '{path}' cannot be read ({error.strerror or error})") from None
-    if head.startswith(_ZIP_STARTS):
-        return
-    if not head:
-        raise CheckpointError(f"checkpoint '{path}' is empty (0 bytes)")
-    if head.startswith(_NPY_START):
-        raise CheckpointError(f"checkpoint '{path}' is a single .npy array, not a numconv checkpoint (.npz)")
-    if head[0] == 0x80:  # the PROTO opcode every pickle since protocol 2 starts with
-        raise CheckpointError(f"checkpoint '{path}' is a Python pickle, not a numconv checkpoint; numconv never "
-                              "unpickles files, because unpickling can run arbitrary code")
-    if not any(head):
-        raise CheckpointError(f"checkpoint '{path}' starts with zero bytes, not a zip (.npz) header: the file is "
-                              "damaged (an interrupted copy, or a disk error)")
-    raise CheckpointError(f"checkpoint '{path}' is not a zip (.npz) file, so not a numconv checkpoint "
-                          f"(it starts with {head[:8]!r})")
-
-
-def _foreign_hint(names) -> str:
-    """A pointer for the files people most often mistake for a numconv checkpoint."""
-    if any(name.endswith(".pkl") for name in names):
-        return ("; it looks like a PyTorch file (torch.save), which holds pickles: load it with torch, then give "
-                "its arrays to model.load_state_dict, or convert a torch model with numconv.interop.from_torch")
-    return ""
-
-
-def _entry_header(npz, key: str, path: str) -> tuple[tuple, np.dtype]:
-    """The shape and dtype an entry's ``.npy`` header announces, read without reading (or unpickling) its data.
-
-    Raises ``CheckpointError`` for an entry holding Python objects: such an
-    entry is a pickle, and numconv never unpickles.
-    """
-    name = f"{key}.npy" if f"{key}.npy" in npz.zip.namelist() else key
-    with npz.zip.open(name) as f:
-        version = np.lib.format.read_magic(f)
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-        if read_header is None:
-            raise CheckpointError(f"checkpoint '{path}': entry '{key}' uses .npy format version "
-                                  f"{version[0]}.{version[1]}, which numconv never writes")
-        shape, _, dtype = read_header(f)
-    if dtype.hasobject:
-        raise CheckpointError(f"checkpoint '{path}': entry '{key}' holds Python objects (a pickle); numconv never "
-                              "unpickles, because unpickling can run arbitrary code, so the file is refused")
-    return shape, dtype
-
-
-def _check_header(document, path) -> None:
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint '{path}' is not a numconv checkpoint (format {document.get('format')!r})"
-                              if isinstance(document, dict) else f"checkpoint '{path}' is not a numconv checkpoint")
-    version = document.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-        raise CheckpointError(
-            f"checkpoint '{path}' has format version {version!r}; this numconv reads versions 1 to "
-            f"{FORMAT_VERSION} (upgrade numconv to read it)"
-        )
-    if not isinstance(document.get("tree"), dict):
-        raise CheckpointError(f"checkpoint '{path}' has no description of its contents")
-
-
-def _check_entries(expected: dict, present: list, path) -> None:
-    missing = [k for k in expected if k not in present]
-    unexpected = [k for k in present if k not in expected]
-    if missing:
-        raise CheckpointError(f"checkpoint '{path}' is corrupt: entry '{missing[0]}' is listed but missing "
-                              f"({len(missing)} missing in all)")
-    if unexpected:
-        raise CheckpointError(f"checkpoint '{path}' is corrupt: unexpected entry '{unexpected[0]}' "
-                              f"({len(unexpected)} unexpected in all)")
 
 
 # ---------------------------------------------------------------------------- model state dicts
@@ -403,6 +326,46 @@ def load_state_dict(path) -> dict:
     if "state" in tree:
         return tree["state"]
     raise CheckpointError(f"checkpoint '{os.fspath(path)}' has no saved state (sections: {sorted(tree)})")
+
+
+def read_config(path) -> dict:
+    """The ``config`` section of a training checkpoint, read without reading any array.
+
+    ``numconv eval`` and ``predict`` rebuild the model from it, then load
+    the checkpoint into that model, so every array's size is checked
+    against the model before it is inflated.
+    """
+    path = os.fspath(path)
+    _check_container(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if META_KEY not in npz.files:
+                raise CheckpointError(f"checkpoint '{path}' is not a numconv checkpoint (no '{META_KEY}' entry)"
+                                      + _foreign_hint(npz.files))
+            if _entry_header(npz, META_KEY, path)[1].kind != "U":
+                raise CheckpointError(f"checkpoint '{path}' is not a numconv checkpoint ('{META_KEY}' is not text)")
+            document = json.loads(str(npz[META_KEY][()]))
+    except CheckpointError:
+        raise
+    except Exception as error:  # noqa: BLE001 - as in load(): any failure means the file cannot be trusted
+        detail = (str(error).strip().splitlines() or [""])[0]
+        raise CheckpointError(
+            f"checkpoint '{path}' is truncated or corrupt and cannot be read ({type(error).__name__}: {detail})"
+        ) from None
+    _check_header(document, path)
+    items = dict((k, v) for k, v in document["tree"].get("items", []) if isinstance(k, str))
+    node = items.get("config")
+    if node is None:
+        return {}
+    try:
+        if any(True for _ in _array_nodes(node)):
+            raise CheckpointError(f"checkpoint '{path}': 'config' holds arrays; it should hold plain settings")
+        config = _decode(node, {})
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise CheckpointError(f"checkpoint '{path}' has a malformed description ({error})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"checkpoint '{path}': 'config' should be a dict, got {type(config).__name__}")
+    return config
 
 
 # ---------------------------------------------------------------------------- training checkpoints
@@ -485,6 +448,10 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, loader=Non
     the ones already restored get their previous state back before the
     ``CheckpointError`` is raised.
 
+    With a ``model``, every entry's size is checked from its header before
+    any data are read (see ``entry_limits``): a small file whose entries
+    would inflate to gigabytes is refused at once.
+
     Returns
     -------
     Checkpoint
@@ -492,9 +459,10 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, loader=Non
     from ._random import set_rng_state
 
     path = os.fspath(path)
-    tree, _ = load(path)
+    tree, _ = load(path, entry_limits(model) if model is not None else None)
     if "model" not in tree:
         raise CheckpointError(f"checkpoint '{path}' has no 'model' section (it has {sorted(tree)})")
+    check_state_values(tree, path)
     ckpt = Checkpoint(
         model=OrderedDict(tree["model"]), optim=tree.get("optim"), scheduler=tree.get("scheduler"),
         loader=tree.get("loader"), rng_state=tree.get("rng"), epoch=int(tree.get("epoch", 0)),

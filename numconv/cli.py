@@ -124,24 +124,26 @@ def _build_optimizer(name: str, params, lr: float, momentum: float, weight_decay
 
 
 def _load_model(path):
-    """(model, checkpoint) rebuilt from a checkpoint's recorded config."""
-    from .checkpoint import CheckpointError, load_checkpoint
+    """(model, checkpoint) rebuilt from a checkpoint's recorded config.
+
+    The config is read and checked first, without reading any array; the
+    model it describes is built; then the checkpoint is loaded into it, so
+    every array is checked against the model before it is inflated.
+    """
+    from .checkpoint import CheckpointError, load_checkpoint, read_config
+    from .commands._run_config import check_run_config
     from .models import get_model
 
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         raise CLIError(f"checkpoint '{path}' does not exist")
-    ckpt = load_checkpoint(path)
-    spec = ckpt.config.get("model")
-    if not isinstance(spec, dict) or "name" not in spec:
-        raise CheckpointError(f"checkpoint '{path}' does not record which model it holds (no config.model)")
+    config = read_config(path)
+    check_run_config(config, path)
+    spec = config["model"]
     try:
         model = get_model(spec["name"], **dict(spec.get("kwargs", {})))
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"checkpoint '{path}': cannot rebuild model {spec['name']!r}: {error}") from None
-    from .checkpoint import check_state_dict
-
-    check_state_dict(model, ckpt.model, f"checkpoint '{path}'")
-    model.load_state_dict(ckpt.model)
+    ckpt = load_checkpoint(path, model)
     model.eval()
     return model, ckpt
 

@@ -4,6 +4,7 @@ import io
 import json
 import math
 
+import numpy as np
 import pytest
 
 from numconv import cli
@@ -55,6 +56,10 @@ def test_quick_run_reports_memory_and_startup(quick_run):
             assert row["numconv_rss_bytes"] >= 0 and row["torch_rss_bytes"] >= 0
             assert row["numconv_traced_bytes"] > 0  # the call allocates its output and gradients at least
         assert "peak memory" in text
+        bounded = results["bounded_memory"]
+        assert len(bounded) == 1 and not any("errors" in r for r in bounded), bounded
+        assert bounded[0]["rss_bytes"] > 0 and bounded[0]["met"] == (bounded[0]["ratio"] <= bounded[0]["target"])
+        assert "bounded memory" in text
     startup = results["startup"]
     for key in ("import", "first_call"):
         assert 0 < startup[key]["min_s"] <= startup[key]["median_s"] <= startup[key]["max_s"]
@@ -89,7 +94,22 @@ def test_every_case_builds_the_same_work_on_both_sides():
     for workload in ("W1", "W2", "W3", "W4", "W5", "W7"):
         assert {c.phase for c in cases if c.workload == workload} == {"fwd", "fwd+bwd"}
     assert [c.phase for c in cases if c.workload == "W8"] == ["step", "step"]
-    assert all(c.memory_target == 3.0 for c in cases if c.workload in ("W3", "W4", "W5") and c.phase == "fwd+bwd")
+    assert all(c.memory_target == 1.0 for c in cases if c.workload in ("W1", "W2", "W3", "W4", "W5")
+               and c.phase == "fwd+bwd")
+    # W9: W3-W5 again, in float64, forward + backward only
+    float64 = [c for c in cases if c.workload == "W9"]
+    assert [c.phase for c in float64] == ["fwd+bwd"] * 3 and all(c.target == 0.5 for c in float64)
+    assert [c.label for c in float64] == ["float64 " + c.label for c in cases
+                                         if c.workload in ("W3", "W4", "W5") and c.phase == "fwd+bwd"]
+
+
+def test_w9_computes_in_float64_on_both_sides():
+    torch = pytest.importorskip("torch")
+    case = next(c for c in build_cases(["W9"]) if "16->32" in c.label)
+    ours = case.numconv(0)()
+    theirs = case.torch(torch, 0)()
+    assert all(g.dtype == np.float64 for g in ours if g is not None)
+    assert all(g.dtype == torch.float64 for g in theirs)
 
 
 @pytest.mark.parametrize("text, expected", [("W3,W6", ["W3", "W6"]), (" w1 , W8 ", ["W1", "W8"]), (None, None)])

@@ -30,14 +30,14 @@ import os
 import subprocess
 import sys
 
-__all__ = ["measure_peak_memory", "rss_peak_supported", "child_environment"]
+__all__ = ["measure_peak_memory", "measure_bounded_memory", "rss_peak_supported", "child_environment"]
 
 _CLEAR_REFS = "/proc/self/clear_refs"
 _STATUS = "/proc/self/status"
 
 
-def child_environment(**extra) -> dict:
-    """This process's environment, with the numconv being benchmarked first on ``PYTHONPATH``.
+def child_environment(base=None, **extra) -> dict:
+    """This process's environment (or ``base``), with the numconv being benchmarked first on ``PYTHONPATH``.
 
     A child process must import the same numconv as its parent, whether that
     is an installed copy or a source tree run with ``python -m benchmarks``.
@@ -45,8 +45,9 @@ def child_environment(**extra) -> dict:
     import numconv
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(numconv.__file__)))
-    path = os.environ.get("PYTHONPATH", "")
-    return dict(os.environ, PYTHONPATH=root + (os.pathsep + path if path else ""), **extra)
+    base = os.environ if base is None else base
+    path = base.get("PYTHONPATH", "")
+    return dict(base, PYTHONPATH=root + (os.pathsep + path if path else ""), **extra)
 
 
 def rss_peak_supported() -> bool:
@@ -166,3 +167,46 @@ def measure_peak_memory(cases, sides=("numconv", "torch"), seed: int = 0, timeou
 def _child_entry() -> None:
     side, keys, seed = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
     print(json.dumps(_child(side, keys, seed)))
+
+
+# ---------------------------------------------------------------------------- the workspace limit
+def _bounded_child(labels: list, seed: int) -> dict:
+    """Run in the subprocess: each bounded case under ``BOUNDED_LIMIT``; ``{label: {"rss", "buffers"}}``."""
+    from ..kernels import workers
+    from .workloads import BOUNDED_CASES, BOUNDED_LIMIT
+
+    workers.set_workspace_limit(BOUNDED_LIMIT)
+    results = {}
+    for case in BOUNDED_CASES:
+        if case.label not in labels:
+            continue
+        fn, buffers = case.build(seed)
+        fn()  # warm-up: kernels loaded, reusable workspaces allocated
+        results[case.label] = {"rss": _peak_rss_of_call(fn), "buffers": buffers}
+        del fn
+        gc.collect()
+    return results
+
+
+def measure_bounded_memory(cases, seed: int = 0, timeout: float = 600.0) -> dict:
+    """Peak memory of one forward + backward pass of each ``BoundedCase`` under the workspace limit.
+
+    One fresh numconv subprocess, glibc's mmap threshold fixed as for
+    ``measure_peak_memory``. Returns ``{label: {"rss": bytes, "buffers":
+    bytes of the output and gradients}}``, or ``{"error": message}``.
+    """
+    env = child_environment(MALLOC_MMAP_THRESHOLD_="65536")
+    code = "from numconv.bench.memory import _bounded_entry; _bounded_entry()"
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, json.dumps([c.label for c in cases]), str(seed)], env=env,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        return {"error": lines[-1] if lines else f"exit status {proc.returncode}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _bounded_entry() -> None:
+    print(json.dumps(_bounded_child(json.loads(sys.argv[1]), int(sys.argv[2]))))

@@ -1,4 +1,4 @@
-"""The benchmark suite: numconv against PyTorch on workloads W1-W10, in one process.
+"""The benchmark suite: numconv against PyTorch on workloads W1-W11, both timed in one process.
 
 Run it as ``python -m benchmarks`` from a source tree or ``numconv bench``
 anywhere numconv is installed; both take the same options::
@@ -6,6 +6,13 @@ anywhere numconv is installed; both take the same options::
     numconv bench                       # everything, a few minutes
     numconv bench --quick               # fewer rounds, smaller GEMM probe: under 30 s
     numconv bench --only W3,W6 --repeat 9 --json bench.json
+    numconv bench --allocator default   # time in glibc's cold state instead of the steady one
+    numconv bench --native-blas         # time with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset
+
+The timing runs in a child process in fair conditions (``numconv.bench.conditions``):
+glibc's allocator in the steady state a long run reaches, for both sides; the
+report starts with those conditions, the BLAS library and the kernel it runs,
+and a warning when ``OPENBLAS_CORETYPE`` forces an older kernel than the CPU has.
 
 For each case it prints the median time per call, the min-max range, the
 ratio numconv / PyTorch with its target, and for convolutions the GFLOP/s of
@@ -21,15 +28,18 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 
+from . import conditions
 from . import memory as _memory
 from . import startup as _startup
 from .timing import gemm_peak_gflops, time_sides
-from .workloads import WORKLOADS, build_cases
+from .workloads import BOUNDED_CASES, BOUNDED_LIMIT, BOUNDED_TARGET, WORKLOADS, build_cases
 
 __all__ = ["add_arguments", "run_suite", "main", "IMPORT_TARGET_S", "FIRST_CALL_TARGET_S"]
 
@@ -60,6 +70,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--no-startup", action="store_true",
                         help="skip the import and first-call subprocesses")
+    parser.add_argument("--allocator", choices=conditions.ALLOCATORS, default="steady",
+                        help="glibc's state in the timing process: 'steady' (default: mmap threshold raised, as in a "
+                             "long training run) or 'default' (a cold process, every large allocation a fresh mmap)")
+    parser.add_argument("--native-blas", action="store_true",
+                        help="time with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (OpenBLAS's kernel for this CPU)")
 
 
 def check_json_path(path) -> None:
@@ -142,7 +157,7 @@ def _time_case(case, torch, settings: dict, seed: int) -> dict:
 
 
 def run_suite(quick=False, only=None, repeat=None, json_path=None, use_torch=True, measure_memory=True,
-              measure_startup=True, seed=0, out=None) -> dict:
+              measure_startup=True, seed=0, out=None, allocator="steady", native_blas=False) -> dict:
     """Run the benchmarks, print the tables to ``out`` (default stdout), return every figure.
 
     Parameters
@@ -161,12 +176,25 @@ def run_suite(quick=False, only=None, repeat=None, json_path=None, use_torch=Tru
         Run the peak-memory and the start-up subprocesses.
     seed : int
         Seeds every input.
+    allocator : {'steady', 'default'}
+        The glibc state of the timing process (``numconv.bench.conditions``):
+        'steady' (raised mmap threshold, as in a long run) or 'default' (cold).
+    native_blas : bool
+        Time with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` unset.
 
     Returns
     -------
     dict
-        ``machine``, ``gemm_peak_gflops``, ``cases`` (one dict per case, in
-        the printed order), ``memory``, ``startup``, ``torch_missing``.
+        ``machine``, ``conditions``, ``gemm_peak_gflops``, ``cases`` (one dict
+        per case, in the printed order), ``memory``, ``startup``,
+        ``torch_missing``.
+
+    Notes
+    -----
+    The timing (GEMM probe and every case, both sides) runs in one child
+    process started with ``conditions.timing_environment``: glibc and
+    OpenBLAS read their settings when a process starts, so only a new process
+    can be put in the chosen state. Its report is streamed to ``out``.
     """
     out = sys.stdout if out is None else out
     settings = dict(_QUICK if quick else _FULL)
@@ -174,44 +202,33 @@ def run_suite(quick=False, only=None, repeat=None, json_path=None, use_torch=Tru
         if repeat < 1:
             raise ValueError(f"--repeat must be at least 1, got {repeat}")
         settings["rounds"] = repeat
+    env = conditions.timing_environment(allocator=allocator, native_blas=native_blas)
     started = time.perf_counter()
-    torch = _import_torch() if use_torch else None
-    results = {"machine": machine_info(torch), "quick": bool(quick), "settings": settings,
-               "torch_missing": torch is None}
 
     def say(text=""):
         print(text, file=out, flush=True)
 
-    m = results["machine"]
-    say(f"numconv benchmarks on {m['cpu']} ({m['logical_cpus']} logical CPUs); numpy {m['numpy']} "
-        f"(BLAS {m['blas']}), numba {m['numba']}, " + (f"torch {m['torch']} ({m['torch_threads']} threads)"
-                                                      if torch else "torch not installed: numconv timed alone"))
-    peak = gemm_peak_gflops(settings["gemm_n"])
-    results["gemm_peak_gflops"] = peak
-    say(f"float32 GEMM peak (NumPy {settings['gemm_n']}^2 matmul, best of 5): {peak:.0f} GFLOP/s")
-    say(f"{settings['rounds']} rounds per case, sides alternating, {settings['pause']} s pause"
-        + (" and a warm-up call" if settings["warmup"] else "") + " before each timed block"
-        + ("" if settings["warmup"] else " (--quick: one warm-up call per side before the first)")
-        + "; times are per call, median (min-max); ratio = numconv / torch of the medians (the target applies to "
-          "it), min ratio = of the fastest calls")
-    say()
-
+    results = _timing_in_child({"settings": settings, "only": only, "use_torch": use_torch, "seed": seed},
+                               env, out)
+    results["quick"] = bool(quick)
+    results["native_blas"] = bool(native_blas)
     cases = build_cases(only)
-    results["cases"] = []
-    say(_header())
-    for case in cases:
-        row = _time_case(case, torch, settings, seed)
-        results["cases"].append(row)
-        say(_row(row, peak))
+    torch_missing = results["torch_missing"]
 
     results["memory"] = None
     if measure_memory and _memory.rss_peak_supported():
         wanted = [c for c in cases if c.memory and (not quick or c.workload in _QUICK_MEMORY)]
         if wanted:
-            sides = ("numconv", "torch") if torch is not None else ("numconv",)
+            sides = ("numconv",) if torch_missing else ("numconv", "torch")
             results["memory"] = _memory_results(wanted, _memory.measure_peak_memory(wanted, sides, seed))
             say()
             say(_memory_table(results["memory"]))
+    results["bounded_memory"] = None
+    if measure_memory and _memory.rss_peak_supported():
+        bounded = BOUNDED_CASES[:1] if quick else BOUNDED_CASES
+        results["bounded_memory"] = _bounded_results(bounded, _memory.measure_bounded_memory(bounded, seed))
+        say()
+        say(_bounded_table(results["bounded_memory"]))
     elif measure_memory:
         say("\npeak memory: not measured (needs Linux's /proc/self/clear_refs)")
 
@@ -226,20 +243,82 @@ def run_suite(quick=False, only=None, repeat=None, json_path=None, use_torch=Tru
         say(_startup_lines(results["startup"]))
 
     met = [r["met"] for r in results["cases"] if r["met"] is not None]
-    if results["memory"]:
-        met += [r["met"] for r in results["memory"] if r["met"] is not None]
+    for table in ("memory", "bounded_memory"):
+        met += [r["met"] for r in results[table] or () if r.get("met") is not None]
     if results["startup"]:
         met += [results["startup"]["import"]["met"], results["startup"]["first_call"]["met"]]
     results["targets_met"], results["targets_total"] = sum(met), len(met)
     results["seconds"] = time.perf_counter() - started
     say()
-    if torch is None:
+    if results["conditions"]["warning"]:
+        say("WARNING (repeated): " + results["conditions"]["warning"])
+    if torch_missing:
         say("PyTorch is not installed (or --no-torch): no ratios; install torch==2.13.0 to compare.")
     say(f"targets met: {sum(met)} of {len(met)}; the suite took {results['seconds']:.0f} s")
     if json_path:
         with open(json_path, "w") as f:
             json.dump(results, f, indent=1)
         say(f"results written to {json_path}")
+    return results
+
+
+def _timing_in_child(request: dict, env: dict, out) -> dict:
+    """Run ``_timing`` in a child process with environment ``env``; stream its report to ``out``."""
+    with tempfile.TemporaryDirectory(prefix="numconv-bench-") as folder:
+        path = os.path.join(folder, "timing.json")
+        code = "from numconv.bench.suite import _timing_child; _timing_child()"
+        env = _memory.child_environment(base=env)
+        proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(request), path], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for line in proc.stdout:
+            print(line, end="", file=out, flush=True)
+        error = proc.stderr.read()
+        if proc.wait() != 0:
+            lines = error.strip().splitlines()
+            reason = lines[-1] if lines else f"exit status {proc.returncode}"
+            raise RuntimeError("the timing process failed: " + reason)
+        with open(path) as f:
+            return json.load(f)
+
+
+def _timing_child() -> None:
+    """Entry point of the timing process: ``python -c ... REQUEST_JSON RESULT_PATH``."""
+    request, path = json.loads(sys.argv[1]), sys.argv[2]
+    results = _timing(request["settings"], request["only"], request["use_torch"], request["seed"], sys.stdout)
+    with open(path, "w") as f:
+        json.dump(results, f)
+
+
+def _timing(settings: dict, only, use_torch: bool, seed: int, out) -> dict:
+    """The timed part of the suite, in this process: conditions, GEMM probe, every case."""
+    torch = _import_torch() if use_torch else None
+    results = {"machine": machine_info(torch), "conditions": conditions.describe(torch), "settings": settings,
+               "torch_missing": torch is None}
+
+    def say(text=""):
+        print(text, file=out, flush=True)
+
+    m = results["machine"]
+    say(f"numconv benchmarks on {m['cpu']} ({m['logical_cpus']} logical CPUs); numpy {m['numpy']} "
+        f"(BLAS {m['blas']}), numba {m['numba']}, " + (f"torch {m['torch']} ({m['torch_threads']} threads)"
+                                                      if torch else "torch not installed: numconv timed alone"))
+    for line in conditions.summary_lines(results["conditions"]):
+        say(line)
+    peak = gemm_peak_gflops(settings["gemm_n"])
+    results["gemm_peak_gflops"] = peak
+    say(f"float32 GEMM peak (NumPy {settings['gemm_n']}^2 matmul, best of 5): {peak:.0f} GFLOP/s")
+    say(f"{settings['rounds']} rounds per case, sides alternating, {settings['pause']} s pause"
+        + (" and a warm-up call" if settings["warmup"] else "") + " before each timed block"
+        + ("" if settings["warmup"] else " (--quick: one warm-up call per side before the first)")
+        + "; times are per call, median (min-max); ratio = numconv / torch of the medians (the target applies to "
+          "it), min ratio = of the fastest calls")
+    say()
+    results["cases"] = []
+    say(_header())
+    for case in build_cases(only):
+        row = _time_case(case, torch, settings, seed)
+        results["cases"].append(row)
+        say(_row(row, peak))
     return results
 
 
@@ -290,6 +369,35 @@ def _memory_results(cases, measured) -> list:
     if errors:
         rows.append({"errors": errors})
     return rows
+
+
+def _bounded_results(cases, measured) -> list:
+    if "error" in measured:
+        return [{"errors": {"numconv": measured["error"]}}]
+    rows = []
+    for case in cases:
+        m = measured[case.label]
+        scratch = max(0, m["rss"] - m["buffers"])
+        rows.append({"label": case.label, "limit_bytes": BOUNDED_LIMIT, "rss_bytes": m["rss"],
+                     "buffers_bytes": m["buffers"], "scratch_bytes": scratch, "ratio": scratch / BOUNDED_LIMIT,
+                     "target": BOUNDED_TARGET, "met": scratch <= BOUNDED_TARGET * BOUNDED_LIMIT})
+    return rows
+
+
+def _bounded_table(rows) -> str:
+    lines = [f"bounded memory: one forward + backward pass under a workspace limit of {BOUNDED_LIMIT / 2**20:g} MiB "
+             "(numconv only, own subprocess, float32); scratch = RSS rise - output and gradients; "
+             "ratio = scratch / limit",
+             f"{'case':<52}  {'peak MiB':>8}  {'buffers MiB':>11}  {'scratch MiB':>11}  {'ratio':>5}  "
+             f"{'target':<6}  met"]
+    for r in rows:
+        if "errors" in r:
+            lines += [f"  {side}: failed: {msg}" for side, msg in r["errors"].items()]
+            continue
+        lines.append(f"{r['label']:<52}  {_mib(r['rss_bytes']):>8}  {_mib(r['buffers_bytes']):>11}  "
+                     f"{_mib(r['scratch_bytes']):>11}  {r['ratio']:5.2f}  {'<=' + format(r['target'], 'g'):<6}  "
+                     f"{_met(r['met'])}")
+    return "\n".join(lines)
 
 
 def _mib(n) -> str:
@@ -343,5 +451,6 @@ def main(argv=None) -> int:
     except ValueError as error:
         parser.error(str(error))
     run_suite(quick=args.quick, only=only, repeat=args.repeat, json_path=args.json, use_torch=not args.no_torch,
-              measure_memory=not args.no_memory, measure_startup=not args.no_startup)
+              measure_memory=not args.no_memory, measure_startup=not args.no_startup, allocator=args.allocator,
+              native_blas=args.native_blas)
     return 0

@@ -1,6 +1,6 @@
-"""The benchmark workloads W1-W10: what is timed, on which shapes, against which target.
+"""The benchmark workloads W1-W11: what is timed, on which shapes, against which target.
 
-Every case is float32 and comes as a pair of *builders*: ``numconv(seed)``
+Every case is float32 (W9: float64) and comes as a pair of *builders*: ``numconv(seed)``
 and ``torch(torch_module, seed)``. A builder allocates the inputs (the same
 numbers on both sides) and returns a zero-argument function that does the
 timed work once. Inputs are built only when a case runs, so the suite never
@@ -28,7 +28,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-__all__ = ["Case", "WORKLOADS", "build_cases", "conv_flops"]
+__all__ = ["Case", "WORKLOADS", "build_cases", "conv_flops", "BoundedCase", "BOUNDED_CASES", "BOUNDED_LIMIT",
+           "BOUNDED_TARGET"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Case:
     Attributes
     ----------
     workload : str
-        "W1" ... "W10".
+        "W1" ... "W11".
     label : str
         What is computed, with its shapes.
     phase : str
@@ -72,8 +73,8 @@ class Case:
         return f"{self.workload} {self.label} {self.phase}"
 
 
-def _random(shape, seed):
-    return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
+def _random(shape, seed, dtype=np.float32):
+    return np.random.default_rng(seed).standard_normal(shape, dtype=dtype)
 
 
 def conv_flops(x_shape, w_shape, stride, padding) -> float:
@@ -86,21 +87,22 @@ def conv_flops(x_shape, w_shape, stride, padding) -> float:
 
 
 # ---------------------------------------------------------------------------- convolution
-def _conv_cases(workload, x_shape, w_shape, stride, padding, fwd_target, both_target):
+def _conv_cases(workload, x_shape, w_shape, stride, padding, fwd_target, both_target, dtype=np.float32,
+                phases=("fwd", "fwd+bwd"), memory_target=None):
     from ..functional import conv2d, conv2d_backward
 
     oh = (x_shape[2] + 2 * padding - w_shape[2]) // stride + 1
     ow = (x_shape[3] + 2 * padding - w_shape[3]) // stride + 1
     out_shape = (x_shape[0], w_shape[0], oh, ow)
-    label = (f"conv {w_shape[1]}->{w_shape[0]} {w_shape[2]}x{w_shape[3]} s{stride} p{padding} "
-             f"on {'x'.join(map(str, x_shape))}")
+    label = (("float64 " if dtype == np.float64 else "") + f"conv {w_shape[1]}->{w_shape[0]} {w_shape[2]}x{w_shape[3]} "
+             f"s{stride} p{padding} on {'x'.join(map(str, x_shape))}")
     flops = conv_flops(x_shape, w_shape, stride, padding)
 
     def inputs(seed):
-        x = _random(x_shape, seed)
-        w = _random(w_shape, seed + 1) * np.float32(1.0 / np.sqrt(np.prod(w_shape[1:])))
-        b = _random(w_shape[:1], seed + 2)
-        dy = _random(out_shape, seed + 3)
+        x = _random(x_shape, seed, dtype)
+        w = _random(w_shape, seed + 1, dtype) * dtype(1.0 / np.sqrt(np.prod(w_shape[1:])))
+        b = _random(w_shape[:1], seed + 2, dtype)
+        dy = _random(out_shape, seed + 3, dtype)
         return x, w, b, dy
 
     def ours(backward):
@@ -121,11 +123,12 @@ def _conv_cases(workload, x_shape, w_shape, stride, padding, fwd_target, both_ta
             return lambda: torch.autograd.grad(conv(x, w, b, stride=stride, padding=padding), (x, w, b), dy)
         return build
 
-    return [
-        Case(workload, label, "fwd", fwd_target, flops, ours(False), theirs(False)),
-        Case(workload, label, "fwd+bwd", both_target, 3 * flops, ours(True), theirs(True), memory=True,
-             memory_target=3.0 if both_target is not None else None),
-    ]
+    cases = {
+        "fwd": Case(workload, label, "fwd", fwd_target, flops, ours(False), theirs(False)),
+        "fwd+bwd": Case(workload, label, "fwd+bwd", both_target, 3 * flops, ours(True), theirs(True),
+                        memory=memory_target is not None, memory_target=memory_target),
+    }
+    return [cases[phase] for phase in phases]
 
 
 # ---------------------------------------------------------------------------- pooling
@@ -282,20 +285,30 @@ def _batch_norm_cases(workload, x_shape, both_target):
     ]
 
 
-# ---------------------------------------------------------------------------- LeNet-5 training step
-def _lenet_step_case(workload, batch, target):
-    label = f"LeNet-5 training step, batch {batch}"
+# ---------------------------------------------------------------------------- training steps
+def _lenet5():
+    from ..models import LeNet5
+
+    return LeNet5()
+
+
+def _step_case(workload, name, make_model, image_shape, batch, target):
+    """A whole training step of ``make_model()`` on random ``image_shape`` images, 10 classes.
+
+    (W10, the small ResNet's step at batch 64 on 28 x 28, is one more call of
+    this once ``numconv.models`` has it.)
+    """
+    label = f"{name} training step, batch {batch}"
 
     def data(seed):
         rng = np.random.default_rng(seed)
-        return rng.standard_normal((batch, 1, 32, 32), dtype=np.float32), rng.integers(0, 10, batch)
+        return rng.standard_normal((batch, *image_shape), dtype=np.float32), rng.integers(0, 10, batch)
 
     def model(seed):
         from .. import manual_seed
-        from ..models import LeNet5
 
         manual_seed(seed)
-        return LeNet5()
+        return make_model()
 
     def ours(seed):
         from ..nn import CrossEntropyLoss
@@ -339,13 +352,14 @@ WORKLOADS = {
     "W6": "pooling on (16, 64, 56, 56): max and avg 2x2 stride 2; max and avg 3x3 stride 2 padding 1",
     "W7": "BatchNorm2d, training, on (16, 64, 56, 56)",
     "W8": "a whole LeNet-5 training step (forward, cross-entropy, backward, SGD), batch 64 and 256",
-    "W9": "ConvTranspose2d: x (16, 64, 28, 28), w (64, 32, 4, 4), stride 2, padding 1 (a decoder's x2)",
-    "W10": "upsampling x2 of (16, 64, 28, 28): bilinear and nearest",
+    "W9": "W3, W4 and W5 in float64 (the dtype of gradient checks), forward + backward",
+    "W10": "ConvTranspose2d: x (16, 64, 28, 28), w (64, 32, 4, 4), stride 2, padding 1 (a decoder's x2)",
+    "W11": "upsampling x2 of (16, 64, 28, 28): bilinear and nearest",
 }
 
 
 def build_cases(only=None) -> list:
-    """Every case of the workloads named in ``only`` (default: all), in order W1..W10.
+    """Every case of the workloads named in ``only`` (default: all), in order W1..W11.
 
     Parameters
     ----------
@@ -361,24 +375,85 @@ def build_cases(only=None) -> list:
     if unknown:
         raise ValueError(f"unknown workload(s) {', '.join(sorted(unknown))}; expected some of {', '.join(WORKLOADS)}")
     pool_shape = (16, 64, 56, 56)
+    # (x shape, weight shape, stride, padding) of W3, W4, W5: W9 runs them again in float64.
+    w3 = ((8, 16, 112, 112), (32, 16, 3, 3), 1, 1)
+    w4 = ((16, 64, 56, 56), (64, 64, 3, 3), 1, 1)
+    w5 = ((32, 32, 64, 64), (64, 32, 3, 3), 2, 1)
     builders = {
-        "W1": lambda: _conv_cases("W1", (64, 1, 32, 32), (6, 1, 5, 5), 1, 0, None, None),
-        "W2": lambda: _conv_cases("W2", (64, 6, 14, 14), (16, 6, 5, 5), 1, 0, None, None),
-        "W3": lambda: _conv_cases("W3", (8, 16, 112, 112), (32, 16, 3, 3), 1, 1, 2.0, 1.6),
-        "W4": lambda: _conv_cases("W4", (16, 64, 56, 56), (64, 64, 3, 3), 1, 1, 2.0, 1.6),
-        "W5": lambda: _conv_cases("W5", (32, 32, 64, 64), (64, 32, 3, 3), 2, 1, 2.0, 1.6),
-        "W6": lambda: (_pool_cases("W6", "max", pool_shape, 2, 2, 0, 0.7)
-                       + _pool_cases("W6", "avg", pool_shape, 2, 2, 0, 0.7)
-                       + _pool_cases("W6", "max", pool_shape, 3, 2, 1, 0.7)
-                       + _pool_cases("W6", "avg", pool_shape, 3, 2, 1, 0.7)),
-        "W7": lambda: _batch_norm_cases("W7", pool_shape, 0.7),
-        "W8": lambda: [_lenet_step_case("W8", 64, 1.5), _lenet_step_case("W8", 256, 1.5)],
-        "W9": lambda: _conv_transpose_cases("W9", (16, 64, 28, 28), (64, 32, 4, 4), 2, 1, 1.3),
-        "W10": lambda: (_interpolate_cases("W10", "bilinear", (16, 64, 28, 28), 2.0, 1.0)
-                        + _interpolate_cases("W10", "nearest", (16, 64, 28, 28), 2.0, None)),
+        "W1": lambda: _conv_cases("W1", (64, 1, 32, 32), (6, 1, 5, 5), 1, 0, None, 1.0, memory_target=1.0),
+        "W2": lambda: _conv_cases("W2", (64, 6, 14, 14), (16, 6, 5, 5), 1, 0, None, 1.0, memory_target=1.0),
+        "W3": lambda: _conv_cases("W3", *w3, 2.0, 1.0, memory_target=1.0),
+        "W4": lambda: _conv_cases("W4", *w4, 1.0, 1.0, memory_target=1.0),
+        "W5": lambda: _conv_cases("W5", *w5, 2.0, 1.0, memory_target=1.0),
+        "W6": lambda: (_pool_cases("W6", "max", pool_shape, 2, 2, 0, 0.5)
+                       + _pool_cases("W6", "avg", pool_shape, 2, 2, 0, 0.5)
+                       + _pool_cases("W6", "max", pool_shape, 3, 2, 1, 0.5)
+                       + _pool_cases("W6", "avg", pool_shape, 3, 2, 1, 0.5)),
+        "W7": lambda: _batch_norm_cases("W7", pool_shape, 0.5),
+        "W8": lambda: [_step_case("W8", "LeNet-5", _lenet5, (1, 32, 32), batch, 0.75) for batch in (64, 256)],
+        "W9": lambda: [case for shapes in (w3, w4, w5)
+                       for case in _conv_cases("W9", *shapes, None, 0.5, dtype=np.float64, phases=("fwd+bwd",))],
+        "W10": lambda: _conv_transpose_cases("W10", (16, 64, 28, 28), (64, 32, 4, 4), 2, 1, 1.3),
+        "W11": lambda: (_interpolate_cases("W11", "bilinear", (16, 64, 28, 28), 2.0, 1.0)
+                        + _interpolate_cases("W11", "nearest", (16, 64, 28, 28), 2.0, None)),
     }
     cases = []
     for workload in WORKLOADS:
         if workload in wanted:
             cases.extend(builders[workload]())
     return cases
+
+
+# ---------------------------------------------------------------------------- bounded memory
+@dataclass(frozen=True)
+class BoundedCase:
+    """A convolution whose scratch must stay within a small workspace limit (forward + backward, float32).
+
+    Attributes
+    ----------
+    label : str
+    x_shape, w_shape : tuple
+    options : dict
+        Keyword arguments of ``conv1d/2d/3d`` (stride, padding, groups, padding_mode, algorithm).
+    """
+
+    label: str
+    x_shape: tuple
+    w_shape: tuple
+    options: dict
+
+    def build(self, seed):
+        """The measured call (one forward and backward pass), and the bytes of its output or of its gradients."""
+        from .. import functional as F
+
+        forward, backward = {3: (F.conv1d, F.conv1d_backward), 4: (F.conv2d, F.conv2d_backward),
+                             5: (F.conv3d, F.conv3d_backward)}[len(self.x_shape)]
+        x = _random(self.x_shape, seed)
+        w = _random(self.w_shape, seed + 1) * np.float32(1.0 / np.sqrt(np.prod(self.w_shape[1:])))
+        b = _random(self.w_shape[:1], seed + 2)
+        out_shape = forward(x[:1], w, **self.options)[0].shape[1:]
+        dy = _random((self.x_shape[0], *out_shape), seed + 3)
+        # The output is freed before the backward pass makes dx, dweight and dbias: the larger of the two.
+        buffers = max(dy.nbytes, x.nbytes + w.nbytes + b.nbytes)
+        return (lambda: backward(dy, forward(x, w, b, **self.options)[1])), buffers
+
+
+#: The workspace limit the bounded-memory cases run under.
+BOUNDED_LIMIT = 16 * 2**20
+#: Largest accepted (peak - outputs and gradients) / limit.
+BOUNDED_TARGET = 1.1
+# Each case's whole column matrix is 4-8x the limit (and the unchunked backward pass holds it twice).
+BOUNDED_CASES = [
+    BoundedCase("im2col: conv 64->64 3x3 p1 on 8x64x56x56", (8, 64, 56, 56), (64, 64, 3, 3),
+                dict(padding=1, algorithm="im2col")),
+    BoundedCase("grouped: 64->64 3x3 groups 4 p1 on 8x64x56x56", (8, 64, 56, 56), (64, 16, 3, 3),
+                dict(padding=1, groups=4)),
+    BoundedCase("depthwise: 64->64 3x3 groups 64 p1 on 8x64x56x56", (8, 64, 56, 56), (64, 1, 3, 3),
+                dict(padding=1, groups=64)),
+    BoundedCase("1-D: 64->64 k5 p2 on 8x64x4096", (8, 64, 4096), (64, 64, 5), dict(padding=2)),
+    BoundedCase("3-D: 16->16 3x3x3 p1 on 2x16x16x56x56", (2, 16, 16, 56, 56), (16, 16, 3, 3, 3), dict(padding=1)),
+    BoundedCase("reflect padding: 32->32 3x3 p1 on 4x32x112x112", (4, 32, 112, 112), (32, 32, 3, 3),
+                dict(padding=1, padding_mode="reflect")),
+    BoundedCase("one large image (auto): 32->32 3x3 p1 on 1x32x256x256", (1, 32, 256, 256), (32, 32, 3, 3),
+                dict(padding=1)),
+]

@@ -1,4 +1,4 @@
-"""``numconv bench``: time numconv against PyTorch on the benchmark workloads W1-W10."""
+"""``numconv bench``: time numconv against PyTorch on the benchmark workloads W1-W11."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    """Time numconv against PyTorch (W1-W10: convolutions, pooling, batch norm, LeNet-5 steps, upsampling)."""
+    """Time numconv against PyTorch (W1-W11: convolutions, pooling, batch norm, LeNet-5 steps, float64
+    convolutions, transposed convolution and upsampling)."""
     from ..bench.suite import check_json_path, parse_only, run_suite
     from ..cli import CLIError
 
@@ -22,5 +23,6 @@ def run(args) -> int:
     if args.repeat is not None and args.repeat < 1:
         raise CLIError(f"--repeat must be at least 1, got {args.repeat}")
     run_suite(quick=args.quick, only=only, repeat=args.repeat, json_path=args.json, use_torch=not args.no_torch,
-              measure_memory=not args.no_memory, measure_startup=not args.no_startup)
+              measure_memory=not args.no_memory, measure_startup=not args.no_startup, allocator=args.allocator,
+              native_blas=args.native_blas)
     return 0

@@ -8,7 +8,22 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
+
+
+def check_regular_file(path, where: str, error=ValueError) -> None:
+    """Raise ``error`` unless ``path`` is a regular file (after symlinks); ``FileNotFoundError`` if missing.
+
+    A FIFO, a socket or a device would make a reader block or never reach
+    the end, so numconv reads none of them.
+    """
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise error(f"{where} is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise error(f"{where} is {kind}, not a regular file; numconv reads only regular files")
 
 
 def create_temp(destination: Path, suffix: str = ".tmp"):
@@ -55,14 +70,18 @@ def atomic_write(path, write, suffix: str = ".tmp") -> None:
     Parameters
     ----------
     path : str or os.PathLike
-        The destination. Its directory must exist.
+        The destination. Its directory must exist. If it is a symlink, the
+        file it points to is replaced (the link itself stays).
     write : callable
         ``write(f)`` writes the content into the open binary file ``f``; it
         may raise to abandon the write (a download whose checksum is wrong).
     suffix : str
         Ending of the temporary file's name.
     """
-    path = Path(os.path.abspath(os.fspath(path)))
+    # A symlink is followed: the file it points to is replaced, and the link stays a link.
+    path = Path(os.path.realpath(os.fspath(path)))
+    if not path.parent.is_dir():
+        raise FileNotFoundError(2, "the folder to write into does not exist", str(path.parent))
     # Not tempfile.mkstemp: its files are always mode 0600, and the renamed
     # file should have the permissions any other file the user writes has.
     fd, tmp = create_temp(path, suffix)

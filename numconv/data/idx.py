@@ -21,6 +21,7 @@ unpickled.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_write
+from ._files import atomic_write, check_regular_file
 
 __all__ = ["read_idx", "write_idx", "IDXFormatError", "IDX_TYPE_CODES"]
 
@@ -56,7 +57,12 @@ class IDXFormatError(ValueError):
 
 
 def _open(path: Path):
-    """Open ``path`` for reading, transparently un-gzipping it if it is gzipped."""
+    """Open ``path`` for reading, transparently un-gzipping it if it is gzipped.
+
+    Only a regular file is opened: reading a FIFO or a device could block
+    for ever, or never end.
+    """
+    check_regular_file(path, f"IDX file '{path}'", IDXFormatError)
     raw = open(path, "rb")
     is_gzip = raw.read(2) == _GZIP_MAGIC
     raw.seek(0)
@@ -171,7 +177,7 @@ def _read_stream(stream, raw, is_gzip: bool, where: str, ndim: int | None, max_b
     if 0 in shape:
         raise IDXFormatError(f"{where}: header gives a zero size in shape {shape}")
     header_bytes = 4 + 4 * file_ndim
-    body_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    body_bytes = math.prod(shape) * dtype.itemsize  # Python ints: four 32-bit sizes can overflow int64
     if body_bytes > max_bytes:
         raise IDXFormatError(
             f"{where}: header announces shape {shape} of {dtype.name}, {body_bytes} bytes, "

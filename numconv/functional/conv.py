@@ -5,13 +5,18 @@ One N-d implementation (``_conv_nd`` / ``_conv_nd_backward``) does the work;
 
 1. check the arguments and work out the padding (int, tuple, 'valid' or
    'same'; filled with zeros, a reflection, a replica or a wrap-around),
-2. pad the input explicitly (``pad``),
-3. run a *valid* convolution with the chosen algorithm. ``"im2col"`` writes
-   every receptive field out as a column (``im2col``) and does one matrix
-   product per group, all groups in one batched ``np.matmul``; the backward
-   pass does two more products and scatters the column gradients back with
-   ``col2im``,
-4. fold the padding's gradient back (``pad_backward``).
+2. pad the input (as ``pad`` does),
+3. run a *valid* convolution of the padded input with the chosen algorithm.
+   ``"im2col"`` writes every receptive field out as a column (``im2col``)
+   and does one matrix product per group, all groups in one batched
+   ``np.matmul``; the backward pass does two more products and scatters the
+   column gradients back with ``col2im``,
+4. fold the padding's gradient back (as ``pad_backward`` does).
+
+The algorithms do steps 2 and 4 as they go, on the pieces they work on
+(im2col for every padding mode, the others for zeros), so no padded copy
+of the whole input is made; for a mode an algorithm cannot apply on the
+fly, ``pad`` and ``pad_backward`` run on the whole input around it.
 
 The ``algorithm`` keyword picks step 3's implementation; ``"auto"`` chooses
 one per call (``_choose_algorithm``, with the measurements behind each rule):
@@ -27,10 +32,14 @@ one per call (``_choose_algorithm``, with the measurements behind each rule):
 Every algorithm gives the same result up to float rounding. A new one is one
 more entry in ``_ALGORITHMS``.
 
-Memory stays bounded: when the scratch of a call (im2col's column matrix,
-Winograd's tiles) would exceed ``set_workspace_limit`` (default 256 MiB, or
-``$NUMCONV_CONV_WORKSPACE_MB``), the batch is processed in chunks and the
-backward pass rebuilds the scratch from the input instead of keeping it.
+Memory stays bounded: a call's scratch stays within ``set_workspace_limit``
+(default 256 MiB, or ``$NUMCONV_CONV_WORKSPACE_MB``) beside its output and
+gradient buffers, for every algorithm, rank, group count and padding mode.
+im2col runs tile by tile (``numconv.functional.tiling``: samples, then
+groups, then output rows), padding each tile on the fly; Winograd and the
+row slab walk the batch in chunks of samples, and a call whose single
+sample would not fit their chunks runs through im2col's tiles instead
+(``_fits``, the one rule that decides it).
 The worker threads and their BLAS policy are described in
 ``numconv.kernels.workers`` (``NUMCONV_NUM_THREADS=1`` turns them off).
 """
@@ -45,18 +54,10 @@ import numpy as np
 from .._checks import as_float_array, channel_last_hint, check_ndim, check_positive_int, ntuple, shape_str
 from ..kernels import workers
 from ..kernels.workers import set_workspace_limit, workspace_limit
-from .rowslab import rowslab_applies, rowslab_backward, rowslab_forward
-from .winograd import winograd_applies, winograd_backward, winograd_forward
-from .im2col import (
-    PadCache,
-    _check_pad,
-    _col2im,
-    _im2col,
-    _pad,
-    _span_text,
-    conv_output_shape,
-    pad_backward,
-)
+from .rowslab import rowslab_applies, rowslab_backward, rowslab_forward, rowslab_sample_bytes
+from .tiling import im2col_backward, im2col_forward
+from .winograd import winograd_applies, winograd_backward, winograd_forward, winograd_sample_bytes
+from .im2col import PADDING_MODES, PadCache, _check_pad, _pad, _span_text, pad_backward
 
 __all__ = [
     "conv1d", "conv1d_backward", "conv2d", "conv2d_backward", "conv3d", "conv3d_backward", "ConvCache",
@@ -158,7 +159,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
         How to compute it; every algorithm gives the same result up to float
         rounding. 'winograd' needs a 3 x 3 kernel, stride 1, dilation 1 and
         groups 1; 'rowslab' needs groups 1 and vertical dilation 1; 'auto'
-        picks the fastest that applies.
+        picks the fastest that applies. A call that would not fit the
+        workspace limit with the algorithm asked for (one sample's Winograd
+        tiles larger than the limit) runs through im2col's tiles instead.
 
     Returns
     -------
@@ -238,16 +241,18 @@ def _conv_nd(nd, where, x, weight, bias, stride, padding, dilation, groups, padd
     pad_width = parse_padding(padding, nd, weight.shape[2:], stride, dilation, where)
     _check_kernel_fits(where, x.shape, weight.shape[2:], dilation, pad_width, padding_mode)
     name = _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_width)
+    if not _fits(name, x, weight, stride, dilation, pad_width, padding_mode):
+        name = "im2col"  # its tiles always fit the workspace limit
     chosen = _ALGORITHMS[name]
 
     pad_cache = None
-    if chosen.pads_zeros and padding_mode == "zeros":
-        out, state = chosen.forward(x, weight, bias, stride, dilation, groups, pad_width)
+    if padding_mode in chosen.pads:
+        out, state = chosen.forward(x, weight, bias, stride, dilation, groups, pad_width, padding_mode)
     else:
         if any(before or after for before, after in pad_width):
             x, pad_cache = _pad(x, pad_width, padding_mode)
         no_padding = ((0, 0),) * nd
-        out, state = chosen.forward(x, weight, bias, stride, dilation, groups, no_padding)
+        out, state = chosen.forward(x, weight, bias, stride, dilation, groups, no_padding, "zeros")
     cache = ConvCache(name, state, pad_cache, out.shape, bias is not None, unbatched, x.dtype)
     return (out[0] if unbatched else out), cache
 
@@ -376,6 +381,25 @@ def _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad
     return algorithm
 
 
+def _fits(name, x, weight, stride, dilation, pad_width, padding_mode) -> bool:
+    """Whether algorithm ``name`` keeps this call within the workspace limit.
+
+    The fast algorithms walk the batch in chunks of whole samples on every
+    worker, so one sample's scratch per worker must fit; a padding mode they
+    cannot apply on the fly also costs a padded copy of the input and of its
+    gradient. Where that does not fit, the call runs through im2col's tiles
+    (``numconv.functional.tiling``), which cut a sample into groups and
+    output rows as needed.
+    """
+    chosen = _ALGORITHMS[name]
+    scratch = workers.num_workers() * chosen.sample_bytes(x.shape, weight.shape, stride, dilation, pad_width,
+                                                          x.itemsize)
+    if padding_mode not in chosen.pads and any(b or a for b, a in pad_width):
+        padded = x.shape[0] * x.shape[1] * math.prod(s + b + a for s, (b, a) in zip(x.shape[2:], pad_width))
+        scratch += 2 * padded * x.itemsize
+    return scratch <= workspace_limit()
+
+
 def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
     """The algorithm ``"auto"`` picks, from measurements (float32, a 2-core Xeon VM).
 
@@ -414,133 +438,15 @@ def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
     return "im2col"
 
 
-# ---------------------------------------------------------------------------------------------- im2col + GEMM
-def _im2col_forward(x, weight, bias, stride, dilation, groups, pad_width=None):
-    """Valid convolution by im2col and one batched matrix product.
-
-    Parameters
-    ----------
-    x : ndarray, shape (N, C_in, *spatial), already padded
-    weight : ndarray, shape (C_out, C_in / groups, *k), in ``x``'s dtype
-    bias : ndarray, shape (C_out,), or None
-    stride, dilation : tuples; groups : int
-    pad_width : ignored (``x`` arrives padded)
-
-    Returns
-    -------
-    out : ndarray, shape (N, C_out, *out_spatial), C-contiguous
-    state : tuple
-        The columns (or None, see below), the input, the weight and the
-        geometry, for ``_im2col_backward``.
-
-    Notes
-    -----
-    When the column matrix of the whole batch would exceed the workspace
-    limit, the batch is convolved a chunk at a time and the columns are not
-    kept: the backward pass rebuilds them chunk by chunk from ``x``.
-    """
-    n = x.shape[0]
-    per_sample = _columns_bytes(x[:1], weight.shape[2:], stride, dilation)
-    if n * per_sample <= workspace_limit():
-        out, cols = _im2col_product(x, weight, bias, stride, dilation, groups)
-        return out, (cols, x, weight, stride, dilation, groups)
-    out_spatial = conv_output_shape(x.shape[2:], weight.shape[2:], stride, dilation)
-    out = np.empty((n, weight.shape[0], *out_spatial), dtype=x.dtype)
-    for first, last in workers.chunk_ranges(0, n, per_sample, workspace_limit()):
-        out[first:last] = _im2col_product(x[first:last], weight, bias, stride, dilation, groups)[0]
-    return out, (None, x, weight, stride, dilation, groups)
-
-
-def _im2col_backward(dout, state):
-    """Gradients of ``_im2col_forward``.
-
-    Parameters
-    ----------
-    dout : ndarray, shape (N, C_out, *out_spatial)
-    state : tuple from ``_im2col_forward``
-
-    Returns
-    -------
-    dx : ndarray, shape (N, C_in, *spatial) (of the padded input)
-    dweight : ndarray, shape (C_out, C_in / groups, *k)
-    """
-    cols, x, weight, stride, dilation, groups = state
-    if cols is not None:
-        return _im2col_gradients(dout, cols, x.shape, weight, stride, dilation, groups)
-    # Chunked forward: rebuild each chunk's columns, add up the weight gradient in chunk order.
-    per_sample = _columns_bytes(x[:1], weight.shape[2:], stride, dilation)
-    dx = np.empty(x.shape, dtype=x.dtype)
-    dweight = np.zeros(weight.shape, dtype=x.dtype)
-    for first, last in workers.chunk_ranges(0, x.shape[0], per_sample, workspace_limit()):
-        chunk = x[first:last]
-        cols = _im2col(chunk, weight.shape[2:], stride, dilation)
-        dx[first:last], dweight_chunk = _im2col_gradients(dout[first:last], cols, chunk.shape, weight, stride,
-                                                          dilation, groups)
-        dweight += dweight_chunk
-    return dx, dweight
-
-
-def _im2col_product(x, weight, bias, stride, dilation, groups):
-    """``(out, cols)``: the columns of ``x`` and the convolution as their product with the weight."""
-    n, c_out = x.shape[0], weight.shape[0]
-    kernel_size = weight.shape[2:]
-    out_spatial = conv_output_shape(x.shape[2:], kernel_size, stride, dilation)
-    positions = math.prod(out_spatial)  # L, output positions per sample
-    cols = _im2col(x, kernel_size, stride, dilation)  # (C_in * prod(k), N * L)
-    # Rows of cols are ordered (channel, offset), so group g owns a contiguous block of rows.
-    # (Explicit sizes rather than -1 in the reshapes: they must also work for an empty batch.)
-    w_groups = _weight_groups(weight, groups)  # (G, K_g, C_g * prod(k))
-    with workers.blas_threads_for(2 * weight.size * n * positions):  # small products: one BLAS thread
-        y = np.matmul(w_groups, _cols_groups(cols, groups))  # (G, K_g, N * L)
-    y = y.reshape(c_out, n, positions).swapaxes(0, 1)  # (N, C_out, L), a strided view
-    out = np.empty((n, c_out, positions), dtype=x.dtype)
-    if bias is None:
-        out[...] = y
-    else:
-        np.add(y, bias[:, np.newaxis], out=out)  # the transpose copy and the bias in one pass
-    return out.reshape(n, c_out, *out_spatial), cols
-
-
-def _im2col_gradients(dout, cols, x_shape, weight, stride, dilation, groups):
-    """``(dx, dweight)`` from the upstream gradient and the forward's columns."""
-    n, c_out, positions = dout.shape[0], dout.shape[1], math.prod(dout.shape[2:])
-    per_group = c_out // groups
-    # (N, C_out, L) -> (G, K_g, N * L): the layout of the forward's matrix product.
-    d_groups = dout.reshape(n, groups, per_group, positions).transpose(1, 2, 0, 3)
-    d_groups = d_groups.reshape(groups, per_group, n * positions)
-    # y = W @ cols, so dW = dy @ cols.T and dcols = W.T @ dy (one product per group, batched).
-    with workers.blas_threads_for(2 * weight.size * n * positions):  # small products: one BLAS thread
-        dweight = np.matmul(d_groups, _cols_groups(cols, groups).swapaxes(1, 2)).reshape(weight.shape)
-        dcols = np.matmul(_weight_groups(weight, groups).swapaxes(1, 2), d_groups).reshape(cols.shape)
-    dx = _col2im(dcols, x_shape, weight.shape[2:], stride, dilation)
-    return dx, dweight
-
-
-def _columns_bytes(x, kernel_size, stride, dilation) -> int:
-    """Bytes of ``x``'s column matrix (of ``im2col``)."""
-    out_spatial = conv_output_shape(x.shape[2:], kernel_size, stride, dilation)
-    return x.shape[0] * x.shape[1] * math.prod(kernel_size) * math.prod(out_spatial) * x.itemsize
-
-
-def _weight_groups(weight, groups):
-    """(C_out, C_g, *k) -> (G, K_g, C_g * prod(k)), a view."""
-    return weight.reshape(groups, weight.shape[0] // groups, math.prod(weight.shape[1:]))
-
-
-def _cols_groups(cols, groups):
-    """(C_in * prod(k), N * L) -> (G, C_g * prod(k), N * L), a view."""
-    return cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
-
-
 # ---------------------------------------------------------------------------------------------- Winograd
-def _winograd_forward(x, weight, bias, stride, dilation, groups, pad_width):
-    """``winograd_forward`` with the common signature (stride, dilation and groups are 1)."""
+def _winograd_forward(x, weight, bias, stride, dilation, groups, pad_width, mode):
+    """``winograd_forward`` with the common signature (stride, dilation and groups are 1; zero padding)."""
     return winograd_forward(x, weight, bias, pad_width)
 
 
 # ---------------------------------------------------------------------------------------------- row-slab
-def _rowslab_forward(x, weight, bias, stride, dilation, groups, pad_width):
-    """``rowslab_forward`` with the common signature (groups is 1)."""
+def _rowslab_forward(x, weight, bias, stride, dilation, groups, pad_width, mode):
+    """``rowslab_forward`` with the common signature (groups is 1; zero padding)."""
     return rowslab_forward(x, weight, bias, stride, dilation, pad_width)
 
 
@@ -549,18 +455,26 @@ def _always(weight_shape, stride, dilation, groups) -> bool:
     return True
 
 
+def _no_scratch(x_shape, weight_shape, stride, dilation, pad_width, itemsize) -> int:
+    return 0
+
+
 class _Algorithm(NamedTuple):
-    forward: Callable   # (x, weight, bias, stride, dilation, groups, pad_width) -> (out, state)
+    forward: Callable   # (x, weight, bias, stride, dilation, groups, pad_width, mode) -> (out, state)
     backward: Callable  # (dout, state) -> (dx, dweight); dx of the forward's x
     applies: Callable   # (weight_shape, stride, dilation, groups) -> bool
     needs: str          # what ``applies`` checks, for the error message
-    pads_zeros: bool    # True: x arrives unpadded and zero padding is pad_width; False: x arrives padded
+    pads: tuple         # padding modes it applies on the fly; for the others x arrives padded (explicit copy)
+    sample_bytes: Callable  # (x_shape, weight_shape, stride, dilation, pad_width, itemsize) -> scratch per sample
+                            # and worker, backward pass; 0: bounded by the algorithm itself (im2col's tiles)
 
 
 _ALGORITHMS = {
-    "im2col": _Algorithm(_im2col_forward, _im2col_backward, _always, "", False),
+    "im2col": _Algorithm(im2col_forward, im2col_backward, _always, "", PADDING_MODES, _no_scratch),
     "winograd": _Algorithm(_winograd_forward, winograd_backward, winograd_applies,
-                           "needs a 2-D 3 x 3 kernel with stride 1, dilation 1 and groups 1", True),
+                           "needs a 2-D 3 x 3 kernel with stride 1, dilation 1 and groups 1", ("zeros",),
+                           winograd_sample_bytes),
     "rowslab": _Algorithm(_rowslab_forward, rowslab_backward, rowslab_applies,
-                          "needs a 2-D convolution with groups 1 and vertical dilation 1", True),
+                          "needs a 2-D convolution with groups 1 and vertical dilation 1", ("zeros",),
+                          rowslab_sample_bytes),
 }

@@ -35,7 +35,7 @@ import numpy as np
 from ..kernels import workers
 from ..kernels.conv_rowslab import rowslab_columns, rowslab_expand, rowslab_scatter
 
-__all__ = ["rowslab_applies", "rowslab_forward", "rowslab_backward"]
+__all__ = ["rowslab_applies", "rowslab_forward", "rowslab_backward", "rowslab_sample_bytes"]
 
 # Scratch per worker chunk, as for Winograd (``winograd._CHUNK_BYTES``): one chunk's slabs stay in cache.
 _CHUNK_BYTES = 4 * 2**20
@@ -49,7 +49,25 @@ def rowslab_applies(weight_shape, stride, dilation, groups) -> bool:
 
 
 def _chunk_budget() -> int:
-    return min(_CHUNK_BYTES, workers.workspace_limit() // workers.num_workers())
+    """Bytes for a worker's expanded input, and as many again for its row blocks (see rowslab_backward)."""
+    return min(_CHUNK_BYTES, workers.workspace_limit() // (2 * workers.num_workers()))
+
+
+def _min_rows(out_h, out_w) -> int:
+    """The fewest output rows of a backward row block (see rowslab_backward)."""
+    return min(out_h, -(-_MIN_BLOCK_COLUMNS // out_w))
+
+
+def rowslab_sample_bytes(x_shape, weight_shape, stride, dilation, pad_width, itemsize) -> int:
+    """Scratch of one sample in the backward pass (the larger): expanded input, shortest row block, dW.
+
+    A worker's chunk holds at least one sample, so this per worker is the
+    least memory the algorithm needs beyond its outputs and gradients.
+    """
+    rows, out_h, out_w = _geometry(x_shape, weight_shape, stride, dilation, pad_width)
+    k, c, kh, kw = weight_shape
+    span = kh * kw * c
+    return (rows * kw * c * out_w + 2 * span * _min_rows(out_h, out_w) * out_w + span * k) * itemsize
 
 
 def _slabs(expanded, out_h, kernel_h, stride_h):
@@ -138,7 +156,7 @@ def rowslab_backward(dout, state):
     # block below (2 * span * W_out per row), whichever is larger. Counting only the expanded input
     # let a chunk hold far more samples than its block scratch fits: on LeNet-5's first layer at
     # batch 256 that scratch grew to 36 MB, and the backward pass took 6.6x its time at batch 64.
-    min_rows = min(out_h, -(-_MIN_BLOCK_COLUMNS // out_w))
+    min_rows = _min_rows(out_h, out_w)
     per_sample = max(rows * kw * c, 2 * span * min_rows) * out_w * x.itemsize
 
     def part(start, stop):
@@ -152,7 +170,9 @@ def rowslab_backward(dout, state):
             # large images; but never so short that the dW product sums fewer than _MIN_BLOCK_COLUMNS
             # terms (short products are slow in BLAS). Smaller, L2-sized blocks measured slower on W3.
             row_bytes = 2 * count * span * out_w * x.itemsize
-            block = max(-(-_MIN_BLOCK_COLUMNS // out_w), _chunk_budget() // row_bytes)
+            # (A worker has twice the chunk budget: what its expanded input leaves, at most one budget.)
+            block_budget = min(_chunk_budget(), 2 * _chunk_budget() - expanded.nbytes)
+            block = max(-(-_MIN_BLOCK_COLUMNS // out_w), block_budget // row_bytes)
             for i0 in range(0, out_h, block):
                 i1 = min(out_h, i0 + block)
                 rb = i1 - i0

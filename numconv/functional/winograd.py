@@ -39,7 +39,7 @@ import numpy as np
 from ..kernels import workers
 from ..kernels.winograd import winograd_grad_tiles, winograd_input_tiles, winograd_output_tiles
 
-__all__ = ["winograd_applies", "winograd_forward", "winograd_backward"]
+__all__ = ["winograd_applies", "winograd_forward", "winograd_backward", "winograd_sample_bytes"]
 
 # The F(2x2, 3x3) matrices (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015).
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])  # filter, 4 x 3
@@ -56,6 +56,19 @@ def winograd_applies(weight_shape, stride, dilation, groups) -> bool:
     """True for a 2-D 3 x 3 convolution with stride 1, dilation 1 and one group."""
     return (len(weight_shape) == 4 and tuple(weight_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
             and tuple(dilation) == (1, 1) and groups == 1)
+
+
+def winograd_sample_bytes(x_shape, weight_shape, stride, dilation, pad_width, itemsize) -> int:
+    """Scratch of one sample in the backward pass (the larger): its forward and input-gradient tiles.
+
+    A worker's chunk holds at least one sample, so this per worker is the
+    least memory the algorithm needs beyond its outputs and gradients.
+    """
+    (top, bottom), (left, right) = pad_width
+    out_hw = (x_shape[2] + top + bottom - 2, x_shape[3] + left + right - 2)
+    out_th, out_tw = _tiles_hw(out_hw)
+    in_th, in_tw = _tiles_hw(x_shape[2:])
+    return 16 * (x_shape[1] + weight_shape[0]) * (out_th * out_tw + in_th * in_tw) * itemsize
 
 
 # ---------------------------------------------------------------------------------------------- filter transforms

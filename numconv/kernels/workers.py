@@ -320,8 +320,8 @@ def set_workspace_limit(nbytes: int | None) -> None:
     """Bound a convolution's scratch memory to ``nbytes`` (None: ``$NUMCONV_CONV_WORKSPACE_MB``, default 256 MiB).
 
     A convolution whose column matrix or tile buffers would be larger runs
-    over the batch in chunks that fit. One sample is the smallest chunk, so
-    a single huge image can still exceed the limit.
+    in pieces that fit: chunks of the batch, and for im2col also groups and
+    blocks of output rows of one sample (``numconv.functional.tiling``).
     """
     global _limit
     if nbytes is None:

@@ -31,6 +31,9 @@ class LeNet5(nn.Sequential):
         Sub-sampling S2 and S4: 2 x 2 average (as in the paper, without its
         trainable scale) or max pooling.
     dtype : float32 (default) or float64
+    algorithm : {"auto", "im2col", "rowslab", ...}
+        How the convolutions compute (``nn.Conv2d``'s ``algorithm``): ``"im2col"``
+        runs the readable path of numconv/functional/conv.py, with the same numbers.
 
     Shapes
     ------
@@ -58,11 +61,13 @@ class LeNet5(nn.Sequential):
     >>> model = LeNet5(activation="relu", pooling="max")
     >>> sum(p.size for p in model.parameters())
     61706
+    >>> readable = LeNet5(algorithm="im2col")   # every convolution on the readable im2col path
     """
 
     input_shape = (1, 32, 32)
 
-    def __init__(self, num_classes: int = 10, activation: str = "tanh", pooling: str = "avg", dtype=np.float32):
+    def __init__(self, num_classes: int = 10, activation: str = "tanh", pooling: str = "avg", dtype=np.float32,
+                 algorithm: str = "auto"):
         if activation not in _ACTIVATIONS:
             raise ValueError(f"LeNet5: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         if pooling not in _POOLINGS:
@@ -77,9 +82,9 @@ class LeNet5(nn.Sequential):
             return getattr(nn, _POOLINGS[pooling])(2)
 
         super().__init__(
-            nn.Conv2d(1, 6, 5, dtype=dtype), act(), pool(),        # C1, S2
-            nn.Conv2d(6, 16, 5, dtype=dtype), act(), pool(),       # C3, S4
-            nn.Conv2d(16, 120, 5, dtype=dtype), act(),             # C5
+            nn.Conv2d(1, 6, 5, dtype=dtype, algorithm=algorithm), act(), pool(),      # C1, S2
+            nn.Conv2d(6, 16, 5, dtype=dtype, algorithm=algorithm), act(), pool(),     # C3, S4
+            nn.Conv2d(16, 120, 5, dtype=dtype, algorithm=algorithm), act(),           # C5
             nn.Flatten(),
             nn.Linear(120, 84, dtype=dtype), act(),                # F6
             nn.Linear(84, int(num_classes), dtype=dtype),          # output

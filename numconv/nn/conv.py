@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import FLOAT_DTYPES, as_float_array, check_positive_int, ntuple
-from ..functional.conv import _conv_nd, _conv_nd_backward, parse_padding
+from ..functional.conv import _ALGORITHMS, _conv_nd, _conv_nd_backward, parse_padding
 from ..functional.im2col import PADDING_MODES
 from ..init import default_layer_init_
 from .module import Module
@@ -24,7 +24,7 @@ class _ConvNd(Module):
     _nd = 0
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", dtype=np.float32):
+                 bias=True, padding_mode="zeros", dtype=np.float32, algorithm="auto"):
         super().__init__()
         where = type(self).__name__
         nd = self._nd
@@ -47,6 +47,10 @@ class _ConvNd(Module):
             )
         if np.dtype(dtype) not in FLOAT_DTYPES:
             raise TypeError(f"{where}: expected dtype float32 or float64, got {np.dtype(dtype)}")
+        if not isinstance(algorithm, str) or algorithm not in ("auto", *_ALGORITHMS):
+            choices = ", ".join(repr(a) for a in ("auto", *_ALGORITHMS))
+            raise ValueError(f"{where}: algorithm must be one of {choices}, got {algorithm!r}")
+        self.algorithm = algorithm  # which implementation runs; every one gives the same numbers
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.groups = groups
@@ -70,7 +74,7 @@ class _ConvNd(Module):
         x = self._as_input(x, where)
         bias = None if self.bias is None else self.bias.data
         out, cache = _conv_nd(self._nd, where, x, self.weight.data, bias, self.stride, self.padding,
-                              self.dilation, self.groups, self.padding_mode, "auto")
+                              self.dilation, self.groups, self.padding_mode, self.algorithm)
         self._keep((cache, in_dtype))
         return out
 
@@ -96,6 +100,8 @@ class _ConvNd(Module):
             s += ", bias=False"
         if self.padding_mode != "zeros":
             s += f", padding_mode={self.padding_mode}"
+        if self.algorithm != "auto":
+            s += f", algorithm={self.algorithm!r}"
         return s
 
 
@@ -112,6 +118,10 @@ class Conv1d(_ConvNd):
     bias : bool
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
     dtype : float32 (default) or float64
+    algorithm : {'auto', 'im2col', 'winograd', 'rowslab'}
+        How the convolution is computed (not in PyTorch: its cuDNN-style choice). ``'im2col'`` is the
+        readable path (numconv/functional/conv.py): one matrix product over the unrolled input.
+        ``'auto'`` picks the fastest that applies. All give the same numbers up to float rounding.
 
     Shapes
     ------
@@ -136,6 +146,10 @@ class Conv2d(_ConvNd):
     bias : bool
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
     dtype : float32 (default) or float64
+    algorithm : {'auto', 'im2col', 'winograd', 'rowslab'}
+        How the convolution is computed (not in PyTorch: its cuDNN-style choice). ``'im2col'`` is the
+        readable path (numconv/functional/conv.py): one matrix product over the unrolled input.
+        ``'auto'`` picks the fastest that applies. All give the same numbers up to float rounding.
 
     Shapes
     ------
@@ -160,6 +174,10 @@ class Conv3d(_ConvNd):
     bias : bool
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
     dtype : float32 (default) or float64
+    algorithm : {'auto', 'im2col', 'winograd', 'rowslab'}
+        How the convolution is computed (not in PyTorch: its cuDNN-style choice). ``'im2col'`` is the
+        readable path (numconv/functional/conv.py): one matrix product over the unrolled input.
+        ``'auto'`` picks the fastest that applies. All give the same numbers up to float rounding.
 
     Shapes
     ------
