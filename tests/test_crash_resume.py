@@ -162,7 +162,7 @@ def _assert_identical(a, b, where="checkpoint"):
 
 
 def _checkpoint_files(directory):
-    """The visible checkpoint files (figures, history files and the report's predictions.npz aside)."""
+    """The visible checkpoint files (figures, history files and the test-set predictions aside)."""
     return sorted(name for name in os.listdir(directory)
                   if name.endswith(".npz") and not name.startswith(".") and name != "predictions.npz")
 
