@@ -117,7 +117,7 @@ class _Loss(Module):
         if not args:
             return grad_output
         value = args[0]
-        if isinstance(value, (bool, int, float, np.generic)):
+        if type(value) in (bool, int, float):  # what the forward returns: the loss itself, passed back by mistake
             raise TypeError(
                 f"{where}({value!r}): backward takes the upstream gradient, not the loss; call {where}() for the "
                 f"gradient of the loss itself (passing the loss would scale every gradient by it), or "
