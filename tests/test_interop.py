@@ -20,6 +20,22 @@ LAYERS = [
     ("Conv2d", (3, 4, (3, 2)), {"dilation": 2, "groups": 1, "padding": 1}, (2, 3, 9, 8)),
     ("Conv2d", (4, 4, 3), {"groups": 2, "stride": (2, 1)}, (2, 4, 7, 7)),
     ("Conv3d", (2, 3, 2), {"padding": 1}, (1, 2, 4, 5, 3)),
+    ("ConvTranspose1d", (3, 4, 3), {"stride": 2, "padding": 1, "output_padding": 1}, (2, 3, 5)),
+    ("ConvTranspose2d", (4, 6, (3, 2)), {"groups": 2, "dilation": 2, "output_padding": (1, 0), "bias": False},
+     (2, 4, 4, 5)),
+    ("ConvTranspose3d", (2, 3, 2), {"stride": 2}, (1, 2, 3, 2, 3)),
+    ("Upsample", (), {"scale_factor": 2}, (2, 3, 4, 4)),
+    ("Upsample", (), {"size": (5, 7), "mode": "bilinear", "align_corners": True}, (2, 3, 4, 4)),
+    ("Upsample", (), {"scale_factor": 1.5, "mode": "trilinear", "recompute_scale_factor": True}, (1, 2, 3, 4, 3)),
+    ("UpsamplingNearest2d", (), {"scale_factor": 3}, (1, 2, 2, 3)),
+    ("UpsamplingBilinear2d", (), {"size": (4, 6)}, (1, 2, 2, 3)),
+    ("PixelShuffle", (2,), {}, (2, 8, 3, 3)),
+    ("PixelUnshuffle", (3,), {}, (2, 1, 6, 3)),
+    ("ZeroPad2d", ((1, 0, 2, -1),), {}, (2, 3, 4, 5)),
+    ("ConstantPad1d", (2, 1.5), {}, (2, 3, 4)),
+    ("ReflectionPad2d", (2,), {}, (2, 3, 4, 5)),
+    ("ReplicationPad3d", ((1, 0, 2, 1, 0, 1),), {}, (1, 2, 3, 3, 3)),
+    ("CircularPad1d", ((3, 1),), {}, (2, 3, 4)),
     ("Linear", (6, 3), {}, (4, 6)),
     ("Linear", (6, 3), {"bias": False}, (4, 6)),
     ("MaxPool1d", (3,), {"stride": 2, "padding": 1}, (2, 3, 9)),
@@ -162,15 +178,39 @@ class Residual(nn.Module):
         return x + self.fc(x)
 
 
+class HandWritten(nn.Module):
+    """A layer with its own NumPy backward: no torch twin can run it."""
+
+    def forward(self, x):
+        self._keep(None)
+        return x * 2
+
+    def backward(self, grad_output):
+        self._take()
+        return grad_output * 2
+
+
 def test_unsupported_layers_are_named():
-    with pytest.raises(TypeError, match=r"Residual at '1'"):
-        to_torch(nn.Sequential(nn.Linear(3, 3), Residual()))
+    with pytest.raises(TypeError, match=r"Maxout at '1'"):
+        to_torch(nn.Sequential(nn.Linear(3, 3), nn.Maxout(2)))
+    with pytest.raises(TypeError, match=r"HandWritten at '1'"):
+        to_torch(nn.Sequential(nn.Linear(3, 3), HandWritten()))
     with pytest.raises(TypeError, match=r"LSTM at '0\.1'"):
         from_torch(torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.LSTM(3, 3))))
     with pytest.raises(TypeError, match="expected a torch.nn.Module"):
         from_torch(nn.Linear(2, 2))
     with pytest.raises(TypeError, match="expected a numconv Module"):
         to_torch(torch.nn.Linear(2, 2))
+
+
+def test_a_module_with_its_own_forward_converts_both_ways():
+    ours = nn.Sequential(nn.Linear(3, 3), Residual()).double()
+    theirs = to_torch(ours)
+    assert type(theirs[1]).__name__ == "Residual" and list(theirs.state_dict()) == list(ours.state_dict())
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    assert np.allclose(theirs(torch.tensor(x)).detach().numpy(), ours(x), rtol=1e-13, atol=0)
+    back = from_torch(theirs)
+    assert type(back[1]) is Residual and np.allclose(back(x), ours(x), rtol=1e-13, atol=0)
 
 
 def test_a_setting_lost_in_conversion_is_an_error(monkeypatch):
