@@ -803,3 +803,12 @@ def test_summary_shows_custom_forward_reused_layers_and_branches():
     branches = numconv.summary(inception(3), (3, 6, 6), print_table=False)
     assert [r.output_shape for r in branches.rows][0] == (1, 14, 6, 6)
     assert {r.path for r in branches.rows} >= {"0", "1.2", "2.2", "3.1"}
+
+
+def test_a_refused_backward_keeps_its_forward_for_a_retry():
+    loss_fn = nn.MSELoss()
+    pred, target = np.ones((2, 3)), np.zeros((2, 3))
+    loss = loss_fn(pred, target)
+    with pytest.raises(TypeError):
+        loss_fn.backward(loss)  # the natural guess from loss.backward(): refused before anything is used
+    np.testing.assert_allclose(loss_fn.backward(), np.full((2, 3), 2 / 6))
