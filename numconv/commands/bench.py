@@ -23,5 +23,5 @@ def run(args) -> int:
         raise CLIError(f"--repeat must be at least 1, got {args.repeat}")
     run_suite(quick=args.quick, only=only, repeat=args.repeat, json_path=args.json, use_torch=not args.no_torch,
               measure_memory=not args.no_memory, measure_startup=not args.no_startup, allocator=args.allocator,
-              native_blas=args.native_blas)
+              native_blas=args.native_blas, threads=args.threads)
     return 0
