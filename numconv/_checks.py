@@ -8,6 +8,7 @@ without reading a NumPy traceback.
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Sequence
 
 import numpy as np
@@ -150,6 +151,44 @@ def check_probability(value, where: str, name: str = "p") -> float:
     if not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"{where}: expected {name} between 0 and 1, got {value}")
     return float(value)
+
+
+def check_number(value, where: str, name: str, minimum: float | None = None, *, keep: bool = False):
+    """Return a real hyper-parameter as a Python float, raising ``TypeError`` unless it is a number.
+
+    ``minimum`` (if given) is the smallest value allowed. ``keep=True``
+    returns the value as given instead of as a float: a layer stores it so
+    that its repr prints ``2`` for an int, as PyTorch's does.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        raise TypeError(f"{where}: expected {name} to be a number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{where}: expected {name} >= {minimum}, got {value}")
+    return value if keep else float(value)
+
+
+def check_flag(value, where: str, name: str) -> bool:
+    """Return ``value`` as a bool, raising ``TypeError`` unless it is one (PyTorch refuses 0/1 too)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: expected {name} to be a bool, got {value!r}")
+    return bool(value)
+
+
+def check_choice(value, where: str, name: str, choices):
+    """Return ``value``, raising ``ValueError`` unless it is one of ``choices``."""
+    if isinstance(value, (list, dict, set)) or value not in choices:
+        raise ValueError(f"{where}: expected {name} to be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_dout(dout, shape, dtype, where: str, name: str = "dout") -> np.ndarray:
+    """The upstream gradient as an array of the forward's dtype (a copy only if the dtype differs),
+    checked against the output's ``shape``."""
+    dout = np.asarray(dout)
+    if dout.shape != tuple(shape):
+        raise ValueError(f"{where}: expected {name} of shape {shape_str(shape)} (the output's), "
+                         f"got {shape_str(dout.shape)}")
+    return np.asarray(dout, dtype=dtype)
 
 
 def shape_str(shape) -> str:

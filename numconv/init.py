@@ -32,6 +32,7 @@ import warnings
 import numpy as np
 
 from . import _random
+from ._checks import check_number
 
 __all__ = [
     "calculate_gain", "calculate_fan_in_and_fan_out", "uniform_", "normal_", "trunc_normal_", "constant_",
@@ -61,12 +62,6 @@ def _rng(generator, where: str) -> np.random.Generator:
     if not isinstance(generator, np.random.Generator):
         raise TypeError(f"{where}: expected generator to be a numpy.random.Generator, got {type(generator).__name__}")
     return generator
-
-
-def _number(value, where: str, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{where}: expected {name} to be a number, got {value!r}")
-    return float(value)
 
 
 def _norm_cdf(z: float) -> float:
@@ -160,7 +155,7 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
         Defaults to numconv's global generator.
     """
     data = _array(tensor, "uniform_")
-    a, b = _number(a, "uniform_", "a"), _number(b, "uniform_", "b")
+    a, b = check_number(a, "uniform_", "a"), check_number(b, "uniform_", "b")
     if a > b:
         raise ValueError(f"uniform_: expected a <= b, got a={a} > b={b}")
     data[...] = _rng(generator, "uniform_").uniform(a, b, size=data.shape)
@@ -178,7 +173,7 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     generator : numpy.random.Generator, optional
     """
     data = _array(tensor, "normal_")
-    mean, std = _number(mean, "normal_", "mean"), _number(std, "normal_", "std")
+    mean, std = check_number(mean, "normal_", "mean"), check_number(std, "normal_", "std")
     if std < 0:
         raise ValueError(f"normal_: expected std >= 0, got {std}")
     data[...] = _rng(generator, "normal_").normal(mean, std, size=data.shape)
@@ -208,8 +203,8 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
     generator : numpy.random.Generator, optional
     """
     data = _array(tensor, "trunc_normal_")
-    mean, std = _number(mean, "trunc_normal_", "mean"), _number(std, "trunc_normal_", "std")
-    a, b = _number(a, "trunc_normal_", "a"), _number(b, "trunc_normal_", "b")
+    mean, std = check_number(mean, "trunc_normal_", "mean"), check_number(std, "trunc_normal_", "std")
+    a, b = check_number(a, "trunc_normal_", "a"), check_number(b, "trunc_normal_", "b")
     if not std > 0:
         raise ValueError(f"trunc_normal_: expected std > 0, got {std}")
     if not a < b:
@@ -254,7 +249,7 @@ def _truncated_normal(rng, n: int, mean: float, std: float, a: float, b: float) 
 
 def constant_(tensor, val: float):
     """Fill with ``val``."""
-    _array(tensor, "constant_")[...] = _number(val, "constant_", "val")
+    _array(tensor, "constant_")[...] = check_number(val, "constant_", "val")
     return tensor
 
 
@@ -324,7 +319,7 @@ def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     if fan_in + fan_out == 0:
         return tensor  # an empty array: nothing to fill
-    std = _number(gain, "xavier_uniform_", "gain") * math.sqrt(2.0 / (fan_in + fan_out))
+    std = check_number(gain, "xavier_uniform_", "gain") * math.sqrt(2.0 / (fan_in + fan_out))
     bound = math.sqrt(3.0) * std  # U(-b, b) has standard deviation b / sqrt(3)
     return uniform_(tensor, -bound, bound, generator)
 
@@ -341,7 +336,7 @@ def xavier_normal_(tensor, gain: float = 1.0, generator=None):
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     if fan_in + fan_out == 0:
         return tensor
-    std = _number(gain, "xavier_normal_", "gain") * math.sqrt(2.0 / (fan_in + fan_out))
+    std = check_number(gain, "xavier_normal_", "gain") * math.sqrt(2.0 / (fan_in + fan_out))
     return normal_(tensor, 0.0, std, generator)
 
 
@@ -408,7 +403,7 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None):
     data = _array(tensor, "orthogonal_")
     if data.ndim < 2:
         raise ValueError(f"orthogonal_: only arrays with 2 or more dimensions are supported, got shape {data.shape}")
-    gain = _number(gain, "orthogonal_", "gain")
+    gain = check_number(gain, "orthogonal_", "gain")
     if data.size == 0:
         return tensor
     rows = data.shape[0]

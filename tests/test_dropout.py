@@ -330,5 +330,5 @@ def test_errors_name_the_value():
         F.dropout(np.ones(3), 0.5, generator=42)
     with pytest.raises(TypeError, match="int64"):
         nn.Dropout()(np.arange(4))
-    with pytest.raises(ValueError, match=r"dout of shape \(3,\), got \(4,\)"):
+    with pytest.raises(ValueError, match=r"dout of shape \(3,\) \(the output's\), got \(4,\)"):
         F.dropout_backward(np.ones(4), F.dropout(np.ones(3), 0.5)[1])

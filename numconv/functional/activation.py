@@ -214,7 +214,9 @@ def relu_backward(dout, cache: OutputCache):
     """
     out = cache.out
     dout = _as_dout(dout, out.shape, out.dtype, "relu_backward")
-    return dout * (out > 0)
+    # np.where, not dout * (out > 0): at a NaN input PyTorch passes the gradient on (the test is
+    # "out <= 0 gives 0"), and an inf upstream gradient times a 0 mask would make NaN.
+    return np.where(out <= 0, _zero(out.dtype), dout)
 
 
 def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0):
@@ -248,6 +250,8 @@ def hardtanh_backward(dout, cache: HardtanhCache):
     """
     x, lo, hi = cache
     dout = _as_dout(dout, x.shape, x.dtype, "hardtanh_backward")
+    # At a NaN input PyTorch's own answer depends on the dtype and on where the NaN sits in a SIMD
+    # vector (0 or the gradient); numconv gives 0.
     return dout * ((x > lo) & (x < hi))
 
 
@@ -295,7 +299,7 @@ def leaky_relu_backward(dout, cache: LeakyReLUCache):
     """
     x, slope = cache
     dout = _as_dout(dout, x.shape, x.dtype, "leaky_relu_backward")
-    return dout * (x > 0) + (slope * dout) * (x <= 0)
+    return np.where(x > 0, dout, slope * dout)  # at NaN: the slope side, as PyTorch
 
 
 def _prelu_weight_view(x: np.ndarray, weight: np.ndarray, where: str) -> np.ndarray:
@@ -348,9 +352,9 @@ def prelu_backward(dout, cache: PReLUCache):
     """
     x, w, weight_shape = cache
     dout = _as_dout(dout, x.shape, x.dtype, "prelu_backward")
-    negative = x <= 0
-    dx = dout * ~negative + (w * dout) * negative
-    dw_each = (x * dout) * negative
+    positive = x > 0  # PyTorch's test: a NaN input takes the slope side for dx and feeds dweight
+    dx = np.where(positive, dout, w * dout)
+    dw_each = np.where(positive, _zero(x.dtype), x * dout)
     if w.ndim == 0:
         dweight = np.asarray(dw_each.sum(), dtype=x.dtype).reshape(weight_shape)
     else:
@@ -374,7 +378,7 @@ def _elu_backward(dout, cache: ELUCache, where):
     dout = _as_dout(dout, x.shape, x.dtype, where)
     # d/dx [scale * alpha * (exp(s x) - 1)] = scale * alpha * s * exp(s x); at x = 0 PyTorch takes this side.
     slope = (input_scale * alpha * scale) * np.exp(np.minimum(x, 0) * input_scale)
-    return (dout * scale) * (x > 0) + (dout * slope) * (x <= 0)
+    return np.where(x <= 0, dout * slope, dout * scale)  # a NaN input takes the linear side, as PyTorch
 
 
 def elu(x, alpha: float = 1.0):
@@ -647,11 +651,16 @@ def softsign(x):
 
 
 def softsign_backward(dout, cache: InputCache):
-    """``dx = dout / (1 + |x|)**2``."""
+    """``dx = dout / (1 + |x|)**2``, computed as PyTorch differentiates ``x / (1 + |x|)``.
+
+    That is ``dout / d - dout * (x / d**2) * sign(x)`` with ``d = 1 + |x|``: equal
+    to the short form, but NaN at ``x = ±inf`` (inf / inf) as in PyTorch.
+    """
     x = cache.x
     dout = _as_dout(dout, x.shape, x.dtype, "softsign_backward")
     d = 1 + np.abs(x)
-    return dout / d / d  # not dout / d**2: d**2 overflows float32 for |x| > 1.8e19
+    with np.errstate(invalid="ignore", over="ignore"):
+        return dout / d - dout * (x / (d * d)) * np.sign(x)
 
 
 # ---------------------------------------------------------------------------- piecewise linear
@@ -699,8 +708,11 @@ def hardswish_backward(dout, cache: InputCache):
     """
     x = cache.x
     dout = _as_dout(dout, x.shape, x.dtype, "hardswish_backward")
-    slope = (x / 3 + 0.5) * ((x > -3) & (x < 3)) + (x >= 3)
-    return dout * slope
+    # PyTorch's branches in its order: below -3, up to 3, else (where NaN lands: the gradient passes).
+    middle = (x > -3) & (x < 3)
+    with np.errstate(invalid="ignore"):
+        inner = dout * (x / 3 + 0.5)
+    return np.where(x <= -3, _zero(x.dtype), np.where(middle, inner, dout))
 
 
 def threshold(x, threshold: float, value: float):
@@ -727,7 +739,7 @@ def threshold_backward(dout, cache: ThresholdCache):
     """``dx = dout`` where ``x > threshold``, else 0 (the replaced entries are constant)."""
     x, thresh = cache
     dout = _as_dout(dout, x.shape, x.dtype, "threshold_backward")
-    return dout * (x > thresh)
+    return np.where(x <= thresh, _zero(x.dtype), dout)  # a NaN input passes the gradient, as PyTorch
 
 
 def step(x):

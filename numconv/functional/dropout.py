@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _random
-from .._checks import as_float_array, check_probability, shape_str
+from .._checks import as_float_array, check_dout, check_flag, check_probability, shape_str
 
 __all__ = [
     "dropout", "dropout_backward", "dropout1d", "dropout1d_backward", "dropout2d", "dropout2d_backward",
@@ -63,8 +63,7 @@ class DropoutCache(NamedTuple):
 def _check_common(x, p, training, generator, where):
     x = as_float_array(x, where)
     p = check_probability(p, where)
-    if not isinstance(training, (bool, np.bool_)):
-        raise TypeError(f"{where}: expected training to be a bool, got {training!r}")
+    check_flag(training, where, "training")
     if generator is None:
         generator = _random.get_generator()  # looked up per call: manual_seed replaces it
     elif not isinstance(generator, np.random.Generator):
@@ -140,9 +139,7 @@ def dropout_backward(dout, cache: DropoutCache):
     dx : ndarray, same shape as ``dout``
     """
     mask, shape, dtype = cache
-    dout = np.asarray(dout, dtype=dtype)
-    if dout.shape != tuple(shape):
-        raise ValueError(f"dropout backward: expected dout of shape {shape_str(shape)}, got {shape_str(dout.shape)}")
+    dout = check_dout(dout, shape, dtype, "dropout backward")
     return dout if mask is None else dout * mask
 
 

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, shape_str
+from .._checks import as_float_array, check_dout, shape_str
 from ..kernels.workers import blas_threads_for
 
 __all__ = ["linear", "linear_backward", "LinearCache"]
@@ -75,11 +75,7 @@ def linear_backward(dout, cache: LinearCache):
         ``dout`` summed over every leading axis.
     """
     x, weight, has_bias = cache
-    dout = np.asarray(dout, dtype=x.dtype)
-    expected = x.shape[:-1] + (weight.shape[0],)
-    if dout.shape != expected:
-        raise ValueError(f"linear_backward: expected dout of shape {shape_str(expected)} (the output's), "
-                         f"got {shape_str(dout.shape)}")
+    dout = check_dout(dout, x.shape[:-1] + (weight.shape[0],), x.dtype, "linear_backward")
     # Explicit row counts, not -1: the reshapes must also work when a feature axis is empty.
     rows = math.prod(x.shape[:-1])
     dout_2d = dout.reshape(rows, weight.shape[0])

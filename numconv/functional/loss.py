@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, shape_str
+from .._checks import as_float_array, check_flag, check_number, shape_str
 
 __all__ = [
     "cross_entropy", "cross_entropy_backward", "CrossEntropyCache",
@@ -81,12 +81,6 @@ def _index_str(index) -> str:
 def _first_position(mask: np.ndarray) -> tuple:
     """Index (a tuple) of the first True element of ``mask``."""
     return tuple(np.argwhere(mask)[0]) if mask.ndim else ()
-
-
-def _check_number(value, where: str, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{where}: expected {name} to be a number, got {value!r}")
-    return float(value)
 
 
 def _float_target(target, x: np.ndarray, where: str) -> np.ndarray:
@@ -295,8 +289,7 @@ class NLLLossCache(NamedTuple):
     dtype: np.dtype
 
 
-def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
-             where: str = "nll_loss"):
+def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean"):
     """Negative log-likelihood of the target classes, as ``torch.nn.functional.nll_loss``.
 
     ``loss_i = -weight[t_i] * input[i, t_i]`` for each sample (and position)
@@ -315,14 +308,18 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction:
     ignore_index : int
         Target value that contributes neither loss nor gradient.
     reduction : {"mean", "sum", "none"}
-    where : str
-        The name error messages start with (the ``nn`` layers pass theirs).
 
     Returns
     -------
     loss : ndarray, shape () or, for ``"none"``, the target's shape
     cache : NLLLossCache
     """
+    return _nll_loss(input, target, weight, ignore_index=ignore_index, reduction=reduction, where="nll_loss")
+
+
+def _nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
+             where: str):
+    """``nll_loss``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
     x = as_float_array(input, where)
     reduction = check_reduction(reduction, where)
     ignore_index = _check_ignore_index(ignore_index, where)
@@ -388,7 +385,7 @@ class CrossEntropyCache(NamedTuple):
 
 
 def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0, where: str = "cross_entropy"):
+                  label_smoothing: float = 0.0):
     """Softmax cross-entropy from logits, as ``torch.nn.functional.cross_entropy``.
 
     With ``p = log_softmax(input)`` over the class axis, ``C`` classes,
@@ -422,18 +419,22 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
     reduction : {"mean", "sum", "none"}
     label_smoothing : float in [0, 1]
         Mixes the target with the uniform distribution over the classes.
-    where : str
-        The name error messages start with (the ``nn`` layers pass theirs).
 
     Returns
     -------
     loss : ndarray, shape () or, for ``"none"``, (N,), () or (N, d1, d2, ...)
     cache : CrossEntropyCache
     """
+    return _cross_entropy(input, target, weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing, where="cross_entropy")
+
+
+def _cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0, where: str):
+    """``cross_entropy``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
     x = as_float_array(input, where)
     reduction = check_reduction(reduction, where)
     ignore_index = _check_ignore_index(ignore_index, where)
-    smoothing = _check_number(label_smoothing, where, "label_smoothing")
+    smoothing = check_number(label_smoothing, where, "label_smoothing")
     if not 0.0 <= smoothing <= 1.0:
         raise ValueError(f"{where}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     rows, n_classes, loss_shape = _class_layout(x, where)
@@ -542,7 +543,7 @@ def _pointwise_upstream(dloss, reduction, shape, dtype, where, divisor=None):
     return g
 
 
-def mse_loss(input, target, *, reduction: str = "mean", where: str = "mse_loss"):
+def mse_loss(input, target, *, reduction: str = "mean"):
     """Mean squared error ``(x - y)**2``, as ``torch.nn.functional.mse_loss``.
 
     Parameters
@@ -550,14 +551,17 @@ def mse_loss(input, target, *, reduction: str = "mean", where: str = "mse_loss")
     input, target : ndarray, same shape (any)
     reduction : {"mean", "sum", "none"}
         ``"mean"`` divides by the number of elements.
-    where : str
-        The name error messages start with.
 
     Returns
     -------
     loss : ndarray, shape () or (for ``"none"``) the input's shape
     cache : RegressionCache
     """
+    return _mse_loss(input, target, reduction=reduction, where="mse_loss")
+
+
+def _mse_loss(input, target, *, reduction: str = "mean", where: str):
+    """``mse_loss``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
     diff, reduction = _regression_inputs(input, target, reduction, where)
     return _reduce(diff * diff, reduction, diff.size), RegressionCache(diff, reduction, 0.0)
 
@@ -568,21 +572,24 @@ def mse_loss_backward(dloss, cache: RegressionCache) -> np.ndarray:
     return 2 * cache.diff * g
 
 
-def l1_loss(input, target, *, reduction: str = "mean", where: str = "l1_loss"):
+def l1_loss(input, target, *, reduction: str = "mean"):
     """Mean absolute error ``|x - y|``, as ``torch.nn.functional.l1_loss``.
 
     Parameters
     ----------
     input, target : ndarray, same shape (any)
     reduction : {"mean", "sum", "none"}
-    where : str
-        The name error messages start with.
 
     Returns
     -------
     loss : ndarray, shape () or (for ``"none"``) the input's shape
     cache : RegressionCache
     """
+    return _l1_loss(input, target, reduction=reduction, where="l1_loss")
+
+
+def _l1_loss(input, target, *, reduction: str = "mean", where: str):
+    """``l1_loss``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
     diff, reduction = _regression_inputs(input, target, reduction, where)
     return _reduce(np.abs(diff), reduction, diff.size), RegressionCache(diff, reduction, 0.0)
 
@@ -597,7 +604,7 @@ def l1_loss_backward(dloss, cache: RegressionCache) -> np.ndarray:
     return np.sign(cache.diff) * g
 
 
-def smooth_l1_loss(input, target, *, reduction: str = "mean", beta: float = 1.0, where: str = "smooth_l1_loss"):
+def smooth_l1_loss(input, target, *, reduction: str = "mean", beta: float = 1.0):
     """Smooth L1 loss, as ``torch.nn.functional.smooth_l1_loss``.
 
     With ``d = x - y``: ``0.5 d**2 / beta`` where ``|d| < beta``, else
@@ -608,15 +615,18 @@ def smooth_l1_loss(input, target, *, reduction: str = "mean", beta: float = 1.0,
     input, target : ndarray, same shape (any)
     reduction : {"mean", "sum", "none"}
     beta : float >= 0
-    where : str
-        The name error messages start with.
 
     Returns
     -------
     loss : ndarray, shape () or (for ``"none"``) the input's shape
     cache : RegressionCache
     """
-    beta = _check_number(beta, where, "beta")
+    return _smooth_l1_loss(input, target, reduction=reduction, beta=beta, where="smooth_l1_loss")
+
+
+def _smooth_l1_loss(input, target, *, reduction: str = "mean", beta: float = 1.0, where: str):
+    """``smooth_l1_loss``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
+    beta = check_number(beta, where, "beta")
     if beta < 0:
         raise ValueError(f"{where}: beta must be >= 0, got {beta}")
     diff, reduction = _regression_inputs(input, target, reduction, where)
@@ -638,7 +648,7 @@ def smooth_l1_loss_backward(dloss, cache: RegressionCache) -> np.ndarray:
     return np.clip(diff / diff.dtype.type(cache.param), -1, 1) * g
 
 
-def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0, where: str = "huber_loss"):
+def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0):
     """Huber loss, as ``torch.nn.functional.huber_loss``.
 
     With ``d = x - y``: ``0.5 d**2`` where ``|d| < delta``, else
@@ -649,15 +659,18 @@ def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0, wh
     input, target : ndarray, same shape (any)
     reduction : {"mean", "sum", "none"}
     delta : float > 0
-    where : str
-        The name error messages start with.
 
     Returns
     -------
     loss : ndarray, shape () or (for ``"none"``) the input's shape
     cache : RegressionCache
     """
-    delta = _check_number(delta, where, "delta")
+    return _huber_loss(input, target, reduction=reduction, delta=delta, where="huber_loss")
+
+
+def _huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0, where: str):
+    """``huber_loss``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
+    delta = check_number(delta, where, "delta")
     if not delta > 0:
         raise ValueError(f"{where}: delta must be > 0, got {delta}")
     diff, reduction = _regression_inputs(input, target, reduction, where)
@@ -693,8 +706,7 @@ def _check_unit_interval(a: np.ndarray, what: str, where: str) -> None:
                          f"({what} must be probabilities)")
 
 
-def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean",
-                         where: str = "binary_cross_entropy"):
+def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean"):
     """Binary cross-entropy of probabilities, as ``torch.nn.functional.binary_cross_entropy``.
 
     ``loss = -w * (y * log(x) + (1 - y) * log(1 - x))`` with each log
@@ -709,14 +721,18 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean",
     weight : ndarray, broadcastable to the input's shape, optional
     reduction : {"mean", "sum", "none"}
         ``"mean"`` divides by the number of elements (not by the weights).
-    where : str
-        The name error messages start with.
 
     Returns
     -------
     loss : ndarray, shape () or (for ``"none"``) the input's shape
     cache : BCECache
     """
+    return _binary_cross_entropy(input, target, weight, reduction=reduction, where="binary_cross_entropy")
+
+
+def _binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean",
+                         where: str):
+    """``binary_cross_entropy``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
     x = as_float_array(input, where)
     reduction = check_reduction(reduction, where)
     y = _float_target(target, x, where)
@@ -766,8 +782,7 @@ def _sigmoid_and_log_sigmoid(x: np.ndarray):
     return sigmoid.astype(x.dtype, copy=False), np.minimum(x, 0) - np.log1p(e)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: str = "mean", pos_weight=None,
-                                     where: str = "binary_cross_entropy_with_logits"):
+def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: str = "mean", pos_weight=None):
     """Sigmoid + binary cross-entropy in one stable step, as PyTorch's.
 
     ``loss = -w * (p * y * log sigmoid(x) + (1 - y) * log(1 - sigmoid(x)))``
@@ -787,14 +802,18 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
     pos_weight : ndarray, broadcastable to the input's shape, optional
         Weight of the positive term, typically one per class, shape (C,)
         for an (N, C) input.
-    where : str
-        The name error messages start with.
 
     Returns
     -------
     loss : ndarray, shape () or (for ``"none"``) the input's shape
     cache : BCEWithLogitsCache
     """
+    return _binary_cross_entropy_with_logits(input, target, weight, reduction=reduction, pos_weight=pos_weight, where="binary_cross_entropy_with_logits")
+
+
+def _binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: str = "mean", pos_weight=None,
+                                     where: str):
+    """``binary_cross_entropy_with_logits``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
     x = as_float_array(input, where)
     reduction = check_reduction(reduction, where)
     y = _float_target(target, x, where)
@@ -832,7 +851,7 @@ class KLDivCache(NamedTuple):
     divisor: int      # what "mean" / "batchmean" divide by
 
 
-def kl_div(input, target, *, reduction: str = "mean", log_target: bool = False, where: str = "kl_div"):
+def kl_div(input, target, *, reduction: str = "mean", log_target: bool = False):
     """Kullback-Leibler divergence, as ``torch.nn.functional.kl_div``.
 
     ``input`` holds log-probabilities ``log q``; the target holds
@@ -851,18 +870,20 @@ def kl_div(input, target, *, reduction: str = "mean", log_target: bool = False, 
     target : ndarray, the input's shape
     reduction : {"mean", "batchmean", "sum", "none"}
     log_target : bool
-    where : str
-        The name error messages start with.
 
     Returns
     -------
     loss : ndarray, shape () or (for ``"none"``) the input's shape
     cache : KLDivCache
     """
+    return _kl_div(input, target, reduction=reduction, log_target=log_target, where="kl_div")
+
+
+def _kl_div(input, target, *, reduction: str = "mean", log_target: bool = False, where: str):
+    """``kl_div``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
     x = as_float_array(input, where)
     reduction = check_reduction(reduction, where, allow_batchmean=True)
-    if not isinstance(log_target, (bool, np.bool_)):
-        raise TypeError(f"{where}: expected log_target to be a bool, got {log_target!r}")
+    log_target = check_flag(log_target, where, "log_target")
     t = _float_target(target, x, where)
     if log_target:
         elementwise = np.exp(t) * (t - x)

@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, check_positive_int, shape_str
+from .._checks import as_float_array, check_choice, check_dout, check_number, check_positive_int, shape_str
 from ..kernels import norm as _kernels
 from ..kernels import workers as _workers
 
@@ -54,14 +54,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------- shared pieces
-def _check_number(value, where: str, name: str, minimum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{where}: expected {name} to be a number, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{where}: expected {name} >= {minimum}, got {value}")
-    return float(value)
-
-
 def _channel_vector(v, channels: int, x_shape, where: str, name: str):
     """Check an optional per-channel array (weight, bias, running statistics) has shape (C,)."""
     if v is None:
@@ -78,17 +70,6 @@ def _channel_vector(v, channels: int, x_shape, where: str, name: str):
 def _as_nc_m(x: np.ndarray) -> np.ndarray:
     """View (N, C, *spatial) as (N, C, M), M the product of the spatial axes (1 if none)."""
     return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
-
-
-def _upstream(dout, cache_shape, dtype, where: str) -> np.ndarray:
-    """The upstream gradient as an array of the forward input's dtype (never modified in place)."""
-    dout = np.asarray(dout, dtype=dtype)
-    if dout.shape != tuple(cache_shape):
-        raise ValueError(
-            f"{where}: expected dout of shape {shape_str(cache_shape)} (the output's shape), "
-            f"got {shape_str(dout.shape)}"
-        )
-    return dout
 
 
 def _standardise(x: np.ndarray, eps: float):
@@ -114,8 +95,7 @@ def _standardise_backward(dxhat: np.ndarray, xhat: np.ndarray, invstd: np.ndarra
 
 
 def _check_algorithm(algorithm, where: str) -> str:
-    if algorithm not in ("auto", "numba", "numpy"):
-        raise ValueError(f"{where}: expected algorithm 'auto', 'numba' or 'numpy', got {algorithm!r}")
+    check_choice(algorithm, where, "algorithm", ("auto", "numba", "numpy"))
     return "numba" if algorithm == "auto" else algorithm
 
 
@@ -185,8 +165,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     running_var = _channel_vector(running_var, channels, x.shape, where, "running_var")
     weight = _channel_vector(weight, channels, x.shape, where, "weight")
     bias = _channel_vector(bias, channels, x.shape, where, "bias")
-    momentum = _check_number(momentum, where, "momentum")
-    eps = _check_number(eps, where, "eps", minimum=0.0)
+    momentum = check_number(momentum, where, "momentum")
+    eps = check_number(eps, where, "eps", minimum=0.0)
     algorithm = _check_algorithm(algorithm, where)
     if (running_mean is None) != (running_var is None):
         raise ValueError(f"{where}: pass both running_mean and running_var, or neither")
@@ -273,7 +253,7 @@ def batch_norm_backward(dout, cache: BatchNormCache):
     """
     x3, mean, invstd, weight, has_bias, batch_stats, shape, algorithm = cache
     dtype = x3.dtype
-    dy3 = np.ascontiguousarray(_upstream(dout, shape, dtype, "batch_norm_backward").reshape(x3.shape))
+    dy3 = np.ascontiguousarray(check_dout(dout, shape, dtype, "batch_norm_backward").reshape(x3.shape))
     n, channels, m = x3.shape
     count = n * m
     if count == 0:  # nothing flowed forward, nothing flows back
@@ -290,7 +270,11 @@ def batch_norm_backward(dout, cache: BatchNormCache):
         c = np.zeros(channels)
     mean_, a, b, c = (v.astype(dtype) for v in (mean, a, b, c))
     dx3 = np.empty_like(x3)
-    if algorithm == "numba":
+    if not batch_stats:
+        # Fixed statistics: dx does not depend on x at all, so a NaN or inf input must not reach it
+        # (as b * (x - mean) with b = 0 would make it NaN); PyTorch gives weight * invstd * g here too.
+        dx3[...] = a[:, None] * dy3
+    elif algorithm == "numba":
         _split(lambda i, j: _kernels.batch_norm_backward_apply(dy3[i:j], x3[i:j], mean_, a, b, c, dx3[i:j]), x3,
                axis=0)
     else:
@@ -358,8 +342,8 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
     running_var = _channel_vector(running_var, channels, x.shape, where, "running_var")
     weight = _channel_vector(weight, channels, x.shape, where, "weight")
     bias = _channel_vector(bias, channels, x.shape, where, "bias")
-    momentum = _check_number(momentum, where, "momentum")
-    eps = _check_number(eps, where, "eps", minimum=0.0)
+    momentum = check_number(momentum, where, "momentum")
+    eps = check_number(eps, where, "eps", minimum=0.0)
     if (running_mean is None) != (running_var is None):
         raise ValueError(f"{where}: pass both running_mean and running_var, or neither")
     if use_input_stats and spatial == 1:
@@ -427,7 +411,7 @@ def instance_norm_backward(dout, cache: InstanceNormCache):
     dweight, dbias : ndarray, shape (C,), or None
     """
     xhat, invstd, weight, has_bias, use_input_stats, shape = cache
-    dy3 = _upstream(dout, shape, xhat.dtype, "instance_norm_backward").reshape(xhat.shape)
+    dy3 = check_dout(dout, shape, xhat.dtype, "instance_norm_backward").reshape(xhat.shape)
     dxhat, dweight, dbias = _affine_backward(dy3, xhat, weight, has_bias)
     if use_input_stats:
         dx = _standardise_backward(dxhat, xhat, invstd)
@@ -494,7 +478,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
                              f"got shape {shape_str(np.shape(v))}")
     weight = None if weight is None else as_float_array(weight, where, "weight").astype(x.dtype, copy=False)
     bias = None if bias is None else as_float_array(bias, where, "bias").astype(x.dtype, copy=False)
-    eps = _check_number(eps, where, "eps", minimum=0.0)
+    eps = check_number(eps, where, "eps", minimum=0.0)
 
     x2 = x.reshape(math.prod(x.shape[:x.ndim - k]), math.prod(normalized_shape))  # (rows, K)
     xhat, _, _, invstd = _standardise(x2, eps)
@@ -511,7 +495,7 @@ def layer_norm_backward(dout, cache: LayerNormCache):
     dweight, dbias : ndarray, shape normalized_shape, or None
     """
     xhat, invstd, weight, has_bias, normalized_shape, shape = cache
-    dy2 = _upstream(dout, shape, xhat.dtype, "layer_norm_backward").reshape(xhat.shape)
+    dy2 = check_dout(dout, shape, xhat.dtype, "layer_norm_backward").reshape(xhat.shape)
     dweight = None if weight is None else (dy2 * xhat).sum(axis=0).reshape(normalized_shape)
     dbias = dy2.sum(axis=0).reshape(normalized_shape) if has_bias else None
     dxhat = dy2 if weight is None else dy2 * weight.reshape(-1)
@@ -567,7 +551,7 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
                          f"{shape_str(x.shape)} with num_groups={num_groups}")
     weight = _channel_vector(weight, channels, x.shape, where, "weight")
     bias = _channel_vector(bias, channels, x.shape, where, "bias")
-    eps = _check_number(eps, where, "eps", minimum=0.0)
+    eps = check_number(eps, where, "eps", minimum=0.0)
 
     x3 = _as_nc_m(x)
     xg = x3.reshape(n, num_groups, (channels // num_groups) * x3.shape[2])
@@ -587,7 +571,7 @@ def group_norm_backward(dout, cache: GroupNormCache):
     dweight, dbias : ndarray, shape (C,), or None
     """
     xhat, invstd, num_groups, weight, has_bias, shape = cache
-    dy3 = _upstream(dout, shape, xhat.dtype, "group_norm_backward").reshape(xhat.shape)
+    dy3 = check_dout(dout, shape, xhat.dtype, "group_norm_backward").reshape(xhat.shape)
     dxhat, dweight, dbias = _affine_backward(dy3, xhat, weight, has_bias)
     n, channels, m = xhat.shape
     grouped = (n, num_groups, (channels // num_groups) * m)
@@ -652,9 +636,9 @@ def local_response_norm(x, size, alpha=1e-4, beta=0.75, k=1.0):
         raise ValueError(f"{where}: expected an input of shape (N, C, *) with at least 3 axes, got shape "
                          f"{shape_str(x.shape)} ({x.ndim}-D)")
     size = check_positive_int(size, where, "size")
-    alpha = _check_number(alpha, where, "alpha")
-    beta = _check_number(beta, where, "beta")
-    k = _check_number(k, where, "k")
+    alpha = check_number(alpha, where, "alpha")
+    beta = check_number(beta, where, "beta")
+    k = check_number(k, where, "k")
     x3 = _as_nc_m(x)
     denom = k + (alpha / size) * _window_sum(x3 * x3, size // 2, (size - 1) // 2)
     denom_pow = denom**beta
@@ -677,7 +661,7 @@ def local_response_norm_backward(dout, cache: LocalResponseNormCache):
     dx : ndarray, shape of the input
     """
     x3, denom, denom_pow, size, alpha, beta, shape = cache
-    dy3 = _upstream(dout, shape, x3.dtype, "local_response_norm_backward").reshape(x3.shape)
+    dy3 = check_dout(dout, shape, x3.dtype, "local_response_norm_backward").reshape(x3.shape)
     through_denom = dy3 * x3 / (denom_pow * denom)
     reflected = _window_sum(through_denom, (size - 1) // 2, size // 2)
     dx = dy3 / denom_pow - (2 * alpha * beta / size) * x3 * reflected

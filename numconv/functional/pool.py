@@ -45,7 +45,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, check_ndim, ntuple, shape_str
+from .._checks import as_float_array, check_dout, check_flag, check_ndim, ntuple, shape_str
+from .._geometry import window_output_size, window_span
 from ..kernels import pool as kernels
 from ..kernels import workers
 
@@ -118,19 +119,11 @@ class MaxUnpoolCache(NamedTuple):
 # ---------------------------------------------------------------------------- checks and shapes
 def pool_output_size(size: int, kernel_size: int, stride: int, padding: int = 0, dilation: int = 1,
                      ceil_mode: bool = False) -> int:
-    """Output length of pooling along one axis, PyTorch's formula.
+    """Output length of pooling along one axis (``numconv._geometry.window_output_size``).
 
-    ``floor((size + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1``
-    (``ceil`` with ``ceil_mode``, then minus one if the last window would
-    start past the input and its left padding). May be <= 0 when the
-    window is larger than the padded input.
+    May be <= 0 when the window is larger than the padded input.
     """
-    span = dilation * (kernel_size - 1) + 1
-    room = size + 2 * padding - span
-    out = (room + (stride - 1 if ceil_mode else 0)) // stride + 1  # // floors, also below zero
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
+    return window_output_size(size, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 def _check_input(x, nd: int, where: str) -> np.ndarray:
@@ -143,13 +136,6 @@ def _check_input(x, nd: int, where: str) -> np.ndarray:
         raise ValueError(f"{where}: expected at least one channel (only the batch axis may be empty), got input "
                          f"of shape {shape_str(x.shape)}")
     return x
-
-
-def _check_flag(value, where: str, name: str) -> bool:
-    """A real bool (PyTorch refuses 0/1 for these flags too)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where}: expected {name} to be a bool, got {value!r}")
-    return bool(value)
 
 
 def _window_params(nd, kernel_size, stride, padding, dilation, where):
@@ -171,10 +157,10 @@ def _window_params(nd, kernel_size, stride, padding, dilation, where):
 def _output_sizes(x, nd, kernel, stride, padding, dilation, ceil_mode, where) -> tuple:
     """Spatial output shape; a clear error if the window does not fit."""
     spatial = x.shape[-nd:]
-    out = tuple(pool_output_size(n, k, s, p, d, ceil_mode)
+    out = tuple(window_output_size(n, k, s, p, d, ceil_mode)
                 for n, k, s, p, d in zip(spatial, kernel, stride, padding, dilation))
     if min(out) < 1:
-        spans = " x ".join(str(d * (k - 1) + 1) for k, d in zip(kernel, dilation))
+        spans = " x ".join(str(window_span(k, d)) for k, d in zip(kernel, dilation))
         padded = " x ".join(str(n + 2 * p) for n, p in zip(spatial, padding))
         raise ValueError(
             f"{where}: kernel_size {kernel} with dilation {dilation} spans {spans} pixels, but the padded "
@@ -199,22 +185,13 @@ def _pad3(values: tuple, fill: int) -> tuple:
     return (fill,) * (3 - len(values)) + tuple(values)
 
 
-def _check_dout(dout, out_shape, dtype, where) -> np.ndarray:
-    """The upstream gradient as an array of the forward dtype (a copy only if the dtype differs)."""
-    dout = np.asarray(dout)
-    if dout.shape != tuple(out_shape):
-        raise ValueError(f"{where}: expected dout of shape {shape_str(out_shape)} (the output's), "
-                         f"got {shape_str(dout.shape)}")
-    return np.ascontiguousarray(dout, dtype=dtype)
-
-
 # ---------------------------------------------------------------------------- max pooling
 def _max_pool(x, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices, where):
     """Max pooling over the last ``nd`` axes; the shared body of max_pool1d/2d/3d and MaxPool*."""
     x = _check_input(x, nd, where)
     kernel, stride, padding, dilation = _window_params(nd, kernel_size, stride, padding, dilation, where)
-    ceil_mode = _check_flag(ceil_mode, where, "ceil_mode")
-    return_indices = _check_flag(return_indices, where, "return_indices")
+    ceil_mode = check_flag(ceil_mode, where, "ceil_mode")
+    return_indices = check_flag(return_indices, where, "return_indices")
     out_sizes = _output_sizes(x, nd, kernel, stride, padding, dilation, ceil_mode, where)
     planes = _as_planes(x, nd)
     out_shape = x.shape[:-nd] + out_sizes
@@ -310,7 +287,7 @@ def max_pool2d_backward(dout, cache: MaxPoolCache):
     -------
     dx : ndarray, the input's shape and dtype
     """
-    dout = _check_dout(dout, cache.out_shape, cache.dtype, "max_pool_backward")
+    dout = np.ascontiguousarray(check_dout(dout, cache.out_shape, cache.dtype, "max_pool_backward"))
     planes, outputs = cache.indices.shape
     plane_size = int(np.prod(cache.x_shape)) // planes if planes else 0
     dx = np.empty((planes, plane_size), dtype=cache.dtype)
@@ -332,8 +309,8 @@ def _avg_pool(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad,
     """Average pooling over the last ``nd`` axes; the shared body of avg_pool1d/2d/3d and AvgPool*."""
     x = _check_input(x, nd, where)
     kernel, stride, padding, dilation = _window_params(nd, kernel_size, stride, padding, 1, where)
-    ceil_mode = _check_flag(ceil_mode, where, "ceil_mode")
-    count_include_pad = _check_flag(count_include_pad, where, "count_include_pad")
+    ceil_mode = check_flag(ceil_mode, where, "ceil_mode")
+    count_include_pad = check_flag(count_include_pad, where, "count_include_pad")
     if divisor_override is None:
         divisor = 0  # the kernels' "no override"
     elif isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer)):
@@ -460,7 +437,7 @@ def avg_pool2d_backward(dout, cache: AvgPoolCache):
     -------
     dx : ndarray, the input's shape and dtype
     """
-    dout = _check_dout(dout, cache.out_shape, cache.dtype, "avg_pool_backward")
+    dout = np.ascontiguousarray(check_dout(dout, cache.out_shape, cache.dtype, "avg_pool_backward"))
     dout = dout.reshape(_plane_shape(cache.out_shape, cache.nd))
     dx = np.empty(_plane_shape(cache.x_shape, cache.nd), dtype=cache.dtype)
     window = _window_kernels(cache.kernel, cache.stride) if cache.nd <= 2 else None
@@ -554,7 +531,7 @@ def adaptive_avg_pool2d_backward(dout, cache: AdaptiveAvgPoolCache):
     -------
     dx : ndarray, the input's shape and dtype
     """
-    dout = _check_dout(dout, cache.out_shape, cache.dtype, "adaptive_avg_pool_backward")
+    dout = np.ascontiguousarray(check_dout(dout, cache.out_shape, cache.dtype, "adaptive_avg_pool_backward"))
     dx = np.zeros(_plane_shape(cache.x_shape, cache.nd), dtype=cache.dtype)
     kernels.adaptive_avg_pool_backward(dout.reshape(_plane_shape(cache.out_shape, cache.nd)), dx)
     return dx.reshape(cache.x_shape)
@@ -567,7 +544,7 @@ def _adaptive_max_pool(x, nd, output_size, return_indices, where):
     """Adaptive max pooling; the shared body of adaptive_max_pool1d/2d/3d and AdaptiveMaxPool*."""
     x = _check_input(x, nd, where)
     out_sizes = _adaptive_sizes(x, nd, output_size, where)
-    return_indices = _check_flag(return_indices, where, "return_indices")
+    return_indices = check_flag(return_indices, where, "return_indices")
     out_shape = x.shape[:-nd] + out_sizes
     out = np.empty(_plane_shape(out_shape, nd), dtype=x.dtype)
     idx = np.empty(out.shape, dtype=np.int64)
@@ -715,7 +692,7 @@ def max_unpool2d_backward(dout, cache: MaxUnpoolCache):
     -------
     (dx, None) : the gradient w.r.t. ``x`` (its shape and dtype); indices get none.
     """
-    dout = _check_dout(dout, cache.out_shape, cache.dtype, "max_unpool_backward")
+    dout = np.ascontiguousarray(check_dout(dout, cache.out_shape, cache.dtype, "max_unpool_backward"))
     planes = cache.indices.shape[0]
     dx = np.take_along_axis(dout.reshape(planes, -1 if planes else 0), cache.indices, axis=1)
     return dx.reshape(cache.x_shape), None

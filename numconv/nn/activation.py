@@ -1,9 +1,8 @@
 """Activation layers: thin wrappers around ``numconv.functional.activation``.
 
 Each layer has PyTorch's name, constructor arguments, attributes and repr.
-``inplace=True`` is accepted (so PyTorch model code runs unchanged) and shown
-in the repr as PyTorch shows it, but numconv never overwrites its input: the
-results are the same, only the memory saving is not made.
+``inplace=True`` does what it does in PyTorch: the result is written into the
+input array, which the layer returns (see ``numconv.nn._inplace``).
 
 Only ``PReLU`` has a parameter. The others keep their input's dtype.
 """
@@ -14,6 +13,7 @@ import numpy as np
 
 from .. import functional as F
 from .._checks import as_float_array, check_positive_int, shape_str
+from ._inplace import forward_inplace
 from .module import Module
 from .parameter import Parameter
 
@@ -52,6 +52,8 @@ class _Elementwise(Module):
         raise NotImplementedError
 
     def forward(self, x):
+        if getattr(self, "inplace", False):
+            return forward_inplace(self, x, self._apply)
         x = self._as_input(x, type(self).__name__)
         out, cache = self._apply(x)
         self._keep(cache)
@@ -67,7 +69,7 @@ class ReLU(_Elementwise):
     Parameters
     ----------
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
 
     Shapes
     ------
@@ -95,7 +97,7 @@ class Hardtanh(_Elementwise):
     min_val, max_val : float
         ``min_val < max_val``; defaults -1 and 1.
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
 
     Shapes
     ------
@@ -125,7 +127,7 @@ class ReLU6(Hardtanh):
     Parameters
     ----------
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
     """
 
     def __init__(self, inplace: bool = False):
@@ -143,7 +145,7 @@ class LeakyReLU(_Elementwise):
     negative_slope : float
         Default 0.01.
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _backward = staticmethod(F.leaky_relu_backward)
@@ -226,7 +228,7 @@ class ELU(_Elementwise):
     alpha : float
         Default 1.0.
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _backward = staticmethod(F.elu_backward)
@@ -249,7 +251,7 @@ class SELU(_Elementwise):
     Parameters
     ----------
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _backward = staticmethod(F.selu_backward)
@@ -273,7 +275,7 @@ class CELU(_Elementwise):
     alpha : float
         Non-zero; default 1.0.
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _backward = staticmethod(F.celu_backward)
@@ -322,7 +324,7 @@ class SiLU(_Elementwise):
     Parameters
     ----------
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _backward = staticmethod(F.silu_backward)
@@ -344,7 +346,7 @@ class Mish(_Elementwise):
     Parameters
     ----------
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _backward = staticmethod(F.mish_backward)
@@ -384,7 +386,7 @@ class Hardsigmoid(_Elementwise):
     Parameters
     ----------
     inplace : bool
-        Accepted for compatibility (and, as in PyTorch, not shown in the repr); the input is never modified.
+        Write the result into the input array and return it, as PyTorch does (not shown in the repr).
     """
 
     _backward = staticmethod(F.hardsigmoid_backward)
@@ -403,7 +405,7 @@ class Hardswish(_Elementwise):
     Parameters
     ----------
     inplace : bool
-        Accepted for compatibility (and, as in PyTorch, not shown in the repr); the input is never modified.
+        Write the result into the input array and return it, as PyTorch does (not shown in the repr).
     """
 
     _backward = staticmethod(F.hardswish_backward)
@@ -457,7 +459,7 @@ class Threshold(_Elementwise):
     ----------
     threshold, value : float
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _backward = staticmethod(F.threshold_backward)

@@ -25,7 +25,8 @@ import warnings
 import numpy as np
 
 from .. import functional as F
-from .._checks import as_float_array, shape_str
+from ..functional import loss as _losses
+from .._checks import as_float_array, check_number, shape_str
 from .module import Module
 
 __all__ = [
@@ -42,12 +43,6 @@ def _legacy_reduction(size_average, reduce) -> str:
     warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
                   UserWarning, stacklevel=3)
     return reduction
-
-
-def _number(value, where: str, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{where}: expected {name} to be a number, got {value!r}")
-    return float(value)
 
 
 class _Loss(Module):
@@ -154,13 +149,13 @@ class CrossEntropyLoss(_WeightedLoss):
                  reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = _check_ignore_index(ignore_index, "CrossEntropyLoss")
-        smoothing = _number(label_smoothing, "CrossEntropyLoss", "label_smoothing")
+        smoothing = check_number(label_smoothing, "CrossEntropyLoss", "label_smoothing")
         if not 0.0 <= smoothing <= 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
         self.label_smoothing = smoothing
 
     def _loss(self, x, target, where):
-        return F.cross_entropy(x, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+        return _losses._cross_entropy(x, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
                                label_smoothing=self.label_smoothing, where=where)
 
     _backward = staticmethod(F.cross_entropy_backward)
@@ -189,7 +184,7 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = _check_ignore_index(ignore_index, "NLLLoss")
 
     def _loss(self, x, target, where):
-        return F.nll_loss(x, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+        return _losses._nll_loss(x, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
                           where=where)
 
     _backward = staticmethod(F.nll_loss_backward)
@@ -215,7 +210,7 @@ class BCELoss(_WeightedLoss):
         super().__init__(weight, size_average, reduce, reduction)
 
     def _loss(self, x, target, where):
-        return F.binary_cross_entropy(x, target, self.weight, reduction=self.reduction, where=where)
+        return _losses._binary_cross_entropy(x, target, self.weight, reduction=self.reduction, where=where)
 
     _backward = staticmethod(F.binary_cross_entropy_backward)
 
@@ -248,7 +243,7 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", pos_weight)
 
     def _loss(self, x, target, where):
-        return F.binary_cross_entropy_with_logits(x, target, self.weight, reduction=self.reduction,
+        return _losses._binary_cross_entropy_with_logits(x, target, self.weight, reduction=self.reduction,
                                                   pos_weight=self.pos_weight, where=where)
 
     _backward = staticmethod(F.binary_cross_entropy_with_logits_backward)
@@ -268,7 +263,7 @@ class MSELoss(_Loss):
     """
 
     def _loss(self, x, target, where):
-        return F.mse_loss(x, target, reduction=self.reduction, where=where)
+        return _losses._mse_loss(x, target, reduction=self.reduction, where=where)
 
     _backward = staticmethod(F.mse_loss_backward)
 
@@ -287,7 +282,7 @@ class L1Loss(_Loss):
     """
 
     def _loss(self, x, target, where):
-        return F.l1_loss(x, target, reduction=self.reduction, where=where)
+        return _losses._l1_loss(x, target, reduction=self.reduction, where=where)
 
     _backward = staticmethod(F.l1_loss_backward)
 
@@ -309,13 +304,13 @@ class SmoothL1Loss(_Loss):
 
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
         super().__init__(size_average, reduce, reduction)
-        beta = _number(beta, "SmoothL1Loss", "beta")
+        beta = check_number(beta, "SmoothL1Loss", "beta")
         if beta < 0:
             raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
         self.beta = beta
 
     def _loss(self, x, target, where):
-        return F.smooth_l1_loss(x, target, reduction=self.reduction, beta=self.beta, where=where)
+        return _losses._smooth_l1_loss(x, target, reduction=self.reduction, beta=self.beta, where=where)
 
     _backward = staticmethod(F.smooth_l1_loss_backward)
 
@@ -335,13 +330,13 @@ class HuberLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction=reduction)
-        delta = _number(delta, "HuberLoss", "delta")
+        delta = check_number(delta, "HuberLoss", "delta")
         if not delta > 0:
             raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
         self.delta = delta
 
     def _loss(self, x, target, where):
-        return F.huber_loss(x, target, reduction=self.reduction, delta=self.delta, where=where)
+        return _losses._huber_loss(x, target, reduction=self.reduction, delta=self.delta, where=where)
 
     _backward = staticmethod(F.huber_loss_backward)
 
@@ -372,6 +367,6 @@ class KLDivLoss(_Loss):
         self.log_target = bool(log_target)
 
     def _loss(self, x, target, where):
-        return F.kl_div(x, target, reduction=self.reduction, log_target=self.log_target, where=where)
+        return _losses._kl_div(x, target, reduction=self.reduction, log_target=self.log_target, where=where)
 
     _backward = staticmethod(F.kl_div_backward)

@@ -16,7 +16,7 @@ from numbers import Real
 import numpy as np
 
 from .. import functional as F
-from .._checks import FLOAT_DTYPES, channel_last_hint, check_ndim, check_positive_int, shape_str
+from .._checks import FLOAT_DTYPES, channel_last_hint, check_ndim, check_number, check_positive_int, shape_str
 from ..functional.norm import _normalized_shape
 from .module import Module
 from .parameter import Parameter
@@ -26,15 +26,6 @@ __all__ = [
     "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
     "LayerNorm", "GroupNorm", "LocalResponseNorm",
 ]
-
-
-def _number(value, where: str, name: str, minimum: float | None = None):
-    """Check ``value`` is a real number (kept as given, so the repr shows it as PyTorch's does)."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{where}: expected {name} to be a number, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{where}: expected {name} >= {minimum}, got {value}")
-    return value
 
 
 def _float_dtype(dtype, where: str) -> np.dtype:
@@ -101,8 +92,8 @@ class _NormBase(Module):
         super().__init__()
         name = type(self).__name__
         self.num_features = check_positive_int(num_features, name, "num_features", minimum=0)
-        self.eps = _number(eps, name, "eps", minimum=0)
-        self.momentum = None if momentum is None else _number(momentum, name, "momentum")
+        self.eps = check_number(eps, name, "eps", minimum=0, keep=True)
+        self.momentum = None if momentum is None else check_number(momentum, name, "momentum", keep=True)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         dtype = _float_dtype(dtype, name)
@@ -369,7 +360,7 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=np.float32):
         super().__init__()
         self.normalized_shape = _normalized_shape(normalized_shape, "LayerNorm")
-        self.eps = _number(eps, "LayerNorm", "eps", minimum=0)
+        self.eps = check_number(eps, "LayerNorm", "eps", minimum=0, keep=True)
         self.elementwise_affine = bool(elementwise_affine)
         dtype = _float_dtype(dtype, "LayerNorm")
         _register_affine(self, self.normalized_shape, self.elementwise_affine, bias, dtype)
@@ -435,7 +426,7 @@ class GroupNorm(Module):
         if self.num_channels % self.num_groups:
             raise ValueError(f"GroupNorm: num_channels ({self.num_channels}) must be divisible by num_groups "
                              f"({self.num_groups})")
-        self.eps = _number(eps, "GroupNorm", "eps", minimum=0)
+        self.eps = check_number(eps, "GroupNorm", "eps", minimum=0, keep=True)
         self.affine = bool(affine)
         dtype = _float_dtype(dtype, "GroupNorm")
         _register_affine(self, self.num_channels, self.affine, bias, dtype)
@@ -491,9 +482,9 @@ class LocalResponseNorm(Module):
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()
         self.size = check_positive_int(size, "LocalResponseNorm", "size")
-        self.alpha = _number(alpha, "LocalResponseNorm", "alpha")
-        self.beta = _number(beta, "LocalResponseNorm", "beta")
-        self.k = _number(k, "LocalResponseNorm", "k")
+        self.alpha = check_number(alpha, "LocalResponseNorm", "alpha", keep=True)
+        self.beta = check_number(beta, "LocalResponseNorm", "beta", keep=True)
+        self.k = check_number(k, "LocalResponseNorm", "k", keep=True)
 
     def forward(self, x):
         x = self._as_input(x, "LocalResponseNorm")

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from .._checks import check_choice, check_flag
 from .optimizer import Optimizer, _plain
 
 __all__ = ["LRScheduler"]
@@ -86,14 +87,9 @@ def _check_rates(values, where: str, name: str, count: int) -> None:
         _check_rate(value, where, name)
 
 
-def _check_bool(value, where: str, name: str) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where}: expected {name} to be True or False, got {value!r}")
+_check_bool = check_flag
+_check_choice = check_choice
 
-
-def _check_choice(value, where: str, name: str, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{where}: expected {name} to be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 class LRScheduler:
     """Base class of the schedules: keeps the epoch count and writes the learning rates.

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import nn
 from .._checks import FLOAT_DTYPES, check_positive_int, ntuple, shape_str
+from .._geometry import window_output_size, window_span
 from ..functional.conv import parse_padding
 from ..functional.pool import _window_params
 
@@ -97,23 +98,11 @@ class Window:
     @property
     def span(self) -> int:
         """Input pixels from the first tap to the last: ``dilation * (kernel - 1) + 1``."""
-        return self.dilation * (self.kernel - 1) + 1
+        return window_span(self.kernel, self.dilation)
 
     def output_size(self, size: int) -> int:
-        """Number of window positions on an axis of ``size`` pixels (may be <= 0 if the window does not fit).
-
-        ``floor((size + P_before + P_after - span) / stride) + 1``; with
-        ``ceil_mode`` the division rounds up, but a last window that would start
-        beyond the input and its leading padding is dropped (PyTorch's rule).
-        """
-        before, after = self.padding
-        room = size + before + after - self.span
-        if not self.ceil_mode:
-            return room // self.stride + 1  # Python's // floors, also below zero
-        out = -(-room // self.stride) + 1  # rounds up: a last window may hang over the end
-        if (out - 1) * self.stride >= size + before:
-            out -= 1
-        return out
+        """Number of window positions on an axis of ``size`` pixels (may be <= 0 if the window does not fit)."""
+        return window_output_size(size, self.kernel, self.stride, self.padding, self.dilation, self.ceil_mode)
 
 
 # ---------------------------------------------------------------------------- the spec
