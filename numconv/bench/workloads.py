@@ -1,4 +1,4 @@
-"""The benchmark workloads W1-W9: what is timed, on which shapes, against which target.
+"""The benchmark workloads W1-W10: what is timed, on which shapes, against which target.
 
 Every case is float32 (W9: float64) and comes as a pair of *builders*: ``numconv(seed)``
 and ``torch(torch_module, seed)``. A builder allocates the inputs (the same
@@ -219,12 +219,14 @@ def _lenet5():
     return LeNet5()
 
 
-def _step_case(workload, name, make_model, image_shape, batch, target):
-    """A whole training step of ``make_model()`` on random ``image_shape`` images, 10 classes.
+def _resnet8():
+    from ..models import resnet8
 
-    (W10, the small ResNet's step at batch 64 on 28 x 28, is one more call of
-    this once ``numconv.models`` has it.)
-    """
+    return resnet8()
+
+
+def _step_case(workload, name, make_model, image_shape, batch, target):
+    """A whole training step of ``make_model()`` on random ``image_shape`` images, 10 classes."""
     label = f"{name} training step, batch {batch}"
 
     def data(seed):
@@ -280,11 +282,12 @@ WORKLOADS = {
     "W7": "BatchNorm2d, training, on (16, 64, 56, 56)",
     "W8": "a whole LeNet-5 training step (forward, cross-entropy, backward, SGD), batch 64 and 256",
     "W9": "W3, W4 and W5 in float64 (the dtype of gradient checks), forward + backward",
+    "W10": "a whole ResNet-8 training step (numconv.models.resnet8, BatchNorm, residual adds), batch 64 on 28x28",
 }
 
 
 def build_cases(only=None) -> list:
-    """Every case of the workloads named in ``only`` (default: all), in order W1..W9.
+    """Every case of the workloads named in ``only`` (default: all), in order W1..W10.
 
     Parameters
     ----------
@@ -318,6 +321,7 @@ def build_cases(only=None) -> list:
         "W8": lambda: [_step_case("W8", "LeNet-5", _lenet5, (1, 32, 32), batch, 0.75) for batch in (64, 256)],
         "W9": lambda: [case for shapes in (w3, w4, w5)
                        for case in _conv_cases("W9", *shapes, None, 0.5, dtype=np.float64, phases=("fwd+bwd",))],
+        "W10": lambda: [_step_case("W10", "ResNet-8", _resnet8, (1, 28, 28), 64, 1.0)],
     }
     cases = []
     for workload in WORKLOADS:
