@@ -219,3 +219,26 @@ def test_gradcheck(make):
     x = np.random.default_rng(1).standard_normal((1, 1, 12, 12))
     report = numconv.gradcheck(model, x, max_checks=15)
     assert report.passed, str(report)
+
+
+@pytest.mark.slow
+def test_numconv_train_resnet8(tmp_path, capsys):
+    """`numconv train --model resnet8` trains on the 28 x 28 sample images (no padding) and saves a checkpoint."""
+    from numconv.checkpoint import load_checkpoint
+    from numconv.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--model", "resnet8", "--epochs", "1", "--limit-train", "128", "--limit-test", "64",
+                 "--no-progress", "--out", str(out)]) == 0
+    assert "resnet8: 77,754 parameters" in capsys.readouterr().out
+    config = load_checkpoint(str(out / "best.npz")).config
+    assert config["model"] == {"name": "resnet8", "kwargs": {"num_classes": 10, "in_channels": 1, "input_size": 28}}
+    assert config["data"]["transform"]["pad"] == 0
+    assert main(["eval", str(out / "best.npz"), "--limit-test", "32"]) == 0
+
+
+def test_numconv_train_refuses_imagenet_models(capsys):
+    from numconv.cli import main
+
+    assert main(["train", "--model", "vgg16", "--epochs", "1"]) == 2
+    assert "ImageNet network" in capsys.readouterr().err
