@@ -177,7 +177,9 @@ def check_flag(value, where: str, name: str) -> bool:
 def check_choice(value, where: str, name: str, choices):
     """Return ``value``, raising ``ValueError`` unless it is one of ``choices``."""
     if isinstance(value, (list, dict, set)) or value not in choices:
-        raise ValueError(f"{where}: expected {name} to be one of {', '.join(map(repr, choices))}, got {value!r}")
+        names = [repr(c) for c in choices]
+        listed = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+        raise ValueError(f"{where}: expected {name} to be one of {listed}, got {value!r}")
     return value
 
 
