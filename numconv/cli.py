@@ -250,6 +250,9 @@ def run_train(args) -> int:
     from .tools.viz import save_run_figures  # curves.png and feature_maps.png (a note if matplotlib is missing)
 
     save_run_figures(out, model, test_set[0][0], class_names=config["data"]["classes"])
+    from .tools.report.predictions import save_predictions  # for `numconv report`: one more pass, no training
+
+    save_predictions(out, model, test_loader, test_set)
     print(f"test accuracy {100 * metrics['accuracy']:.2f}% (loss {metrics['loss']:.4f}) on {metrics['n']:,} images"
           f" | checkpoints: {os.path.join(out, 'last.npz')}, {os.path.join(out, 'best.npz')}")
     return 0

@@ -2,7 +2,10 @@
 
 With ``NUMCONV_REQUIRE_TORCH=1`` (set by ``.ci/run``), the session fails if
 torch cannot be imported or if any test was skipped for want of torch, so
-the live PyTorch comparisons can never silently stop running.
+the live PyTorch comparisons can never silently stop running. With
+``NUMCONV_REQUIRE_BROWSER=1`` (also set by ``.ci/run``), a skipped test
+marked ``browser`` (the report page in headless Chromium) fails the session
+the same way.
 """
 
 import collections
@@ -25,7 +28,9 @@ settings.register_profile(
 settings.load_profile("default")
 
 REQUIRE_TORCH = os.environ.get("NUMCONV_REQUIRE_TORCH", "") == "1"
+REQUIRE_BROWSER = os.environ.get("NUMCONV_REQUIRE_BROWSER", "") == "1"
 _torch_skips = []
+_browser_skips = []
 _fuzz_cases = collections.Counter()
 
 
@@ -49,6 +54,8 @@ def pytest_configure(config):
 def pytest_runtest_logreport(report):
     if report.skipped and "torch" in str(report.longrepr).lower():
         _torch_skips.append(report.nodeid)
+    if report.skipped and "browser" in report.keywords:
+        _browser_skips.append(f"{report.nodeid} ({report.longrepr[-1] if isinstance(report.longrepr, tuple) else ''})")
     for key, outcomes in report.user_properties:  # test_fuzz.py records its cases (also under xdist)
         if key == "fuzz_cases":
             _fuzz_cases.update(outcomes)
@@ -63,6 +70,9 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_sessionfinish(session, exitstatus):
     if REQUIRE_TORCH and _torch_skips:
         print(f"\nNUMCONV_REQUIRE_TORCH=1: {len(_torch_skips)} torch tests were skipped, e.g. {_torch_skips[:3]}")
+        session.exitstatus = 1
+    if REQUIRE_BROWSER and _browser_skips:
+        print(f"\nNUMCONV_REQUIRE_BROWSER=1: the browser tests were skipped: {_browser_skips}")
         session.exitstatus = 1
 
 

@@ -35,7 +35,7 @@ def _one_error_line(capsys, *pieces):
 
 def test_train_writes_checkpoints_and_reports_accuracy(trained, capsys):
     assert sorted(os.listdir(trained)) == ["best.npz", "curves.png", "feature_maps.png", "history.csv", "history.json",
-                                           "last.npz"]
+                                           "last.npz", "predictions.npz"]
     ckpt = load_checkpoint(trained / "last.npz")
     assert ckpt.epoch == 1
     assert ckpt.config["model"] == {"name": "lenet5", "kwargs": {"num_classes": 10}}
@@ -257,7 +257,7 @@ def test_python_dash_m_numconv_train(tmp_path):
     assert accuracy > 30.0  # 8 steps on 512 images: three times the 10 % of chance
     out = tmp_path / "runs" / "lenet5-sample"
     assert sorted(os.listdir(out)) == ["best.npz", "curves.png", "feature_maps.png", "history.csv", "history.json",
-                                       "last.npz"]
+                                       "last.npz", "predictions.npz"]
     assert load_checkpoint(out / "best.npz").epoch == 1
     bad = subprocess.run([sys.executable, "-m", "numconv", "eval", "missing.npz"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=120)

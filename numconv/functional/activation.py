@@ -7,29 +7,22 @@ picks at a kink (``relu'(0) = 0``, ``leaky_relu'(0) = negative_slope``,
     out, cache = op(x, ...)           # out: same shape and dtype as x (any shape)
     dx = op_backward(dout, cache)     # dout and dx: the shape of out
 
-What each backward needs, and so which of the two caches it keeps:
+The cache is one of two kinds, with the op's hyper-parameters in ``args``:
+:class:`OutputCache` where the derivative is cheapest in the output (``relu``,
+``sigmoid``: ``y (1 - y)``, ``tanh``: ``1 - y**2``, ``step``), else
+:class:`InputCache` (``elu``/``selu``/``celu`` recompute ``exp(x)`` as PyTorch
+does, which stays accurate far into the negative tail).
 
-* :class:`OutputCache`, the **output** (cheaper, or what PyTorch itself
-  uses): ``relu``, ``sigmoid`` (``y (1 - y)``), ``tanh`` (``1 - y**2``),
-  ``step``;
-* :class:`InputCache`, the **input**: everything else (``elu``/``selu``/
-  ``celu`` recompute ``exp(x)`` as PyTorch does, which stays accurate far
-  into the negative tail).
+Stability: nothing calls ``exp`` on a large positive number (``sigmoid`` uses
+``exp(-|x|)``, ``softplus`` ``max(z, 0) + log1p(exp(-|z|))``, ELU only
+exponentiates ``min(x, 0)``), so float32 inputs of +-1e4 give exact results.
 
-Both also keep the op's hyper-parameters, in ``args``.
-
-Numerical stability: nothing here calls ``exp`` on a large positive number.
-``sigmoid`` uses ``exp(-|x|)``, ``softplus`` uses ``max(z, 0) + log1p(exp(-|z|))``
-and ELU only exponentiates ``min(x, 0)``. So float32 inputs of +-1e4 give
-finite, exact results (and no overflow warnings).
-
-Speed: choosing between two pieces with ``np.where`` on a random sign pattern
-runs 2-10x slower than arithmetic (the CPU mispredicts every other branch),
-so the piecewise functions multiply by boolean masks, e.g. ReLU's backward is
-``dout * (out > 0)`` and leaky ReLU is ``max(x, 0) + slope * min(x, 0)``. For
-finite values this is exactly the same result; the one difference from
-PyTorch is that a NaN or infinite *upstream gradient* at a unit whose local
-gradient is 0 gives NaN here (``nan * 0``) where PyTorch gives 0.
+Speed and edges: forward passes multiply by boolean masks (``max(x, 0) + slope
+* min(x, 0)``): ``np.where`` on a random sign pattern runs 2-10x slower. The
+backward passes whose answer at a NaN input PyTorch pins down (ReLU, leaky
+ReLU, PReLU, the ELU family, threshold, hardswish) use ``np.where`` to match
+it; the others multiply by masks, so an infinite upstream gradient where the
+local gradient is 0 gives NaN (``inf * 0``) where PyTorch gives 0.
 """
 
 from __future__ import annotations
@@ -78,7 +71,7 @@ def _saved(dout, cache, where: str):
     return saved, args, check_dout(dout, saved.shape, saved.dtype, where)
 
 
-def _zero(dtype):
+def _zero(dtype):  # a 0-D zero of the input's dtype, so np.where keeps that dtype
     return np.asarray(0, dtype=dtype)
 
 
@@ -107,8 +100,7 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 def _hardtanh_range(min_val, max_val, where: str) -> tuple:
     """Checked ``(min_val, max_val)`` as given; ``nn.Hardtanh`` checks with it too."""
-    min_val, max_val = check_number(min_val, where, "min_val", keep=True), check_number(max_val, where, "max_val",
-                                                                                         keep=True)
+    min_val, max_val = (check_number(v, where, n, keep=True) for v, n in ((min_val, "min_val"), (max_val, "max_val")))
     if not max_val > min_val:
         raise ValueError(f"{where}: expected max_val > min_val, got min_val={min_val}, max_val={max_val}")
     return min_val, max_val
@@ -132,7 +124,9 @@ def relu(x):
 def relu_backward(dout, cache: OutputCache):
     """``dx = dout`` where the output is positive, else 0 (so ``relu'(0) = 0``, as PyTorch)."""
     out, _, dout = _saved(dout, cache, "relu_backward")
-    return dout * (out > 0)
+    # np.where, not dout * (out > 0): at a NaN input PyTorch passes the gradient on (the test is
+    # "out <= 0 gives 0"), and an inf upstream gradient times a 0 mask would make NaN.
+    return np.where(out <= 0, _zero(out.dtype), dout)
 
 
 def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0):
@@ -145,6 +139,8 @@ def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0):
 def hardtanh_backward(dout, cache: InputCache):
     """``dx = dout`` strictly inside ``(min_val, max_val)``, 0 outside *and at the edges* (PyTorch's choice)."""
     x, (lo, hi), dout = _saved(dout, cache, "hardtanh_backward")
+    # At a NaN input PyTorch's own answer depends on the dtype and on where the NaN sits in a SIMD
+    # vector (0 or the gradient); numconv gives 0.
     return dout * ((x > lo) & (x < hi))
 
 
@@ -168,7 +164,7 @@ def leaky_relu(x, negative_slope: float = 0.01):
 def leaky_relu_backward(dout, cache: InputCache):
     """``dx = dout`` where ``x > 0``, ``negative_slope * dout`` elsewhere (so at 0 too)."""
     x, (slope,), dout = _saved(dout, cache, "leaky_relu_backward")
-    return dout * (x > 0) + (slope * dout) * (x <= 0)
+    return np.where(x > 0, dout, slope * dout)  # at NaN: the slope side, as PyTorch
 
 
 def _prelu_weight_view(x: np.ndarray, weight: np.ndarray, where: str) -> np.ndarray:
@@ -211,9 +207,9 @@ def prelu_backward(dout, cache: InputCache):
     axis but the channel axis (over all axes for a single shared slope).
     """
     x, (w, weight_shape), dout = _saved(dout, cache, "prelu_backward")
-    negative = x <= 0
-    dx = dout * ~negative + (w * dout) * negative
-    dw_each = (x * dout) * negative
+    positive = x > 0  # PyTorch's test: a NaN input takes the slope side for dx and feeds dweight
+    dx = np.where(positive, dout, w * dout)
+    dw_each = np.where(positive, _zero(x.dtype), x * dout)
     if w.ndim == 0:
         dweight = np.asarray(dw_each.sum(), dtype=x.dtype).reshape(weight_shape)
     else:
@@ -239,7 +235,7 @@ def _elu_backward(dout, cache: InputCache, where):
     x, (alpha, scale, input_scale), dout = _saved(dout, cache, where)
     # d/dx [scale * alpha * (exp(s x) - 1)] = scale * alpha * s * exp(s x); at x = 0 PyTorch takes this side.
     slope = (input_scale * alpha * scale) * np.exp(np.minimum(x, 0) * input_scale)
-    return (dout * scale) * (x > 0) + (dout * slope) * (x <= 0)
+    return np.where(x <= 0, dout * slope, dout * scale)  # a NaN input takes the linear side, as PyTorch
 
 
 def elu(x, alpha: float = 1.0):
@@ -314,11 +310,9 @@ def gelu(x, approximate: str = "none"):
 
 
 def _clip_gelu(x: np.ndarray) -> np.ndarray:
-    """``x`` clipped to [-50, 50] for the terms with ``x**2`` and ``x**3``.
+    """``x`` clipped to [-50, 50] for the ``x**2`` and ``x**3`` terms, so ``x**3`` cannot overflow float32.
 
-    Beyond 50 those terms are already saturated (``tanh(...) = +-1`` and
-    ``exp(-x**2 / 2) = 0`` exactly), so clipping changes no result; it only
-    keeps ``x**3`` from overflowing for huge float32 inputs.
+    Beyond 50 those terms are saturated (``tanh(...) = +-1``, ``exp(-x**2 / 2) = 0``): no result changes.
     """
     return np.clip(x, -50.0, 50.0)
 
@@ -425,10 +419,15 @@ def softsign(x):
 
 
 def softsign_backward(dout, cache: InputCache):
-    """``dx = dout / (1 + |x|)**2``."""
+    """``dx = dout / (1 + |x|)**2``, computed as PyTorch differentiates ``x / (1 + |x|)``.
+
+    That is ``dout / d - dout * (x / d**2) * sign(x)`` with ``d = 1 + |x|``: equal
+    to the short form, but NaN at ``x = ±inf`` (inf / inf) as in PyTorch.
+    """
     x, _, dout = _saved(dout, cache, "softsign_backward")
     d = 1 + np.abs(x)
-    return dout / d / d  # not dout / d**2: d**2 overflows float32 for |x| > 1.8e19
+    with np.errstate(invalid="ignore", over="ignore"):
+        return dout / d - dout * (x / (d * d)) * np.sign(x)
 
 
 # ---------------------------------------------------------------------------- piecewise linear
@@ -462,8 +461,11 @@ def hardswish_backward(dout, cache: InputCache):
     At the kinks PyTorch takes the outer piece: 0 at ``x = -3``, 1 at ``x = 3``.
     """
     x, _, dout = _saved(dout, cache, "hardswish_backward")
-    slope = (x / 3 + 0.5) * ((x > -3) & (x < 3)) + (x >= 3)
-    return dout * slope
+    # PyTorch's branches in its order: below -3, up to 3, else (where NaN lands: the gradient passes).
+    middle = (x > -3) & (x < 3)
+    with np.errstate(invalid="ignore"):
+        inner = dout * (x / 3 + 0.5)
+    return np.where(x <= -3, _zero(x.dtype), np.where(middle, inner, dout))
 
 
 def threshold(x, threshold: float, value: float):
@@ -478,16 +480,14 @@ def threshold(x, threshold: float, value: float):
 def threshold_backward(dout, cache: InputCache):
     """``dx = dout`` where ``x > threshold``, else 0 (the replaced entries are constant)."""
     x, (thresh,), dout = _saved(dout, cache, "threshold_backward")
-    return dout * (x > thresh)
+    return np.where(x <= thresh, _zero(x.dtype), dout)  # a NaN input passes the gradient, as PyTorch
 
 
 def step(x):
-    """Heaviside step: 1 where ``x > 0``, else 0.
+    """Heaviside step: 1 where ``x > 0``, else 0: the perceptron's activation.
 
-    The perceptron's activation. Its derivative is 0 everywhere except at 0,
-    where it does not exist, so a gradient passed back through it is zero:
-    the layers below it never learn. That is why gradient-trained networks use
-    a smooth or piecewise-linear stand-in (sigmoid, ReLU) instead.
+    Its derivative is 0 wherever it exists, so no gradient passes back through
+    it: that is why trained networks use a sigmoid or a ReLU instead.
     """
     x = as_float_array(x, "step")
     out = (x > 0).astype(x.dtype)

@@ -355,11 +355,28 @@ def _check_kernel_fits(where, x_shape, kernel_size, dilation, pad_width, padding
         )
 
 
+def _winograd_safe(x: np.ndarray) -> bool:
+    """Whether Winograd gives PyTorch's answer on ``x``: every value finite and far from overflow.
+
+    Winograd's transforms add and subtract neighbouring inputs before the
+    products, so an inf becomes inf - inf = NaN (where a direct convolution
+    keeps inf), and a value near the float maximum overflows (3e38 in
+    float32 gave NaN where PyTorch stays finite). Two reductions (min and
+    max, which also propagate NaN) cost about 2 % of the convolution.
+    """
+    if x.size == 0:
+        return True
+    lo, hi = float(x.min()), float(x.max())
+    limit = float(np.finfo(x.dtype).max) / 2**16  # headroom for the transforms' sums
+    return math.isfinite(lo) and math.isfinite(hi) and max(-lo, hi) < limit
+
+
 def _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_width) -> str:
     """Resolve ``algorithm`` to a key of ``_ALGORITHMS``.
 
     ``"auto"``: Winograd for 3 x 3 stride-1 layers with at least 32 input and
-    output channels, the row-slab GEMM for other 2-D layers with one group,
+    output channels (unless the input holds NaN, inf or values near overflow:
+    see ``_winograd_safe``), the row-slab GEMM for other 2-D layers with one group,
     no vertical dilation and outputs at least 10 pixels wide, im2col for the
     rest (1-D, 3-D, groups, vertical dilation, narrow outputs). See ``_auto``
     for the measurements.
@@ -369,7 +386,10 @@ def _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad
     if algorithm == "auto":
         padded_width = x.shape[-1] + sum(pad_width[-1])
         out_width = (padded_width - dilation[-1] * (weight.shape[-1] - 1) - 1) // stride[-1] + 1
-        return _auto(weight.shape, stride, dilation, groups, out_width)
+        name = _auto(weight.shape, stride, dilation, groups, out_width)
+        if name == "winograd" and not _winograd_safe(x):
+            name = "rowslab" if rowslab_applies(weight.shape, stride, dilation, groups) else "im2col"
+        return name
     if algorithm not in _ALGORITHMS:
         choices = ", ".join(repr(a) for a in ("auto", *_ALGORITHMS))
         raise ValueError(f"{where}: unknown algorithm {algorithm!r}; expected one of {choices}")

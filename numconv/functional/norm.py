@@ -270,7 +270,11 @@ def batch_norm_backward(dout, cache: BatchNormCache):
         c = np.zeros(channels)
     mean_, a, b, c = (v.astype(dtype) for v in (mean, a, b, c))
     dx3 = np.empty_like(x3)
-    if algorithm == "numba":
+    if not batch_stats:
+        # Fixed statistics: dx does not depend on x at all, so a NaN or inf input must not reach it
+        # (as b * (x - mean) with b = 0 would make it NaN); PyTorch gives weight * invstd * g here too.
+        dx3[...] = a[:, None] * dy3
+    elif algorithm == "numba":
         _split(lambda i, j: _kernels.batch_norm_backward_apply(dy3[i:j], x3[i:j], mean_, a, b, c, dx3[i:j]), x3,
                axis=0)
     else:

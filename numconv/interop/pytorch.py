@@ -150,8 +150,11 @@ def from_torch(module):
     Parameters
     ----------
     module : torch.nn.Module
-        A layer numconv has (same class name in ``numconv.nn``), or a
-        ``Sequential`` / ``ModuleList`` / ``ModuleDict`` tree of them.
+        A layer numconv has (same class name in ``numconv.nn``), a
+        ``Sequential`` / ``ModuleList`` / ``ModuleDict`` tree of them, or a
+        class with its own ``forward`` that ``torch.fx`` can trace into a
+        chain of such layers and simple functions (see
+        :mod:`numconv.interop.torch_fx`).
 
     Returns
     -------
@@ -175,6 +178,12 @@ def from_torch(module):
 
 
 def _from_torch(module, path, torch):
+    if not type(module).__module__.startswith("torch.nn") and any(True for _ in module.children()):
+        # A class of the user's own, with its own forward: trace it with torch.fx into a chain.
+        from .torch_fx import trace_to_sequential
+
+        return trace_to_sequential(module, torch,
+                                   lambda sub, name: _from_torch(sub, f"{path}.{name}" if path else name, torch))
     children = OrderedDict((name, _from_torch(child, f"{path}.{name}" if path else name, torch))
                            for name, child in module.named_children())
     if type(module) is torch.nn.Sequential:

@@ -8,8 +8,8 @@ int, as PyTorch's does); its ``forward`` calls the functional op, which checks
 the input. A new activation is one functional pair and one row. Shapes: input
 (*) -> output (*), except ``Maxout``. Only ``PReLU`` has a parameter.
 
-``inplace=True`` is accepted (so PyTorch model code runs unchanged) and shown
-in the repr as PyTorch shows it, but numconv never overwrites its input.
+``inplace=True`` does what it does in PyTorch: the result is written into the
+input array, which the layer returns (see ``numconv.nn._inplace``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 from .. import functional as F
 from .._checks import as_float_array, check_choice, check_number, check_positive_int, shape_str
 from ..functional.activation import _celu_alpha, _hardtanh_range
+from ._inplace import forward_inplace
 from .module import Module
 from .parameter import Parameter
 
@@ -76,6 +77,8 @@ class _Activation(Module):
         return type(self)._forward(x, *[getattr(self, a) for a in self._args])
 
     def forward(self, x):
+        if getattr(self, "inplace", False):
+            return forward_inplace(self, x, self._apply)
         x = self._as_input(x, type(self).__name__)
         out, cache = self._apply(x)
         self._keep(cache)

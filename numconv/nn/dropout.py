@@ -3,14 +3,14 @@
 In training mode a layer draws a fresh mask on every forward (from numconv's
 global generator, so ``numconv.manual_seed`` makes runs repeatable) and its
 backward reuses that mask; in evaluation mode (``layer.eval()``) it is the
-identity. ``inplace=True`` is accepted and shown in the repr, as in PyTorch,
-but the input is never modified.
+identity. ``inplace=True`` overwrites the input and returns it, as in PyTorch.
 """
 
 from __future__ import annotations
 
 from .. import functional as F
 from .._checks import check_probability
+from ._inplace import forward_inplace
 from .module import Module
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
@@ -28,6 +28,8 @@ class _DropoutNd(Module):
         self.inplace = inplace
 
     def forward(self, x):
+        if self.inplace:
+            return forward_inplace(self, x, lambda a: type(self)._op(a, self.p, self.training))
         x = self._as_input(x, type(self).__name__)
         out, cache = type(self)._op(x, self.p, self.training)
         self._keep(cache)
@@ -52,7 +54,7 @@ class Dropout(_DropoutNd):
     p : float in [0, 1]
         Default 0.5. ``p = 1`` outputs zeros; ``p = 0`` is the identity.
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
 
     Shapes
     ------
@@ -70,7 +72,7 @@ class Dropout1d(_DropoutNd):
     p : float in [0, 1]
         Probability of zeroing a channel (kept ones are scaled by ``1 / (1 - p)``).
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _op = staticmethod(F.dropout1d)
@@ -87,7 +89,7 @@ class Dropout2d(_DropoutNd):
     p : float in [0, 1]
         Probability of zeroing a channel.
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _op = staticmethod(F.dropout2d)
@@ -101,7 +103,7 @@ class Dropout3d(_DropoutNd):
     p : float in [0, 1]
         Probability of zeroing a channel.
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _op = staticmethod(F.dropout3d)
@@ -117,7 +119,7 @@ class AlphaDropout(_DropoutNd):
     ----------
     p : float in [0, 1]
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _op = staticmethod(F.alpha_dropout)
@@ -130,7 +132,7 @@ class FeatureAlphaDropout(_DropoutNd):
     ----------
     p : float in [0, 1]
     inplace : bool
-        Accepted for compatibility; the input is never modified.
+        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _op = staticmethod(F.feature_alpha_dropout)

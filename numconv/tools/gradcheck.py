@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -235,6 +236,7 @@ def gradcheck(
     """
     from ..nn.module import Module  # tools sit above nn in the layering
 
+    _check_settings(eps, rtol, floor, max_checks)
     kwargs = dict(kwargs or {})
     rng = np.random.default_rng(seed)
     inputs = [np.array(x, dtype=np.float64) if _is_float_array(x) else x for x in inputs]
@@ -245,9 +247,10 @@ def gradcheck(
         rng_state = _random.get_rng_state()
 
         def forward():
-            # Same random draws (dropout masks) and same running statistics every time.
+            # Same random draws (dropout masks) and same running statistics every time; copies of the
+            # inputs, so that a layer with inplace=True cannot overwrite the values being perturbed.
             _random.set_rng_state(rng_state)
-            out = model(*inputs, **kwargs)
+            out = model(*[x.copy() if isinstance(x, np.ndarray) else x for x in inputs], **kwargs)
             for name, value in model.named_buffers():
                 value[...] = buffers_before[name]
             return out
@@ -295,6 +298,20 @@ def gradcheck(
     if raise_exception and not report.passed:
         raise GradcheckError("\n" + str(report))
     return report
+
+
+def _check_settings(eps, rtol, floor, max_checks) -> None:
+    """Refuse settings that would make every check meaningless (eps=0 divides 0 by 0, max_checks=0 checks nothing)."""
+    for name, value in (("eps", eps), ("rtol", rtol)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not 0 < value < math.inf:
+            raise ValueError(f"gradcheck: {name} must be a finite number > 0, got {value!r}")
+    if isinstance(floor, bool) or not isinstance(floor, (int, float, np.integer, np.floating)) \
+            or not 0 <= floor < math.inf:
+        raise ValueError(f"gradcheck: floor must be a finite number >= 0, got {floor!r}")
+    if isinstance(max_checks, bool) or not isinstance(max_checks, (int, np.integer)) or max_checks < 1:
+        raise ValueError(f"gradcheck: max_checks must be an int >= 1 (how many elements of each tensor to check), "
+                         f"got {max_checks!r}")
 
 
 def _is_float_array(x) -> bool:

@@ -1,0 +1,186 @@
+"""ONNX operators -> numconv layers, for nodes of files ``to_onnx`` did not write.
+
+Each entry is ``make(graph, node, attrs) -> layer``; weights come from the
+node's initializer inputs. An attribute numconv has no setting for (an
+asymmetric padding, ``Gemm`` with ``alpha != 1``) is a clear error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import nn
+from .onnx_graph import UnsupportedLayerError
+from .onnx_layers import SELU_ALPHA, SELU_SCALE
+
+__all__ = ["NODE_LAYERS"]
+
+
+def _where(node):
+    return f"from_onnx: node '{node.name}' ({node.op_type})"
+
+
+def _rank(graph, node):
+    rank = graph.ranks.get(node.input[0])
+    if rank is None:
+        raise UnsupportedLayerError(f"{_where(node)}: the rank of its input is unknown (run shape inference)")
+    return rank
+
+
+def _weight(graph, node, i):
+    if len(node.input) <= i or not node.input[i]:
+        return None
+    if node.input[i] not in graph.arrays:
+        raise UnsupportedLayerError(f"{_where(node)}: input {i} ('{node.input[i]}') must be a constant")
+    return graph.arrays[node.input[i]]
+
+
+def _symmetric(node, pads, n):
+    pads = list(pads or [0] * 2 * n)
+    if pads[:n] != pads[n:]:
+        raise UnsupportedLayerError(f"{_where(node)}: pads {pads} differ at the two ends; numconv pads both equally")
+    return tuple(int(p) for p in pads[:n])
+
+
+def _load(layer, **arrays):
+    state = {k: np.asarray(v) for k, v in arrays.items() if v is not None}
+    if any(v.dtype == np.float64 for v in state.values()):
+        layer.double()
+    layer.load_state_dict({**layer.state_dict(), **state})
+    return layer
+
+
+def conv(graph, node, attrs):
+    weight, bias = _weight(graph, node, 1), _weight(graph, node, 2)
+    n = weight.ndim - 2
+    cls = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[n]
+    if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        raise UnsupportedLayerError(f"{_where(node)}: auto_pad is not supported; write explicit pads")
+    groups = int(attrs.get("group", 1))
+    layer = cls(weight.shape[1] * groups, weight.shape[0], tuple(weight.shape[2:]),
+                stride=tuple(attrs.get("strides", [1] * n)), padding=_symmetric(node, attrs.get("pads"), n),
+                dilation=tuple(attrs.get("dilations", [1] * n)), groups=groups, bias=bias is not None)
+    return _load(layer, weight=weight, bias=bias)
+
+
+def gemm(graph, node, attrs):
+    if attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0 or attrs.get("transA", 0):
+        raise UnsupportedLayerError(f"{_where(node)}: only Gemm with alpha = beta = 1 and transA = 0 is a Linear")
+    weight, bias = _weight(graph, node, 1), _weight(graph, node, 2)
+    if not attrs.get("transB", 0):
+        weight = weight.T
+    layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    return _load(layer, weight=np.ascontiguousarray(weight), bias=bias)
+
+
+def _pool(kind):
+    def make(graph, node, attrs):
+        kernel = tuple(attrs["kernel_shape"])
+        n = len(kernel)
+        common = dict(stride=tuple(attrs.get("strides", [1] * n)), padding=_symmetric(node, attrs.get("pads"), n),
+                      ceil_mode=bool(attrs.get("ceil_mode", 0)))
+        if kind == "max":
+            cls = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[n]
+            return cls(kernel, dilation=tuple(attrs.get("dilations", [1] * n)), **common)
+        cls = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}[n]
+        return cls(kernel, count_include_pad=bool(attrs.get("count_include_pad", 0)), **common)
+    return make
+
+
+def _global(kind):
+    def make(graph, node, attrs):
+        n = _rank(graph, node) - 2
+        table = {"avg": (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d),
+                 "max": (nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)}[kind]
+        return table[n - 1](1)
+    return make
+
+
+def batch_norm(graph, node, attrs):
+    scale, bias, mean, var = (_weight(graph, node, i) for i in range(1, 5))
+    n = _rank(graph, node)
+    cls = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d, 5: nn.BatchNorm3d}[n]
+    layer = cls(len(scale), eps=float(attrs.get("epsilon", 1e-5)))
+    return _load(layer, weight=scale, bias=bias, running_mean=mean, running_var=var)
+
+
+def instance_norm(graph, node, attrs):
+    scale, bias = _weight(graph, node, 1), _weight(graph, node, 2)
+    cls = {3: nn.InstanceNorm1d, 4: nn.InstanceNorm2d, 5: nn.InstanceNorm3d}[_rank(graph, node)]
+    return _load(cls(len(scale), eps=float(attrs.get("epsilon", 1e-5)), affine=True), weight=scale, bias=bias)
+
+
+def layer_norm(graph, node, attrs):
+    scale, bias = _weight(graph, node, 1), _weight(graph, node, 2)
+    axis = int(attrs.get("axis", -1))
+    if axis >= 0:
+        axis -= _rank(graph, node)
+    if scale.ndim != -axis:
+        raise UnsupportedLayerError(f"{_where(node)}: scale of shape {scale.shape} for axis {axis}")
+    layer = nn.LayerNorm(tuple(scale.shape), eps=float(attrs.get("epsilon", 1e-5)), bias=bias is not None)
+    return _load(layer, weight=scale, bias=bias)
+
+
+def lrn(graph, node, attrs):
+    return nn.LocalResponseNorm(int(attrs["size"]), alpha=float(attrs.get("alpha", 1e-4)),
+                                beta=float(attrs.get("beta", 0.75)), k=float(attrs.get("bias", 1.0)))
+
+
+def clip(graph, node, attrs):
+    low, high = _weight(graph, node, 1), _weight(graph, node, 2)
+    if low is None or high is None:
+        raise UnsupportedLayerError(f"{_where(node)}: a Clip needs both bounds to be a Hardtanh")
+    return nn.Hardtanh(float(low), float(high))
+
+
+def prelu(graph, node, attrs):
+    slope = _weight(graph, node, 1).reshape(-1)
+    return _load(nn.PReLU(len(slope)), weight=slope)
+
+
+def selu(graph, node, attrs):
+    if not (np.isclose(attrs.get("alpha", SELU_ALPHA), SELU_ALPHA) and np.isclose(attrs.get("gamma", SELU_SCALE),
+                                                                               SELU_SCALE)):
+        raise UnsupportedLayerError(f"{_where(node)}: only SELU's own alpha and gamma are a numconv SELU")
+    return nn.SELU()
+
+
+def hard_sigmoid(graph, node, attrs):
+    if not (np.isclose(attrs.get("alpha", 0.2), 1 / 6) and np.isclose(attrs.get("beta", 0.5), 0.5)):
+        raise UnsupportedLayerError(f"{_where(node)}: only alpha = 1/6, beta = 0.5 is PyTorch's Hardsigmoid")
+    return nn.Hardsigmoid()
+
+
+def flatten(graph, node, attrs):
+    if int(attrs.get("axis", 1)) != 1:
+        raise UnsupportedLayerError(f"{_where(node)}: only Flatten with axis 1 (keep the batch axis) is supported")
+    return nn.Flatten()
+
+
+def reshape(graph, node, attrs):
+    shape = _weight(graph, node, 1)
+    if shape is not None and shape.ndim == 1 and len(shape) == 2 and shape[0] in (0, -1) and \
+            (shape[1] == -1 or graph.ranks.get(node.input[0], 0) >= 2):
+        return nn.Flatten()
+    raise UnsupportedLayerError(f"{_where(node)}: only a Reshape to (batch, -1) (a Flatten) imports as a layer")
+
+
+def _softmax(cls):
+    return lambda graph, node, attrs: cls(dim=int(attrs.get("axis", -1)))
+
+
+NODE_LAYERS = {
+    "Conv": conv, "Gemm": gemm, "MaxPool": _pool("max"), "AveragePool": _pool("avg"),
+    "GlobalAveragePool": _global("avg"), "GlobalMaxPool": _global("max"), "BatchNormalization": batch_norm,
+    "InstanceNormalization": instance_norm, "LayerNormalization": layer_norm, "LRN": lrn,
+    "Relu": lambda g, n, a: nn.ReLU(), "LeakyRelu": lambda g, n, a: nn.LeakyReLU(float(a.get("alpha", 0.01))),
+    "PRelu": prelu, "Elu": lambda g, n, a: nn.ELU(float(a.get("alpha", 1.0))),
+    "Celu": lambda g, n, a: nn.CELU(float(a.get("alpha", 1.0))), "Selu": selu,
+    "Gelu": lambda g, n, a: nn.GELU(a.get("approximate", b"none").decode() if isinstance(a.get("approximate"), bytes)
+                                    else a.get("approximate", "none")),
+    "Sigmoid": lambda g, n, a: nn.Sigmoid(), "Tanh": lambda g, n, a: nn.Tanh(), "Mish": lambda g, n, a: nn.Mish(),
+    "HardSigmoid": hard_sigmoid, "HardSwish": lambda g, n, a: nn.Hardswish(),
+    "Softsign": lambda g, n, a: nn.Softsign(), "Clip": clip, "Softmax": _softmax(nn.Softmax),
+    "LogSoftmax": _softmax(nn.LogSoftmax), "Flatten": flatten, "Identity": lambda g, n, a: nn.Identity(),
+    "Dropout": lambda g, n, a: nn.Identity(), "Reshape": reshape,
+}
