@@ -10,9 +10,15 @@ The figures:
   padding 1 and stride 2, two steps; the GIF with neither, every step);
 - ``im2col.png``: a 4 x 4 input and two 3 x 3 kernels as one matrix product;
 - ``image_filters.png``: the built-in sample picture under every kernel of ``numconv.tools.filters``;
-- ``lenet5_filters.png``, ``lenet5_feature_maps.png``, ``training_curves.png``, ``confusion_matrix.png``:
-  from a LeNet-5 trained for a few epochs on the bundled Fashion-MNIST sample with ``numconv.train.fit``;
+- ``lenet5_filters.png``, ``lenet5_filters_before_after.png``, ``lenet5_feature_maps.png``,
+  ``training_curves.png``, ``confusion_matrix.png``, ``saliency.png``, ``worst_mistakes.png``: from a LeNet-5
+  trained for 10 epochs on the bundled Fashion-MNIST sample with ``numconv.train.fit``;
+- ``maxpool_routing.png``, ``col2im_counts.png``, ``strided_dx.png``: the backward pass on small made-up inputs;
+- ``batchnorm_histograms.png``, ``gradient_norms.png``, ``sanity_*.png``: the runs of ``scripts/figure_runs.py``
+  on the bundled sample, which also print the numbers quoted in docs/sanity-checks.md.
 - ``tape.png``: the tape of layer calls one forward pass of a ResNet block records (``plot_tape``).
+
+Every figure uses the bundled sample (or no data at all); none needs the full Fashion-MNIST.
 
 The sample picture is drawn by ``draw_landscape`` below: every pixel computed from its coordinates with
 NumPy (gradients, discs, sine ridges, rectangles), 3x supersampled, no photo involved.
@@ -29,10 +35,11 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+sys.path.insert(1, os.path.join(REPO, "scripts"))
 
 FIGURES = os.path.join(REPO, "docs", "figures")
 SAMPLE_IMAGE = os.path.join(REPO, "numconv", "tools", "assets", "sample_image.npz")
-EPOCHS = 4
+EPOCHS = 10
 
 
 def draw_landscape(height=144, width=216, seed=7, supersample=3):
@@ -160,6 +167,7 @@ def lenet5_figures(out):
     test_set = FashionMNISTSample(train=False, transform=transform)
     numconv.manual_seed(0)
     model = LeNet5()
+    filters_before = model[0].weight.data.copy()
     optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     scheduler = CosineAnnealingLR(optimizer, T_max=EPOCHS)
     train_loader = DataLoader(train_set, batch_size=64, shuffle=True, seed=0)
@@ -180,6 +188,84 @@ def lenet5_figures(out):
     plot_confusion_matrix(metrics["confusion_matrix"], names, os.path.join(out, "confusion_matrix.png"),
                           title=f"LeNet-5 after {EPOCHS} epochs: {100 * metrics['accuracy']:.1f}% "
                                 f"on {metrics['n']:,} test images")
+    print(f"  LeNet-5 after {EPOCHS} epochs: test accuracy {100 * metrics['accuracy']:.1f} %")
+    lenet5_after_training(out, model, filters_before, test_set, names)
+
+
+def lenet5_after_training(out, model, filters_before, test_set, names):
+    """Filters before and after, saliency maps and the worst mistakes of the trained LeNet-5."""
+    from numconv.data import FashionMNISTSample
+    from numconv.tools.viz import plot_filters_before_after, plot_saliency, plot_worst_mistakes, worst_mistakes
+
+    plot_filters_before_after(filters_before, model[0].weight.data, os.path.join(out, "lenet5_filters_before_after.png"),
+                              title=f"LeNet-5 C1 filters at initialisation and after {EPOCHS} epochs on the sample")
+    images = [test_set[i][0] for i in range(6)]
+    plot_saliency(model, images, names, os.path.join(out, "saliency.png"))
+    model.eval()
+    inputs = np.stack([test_set[i][0] for i in range(len(test_set))])
+    logits = np.concatenate([np.asarray(model(inputs[i:i + 500]), dtype=np.float64) for i in range(0, len(inputs), 500)])
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    labels = np.array([test_set[i][1] for i in range(len(test_set))])
+    raw = FashionMNISTSample(train=False)
+    mistakes = worst_mistakes(probabilities, labels, 12)
+    plot_worst_mistakes(np.stack([raw[i][0] for i in range(len(raw))]), mistakes, names,
+                        os.path.join(out, "worst_mistakes.png"))
+    print(f"  worst mistakes: {[(names[t], names[p], round(c, 3)) for _, t, p, c in mistakes[:4]]}")
+
+
+def backward_figures(out):
+    """Max pooling's routing (with ties), col2im's overlap counts, and dx of a stride-2 convolution."""
+    from numconv.tools.viz import plot_col2im_counts, plot_maxpool_routing, plot_strided_dx
+
+    x = np.array([[1, 3, 5, 5, 0], [2, 0, 5, 5, 1], [7, 7, 0, 1, 4], [7, 7, 2, 1, 6], [0, 2, 3, 8, 1]])
+    plot_maxpool_routing(x, np.array([[1, 2], [3, 4]]), kernel_size=3, stride=2,
+                         path=os.path.join(out, "maxpool_routing.png"))
+    plot_col2im_counts(8, 8, 3, strides=(1, 2, 4), path=os.path.join(out, "col2im_counts.png"))
+    sobel = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]])
+    plot_strided_dx(np.array([[1, 2], [3, 4]]), sobel, stride=2, input_size=(5, 5),
+                    path=os.path.join(out, "strided_dx.png"))
+
+
+def sanity_figures(out):
+    """The sanity-check runs on the bundled sample: print their numbers, draw their curves."""
+    import figure_runs as runs
+    from numconv.tools.viz import (layer_outputs, plot_activation_histograms, plot_gradient_norms,
+                                   plot_loss_curves)
+
+    images, labels, _, _ = runs.sample_arrays(train=True)
+    test_images, test_labels, _, _ = runs.sample_arrays(train=False)
+    for label, loss in runs.initial_loss(test_images, test_labels).items():
+        print(f"  initial loss, {label}: {loss:.4f} (ln 10 = {np.log(10):.4f})")
+    losses, acc = runs.overfit_fifty(images, labels)
+    print(f"  overfit 50 images: loss {losses[0]:.4f} -> {losses[-1]:.5f}, accuracy on them {100 * acc:.0f} %, "
+          f"first step at 100 %: see the curve")
+    plot_loss_curves({"LeNet-5 on 50 images": losses}, os.path.join(out, "sanity_overfit.png"),
+                     title="Overfitting 50 images: the loss must go to about 0", reference=float(np.log(10)))
+    lrs = runs.learning_rates(images, labels, test_images, test_labels)
+    runs.report("learning rates (LeNet-5, SGD momentum 0.9, 300 steps of 64)", lrs)
+    plot_loss_curves({k: v[0] for k, v in lrs.items()}, os.path.join(out, "sanity_learning_rates.png"),
+                     title="LeNet-5 with four learning rates", reference=float(np.log(10)))
+    inits, norms, saturated = runs.initialisations(images, labels, test_images, test_labels)
+    runs.report("initialisations (LeNet-5, lr 0.05)", inits)
+    plot_loss_curves({k: v[0] for k, v in inits.items()}, os.path.join(out, "sanity_init.png"),
+                     title="LeNet-5 with three initialisations", reference=float(np.log(10)))
+    plot_gradient_norms(norms, os.path.join(out, "gradient_norms.png"), saturation=saturated,
+                        title="LeNet-5 (tanh), lr 0.05: gradient size per layer, and how many tanh outputs saturate")
+    for label, records in norms.items():
+        first, last = records[0], records[-1]
+        print(f"  gradient norms, {label}: first step {dict((k, f'{v:.2g}') for k, v in first.items())}; "
+              f"last {dict((k, f'{v:.2g}') for k, v in last.items())}")
+        print(f"  saturated tanh outputs, {label}: first {saturated[label][0]}; last {saturated[label][-1]}")
+    bns = runs.batch_norm_runs(images, labels, test_images, test_labels)
+    runs.report("batch norm (small CNN, SGD momentum 0.9, 300 steps of 64)", bns)
+    plot_loss_curves({k: v[0] for k, v in bns.items()}, os.path.join(out, "sanity_batch_norm.png"),
+                     title="A small CNN with and without batch norm", reference=float(np.log(10)))
+    model = runs.small_cnn(True)
+    outputs = layer_outputs(model, test_images[:256])
+    plot_activation_histograms(outputs[0][2], outputs[1][2], os.path.join(out, "batchnorm_histograms.png"),
+                               title="The first conv layer's outputs for 256 test images, at initialisation: "
+                                     "before and after batch norm")
 
 
 def tape_figure(out):
@@ -206,6 +292,8 @@ def tape_figure(out):
 
 
 FIGURE_MAKERS = {
+    "backward": backward_figures,
+    "sanity": sanity_figures,
     "sliding_kernel": sliding_kernel_figures,
     "im2col": im2col_figure,
     "image_filters": image_filters_figure,

@@ -794,3 +794,14 @@ def test_an_input_changed_in_place_before_backward_is_refused(make, shape):
         layer.backward(np.ones_like(out))
     out = layer(x)  # after a new forward all is well
     layer.backward(np.ones_like(out))
+
+
+# ---------------------------------------------------------------------------- summary through the tape's kinds of model
+def test_summary_shows_custom_forward_reused_layers_and_branches():
+    table = numconv.summary(SimpleCNN(), (1, 8, 8), print_table=False)
+    activation_rows = [r for r in table.rows if r.path == "activation"]
+    assert len(activation_rows) == 2  # one row per call of the shared layer
+    assert table.total_params == sum(p.size for p in SimpleCNN().parameters())  # shared parameters once
+    branches = numconv.summary(inception(3), (3, 6, 6), print_table=False)
+    assert [r.output_shape for r in branches.rows][0] == (1, 14, 6, 6)
+    assert {r.path for r in branches.rows} >= {"0", "1.2", "2.2", "3.1"}

@@ -97,12 +97,13 @@ def test_plot_feature_maps_lenet5(tmp_path):
     image = np.random.default_rng(0).standard_normal((1, 32, 32)).astype(np.float32)
     names = [f"class {i}" for i in range(10)]
     fig = viz.plot_feature_maps(LeNet5(), image, tmp_path / "maps.png", class_names=names)
-    # input 1 + C1, tanh, S2: 6 each + C3, tanh, S4: 16 each capped at 8; then one bar chart
-    assert n_images(fig) == 1 + 3 * 6 + 3 * 8
-    assert len(fig.axes) == n_images(fig) + 1 and len(fig.axes[-1].patches) == 10
+    # input 1 + C1, tanh, S2: 6 each + C3, tanh, S4: 16 each capped at 8 + one strip each for C5, tanh, flatten,
+    # F6, tanh (vectors); a colour bar per row (12 rows); then one bar chart for the output
+    assert n_images(fig) == 1 + 3 * 6 + 3 * 8 + 5
+    assert len(fig.axes) == n_images(fig) + 12 + 1 and len(fig.axes[-1].patches) == 10
     assert "predicted: class" in fig._suptitle.get_text()
     assert is_png(tmp_path / "maps.png")
-    assert n_images(viz.plot_feature_maps(LeNet5(), image[0], max_channels=2)) == 1 + 6 * 2
+    assert n_images(viz.plot_feature_maps(LeNet5(), image[0], max_channels=2)) == 1 + 6 * 2 + 5
 
 
 def test_plot_feature_maps_rejects_a_batch():

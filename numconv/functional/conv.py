@@ -55,12 +55,13 @@ from .._checks import as_float_array, channel_last_hint, check_ndim, check_posit
 from ..kernels import workers
 from ..kernels.workers import set_workspace_limit, workspace_limit
 from .rowslab import rowslab_applies, rowslab_backward, rowslab_forward, rowslab_sample_bytes
-from .tiling import im2col_backward, im2col_forward
+from . import tiling
 from .winograd import winograd_applies, winograd_backward, winograd_forward, winograd_sample_bytes
-from .im2col import PADDING_MODES, PadCache, _check_pad, _pad, _span_text, pad_backward
+from .im2col import PADDING_MODES, PadCache, _check_pad, _col2im, _im2col, _pad, _span_text, conv_output_shape, pad_backward
 
 __all__ = [
     "conv1d", "conv1d_backward", "conv2d", "conv2d_backward", "conv3d", "conv3d_backward", "ConvCache",
+    "conv_im2col", "conv_im2col_backward", "Im2colCache",
     "set_workspace_limit", "workspace_limit",
 ]
 
@@ -226,6 +227,63 @@ def conv3d_backward(dout, cache: ConvCache):
     return _conv_nd_backward(dout, cache, "conv3d_backward")
 
 
+# ---------------------------------------------------------------------------------------------- the readable path
+class Im2colCache(NamedTuple):
+    """What ``conv_im2col_backward`` needs: the input's shape, the weight, (stride, dilation, groups), the columns."""
+
+    x_shape: tuple
+    weight: np.ndarray
+    geometry: tuple
+    cols: np.ndarray
+
+
+def conv_im2col(x, weight, bias, stride, dilation, groups):
+    """Convolution as one matrix product: every receptive field a column, times the kernels as rows.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, *spatial), already padded
+    weight : ndarray, shape (K, C / groups, *k)
+    bias : ndarray, shape (K,), or None
+    stride, dilation : tuple, one int per spatial axis
+    groups : int
+
+    Returns
+    -------
+    out : ndarray, shape (N, K, *out_spatial)
+    cache : Im2colCache
+    """
+    n, k = x.shape[0], weight.shape[0]
+    out_spatial = conv_output_shape(x.shape[2:], weight.shape[2:], stride, dilation)
+    cols = _im2col(x, weight.shape[2:], stride, dilation)        # (C * prod(k), N * prod(out))
+    w = weight.reshape(groups, k // groups, -1)                    # each group's kernels as rows
+    with workers.blas_threads_for(2 * w.size * cols.shape[1]):    # (a small product runs on one BLAS thread)
+        y = np.matmul(w, cols.reshape(groups, -1, cols.shape[1]))  # THE product, per group: (G, K/G, N * prod(out))
+    y = y.reshape(k, n, *out_spatial).swapaxes(0, 1)               # (N, K, *out_spatial), a view
+    out = np.empty(y.shape, dtype=x.dtype)
+    np.add(y, 0 if bias is None else bias.reshape(k, *(1,) * len(out_spatial)), out=out)  # + bias, made contiguous
+    return out, Im2colCache(x.shape, weight, (stride, dilation, groups), cols)
+
+
+def conv_im2col_backward(dout, cache: Im2colCache):
+    """Gradients of ``conv_im2col``: ``(dx, dweight)``; dx of the padded input.
+
+    ``out = W @ cols``, so ``dW = dout @ cols.T`` and ``dcols = W.T @ dout``;
+    ``col2im`` then adds each column's gradient back onto the pixels it was
+    copied from (the adjoint of im2col: overlapping windows sum).
+    """
+    (stride, dilation, groups), weight, cols = cache.geometry, cache.weight, cache.cols
+    n, k = dout.shape[:2]
+    d = dout.reshape(n, groups, k // groups, -1).transpose(1, 2, 0, 3).reshape(groups, k // groups, -1)
+    c = cols.reshape(groups, -1, cols.shape[1])
+    w = weight.reshape(groups, k // groups, -1)
+    with workers.blas_threads_for(2 * w.size * cols.shape[1]):
+        dweight = np.matmul(d, c.swapaxes(1, 2)).reshape(weight.shape)
+        dcols = np.matmul(w.swapaxes(1, 2), d).reshape(cols.shape)
+    dx = _col2im(dcols, cache.x_shape, weight.shape[2:], stride, dilation)
+    return dx, dweight
+
+
 # ---------------------------------------------------------------------------------------------- the shared N-d op
 def _conv_nd(nd, where, x, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm):
     """Check the arguments, pad, and run the chosen algorithm; ``where`` names the caller in errors."""
@@ -246,7 +304,12 @@ def _conv_nd(nd, where, x, weight, bias, stride, padding, dilation, groups, padd
     chosen = _ALGORITHMS[name]
 
     pad_cache = None
-    if padding_mode in chosen.pads:
+    if name == "im2col" and _one_tile(x, weight, stride, dilation, groups, pad_width, padding_mode):
+        # The readable path: pad, then one matrix product.
+        if any(before or after for before, after in pad_width):
+            x, pad_cache = _pad(x, pad_width, padding_mode)
+        out, state = conv_im2col(x, weight, bias, stride, dilation, groups)
+    elif padding_mode in chosen.pads:
         out, state = chosen.forward(x, weight, bias, stride, dilation, groups, pad_width, padding_mode)
     else:
         if any(before or after for before, after in pad_width):
@@ -269,7 +332,10 @@ def _conv_nd_backward(dout, cache: ConvCache, where):
         )
     if cache.unbatched:
         dout = dout[np.newaxis]
-    dx, dweight = _ALGORITHMS[cache.algorithm].backward(dout, cache.state)
+    if isinstance(cache.state, Im2colCache):
+        dx, dweight = conv_im2col_backward(dout, cache.state)
+    else:
+        dx, dweight = _ALGORITHMS[cache.algorithm].backward(dout, cache.state)
     dbias = None
     if cache.has_bias:
         # Sum the contiguous spatial axis first: much faster than dout.sum(axis=(0, 2, 3)).
@@ -401,6 +467,15 @@ def _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad
     return algorithm
 
 
+def _one_tile(x, weight, stride, dilation, groups, pad_width, padding_mode) -> bool:
+    """Whether the whole call, forward and backward, fits the workspace limit as one im2col tile."""
+    geo = tiling.geometry(x.shape, weight.shape, stride, dilation, groups, pad_width, padding_mode)
+    if 0 in x.shape or 0 in geo.out_spatial:
+        return False
+    need = tiling.tile_bytes(geo, x.shape[0], groups, geo.out_spatial, x.itemsize, backward=True)
+    return need <= workspace_limit()
+
+
 def _fits(name, x, weight, stride, dilation, pad_width, padding_mode) -> bool:
     """Whether algorithm ``name`` keeps this call within the workspace limit.
 
@@ -421,34 +496,11 @@ def _fits(name, x, weight, stride, dilation, pad_width, padding_mode) -> bool:
 
 
 def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
-    """The algorithm ``"auto"`` picks, from measurements (float32, a 2-core Xeon VM).
+    """The algorithm ``"auto"`` picks. The rule, from measurements (docs/performance.md, "How auto chooses"):
 
-    Per sample on one thread (kernels and matrix products, forward / forward+backward):
-
-    - W4, 64 -> 64 channels, 3 x 3 on 56 x 56: Winograd 1.9 / 5.8 ms, row-slab
-      2.6 / 8.5 ms, so Winograd where there are enough channels;
-    - W3, 16 -> 32 channels, 3 x 3 on 112 x 112: Winograd 2.0 / 5.7 ms, row-slab
-      1.2 / 5.0 ms: with few channels Winograd's 16 matrix products are too
-      thin and its tiles (4x the input) cost more memory traffic than the
-      multiplications it saves;
-    - im2col (copy + one product + col2im, one thread) was 1.7-3.5x slower
-      than the row-slab forward+backward on W1 (28 wide) and W3-W5 (112, 56,
-      32 wide) of ``benchmarks/conv_algorithms.py`` (2 threads, one quiet
-      run: W1 7.1 / 4.3 ms, W5 73 / 42 ms); on W2 (LeNet's conv2, outputs 10
-      wide) the row-slab's per-row products are too short and im2col won,
-      3.7 / 5.4 ms (1 thread: 4.0 / 5.1 ms). Hence the width threshold.
-    - Since the row-slab backward bounds its row-block scratch per chunk
-      (see ``rowslab_backward``), it wins on W2 too: forward+backward, best
-      of 20, 2 threads, batch 64: W2 2.5 ms against im2col's 3.0 (batch 256:
-      9.0 against 11.6). On narrower outputs im2col mostly won: on 8 x 8
-      outputs by 1.25-1.5x in three of four layers tried (the fourth, 16 -> 32
-      channels 5 x 5, went to the row-slab by 1.2x), on 4 x 4 and 5 x 5
-      outputs by 2x, on LeNet's C5 (1 x 1 output) by 10x. Hence 10 pixels.
-
-    Against PyTorch in the quietest run (2 threads each, median ratio,
-    forward / forward+backward): W4 Winograd 1.5 / 1.4x, W5 row-slab
-    1.5 / 1.5x, W3 row-slab 1.5 / 1.9x, W1 row-slab 2.1 / 0.5x, W2 im2col
-    4.9 / 2.4x.
+    1. Winograd for 3 x 3 stride-1 layers with at least 32 channels in and out;
+    2. else the row slab for 2-D layers it applies to whose outputs are at least 10 pixels wide;
+    3. else im2col (1-D, 3-D, groups, vertical dilation, narrow outputs): the readable path.
     """
     channels_in, channels_out = weight_shape[1] * groups, weight_shape[0]
     if winograd_applies(weight_shape, stride, dilation, groups) and min(channels_in, channels_out) >= 32:
@@ -490,7 +542,7 @@ class _Algorithm(NamedTuple):
 
 
 _ALGORITHMS = {
-    "im2col": _Algorithm(im2col_forward, im2col_backward, _always, "", PADDING_MODES, _no_scratch),
+    "im2col": _Algorithm(tiling.im2col_forward, tiling.im2col_backward, _always, "", PADDING_MODES, _no_scratch),
     "winograd": _Algorithm(_winograd_forward, winograd_backward, winograd_applies,
                            "needs a 2-D 3 x 3 kernel with stride 1, dilation 1 and groups 1", ("zeros",),
                            winograd_sample_bytes),

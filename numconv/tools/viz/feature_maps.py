@@ -59,11 +59,13 @@ def layer_outputs(model, x) -> list:
 def plot_feature_maps(model, image, path=None, *, max_channels: int = 8, class_names=None, title: str | None = None):
     """The classic "what each layer sees" figure: one row per layer, its first channels side by side.
 
-    The first row is the input; then every layer whose output is still an
-    image (spatial size larger than 1 x 1) gets a row with up to
-    ``max_channels`` of its channels; the last row is the model's output as
-    a bar chart. Each row has its own colour scale (viridis: dark low,
-    yellow high), shared by its channels so they can be compared.
+    The first row is the input; then every layer gets a row: an output that
+    is still an image (spatial size larger than 1 x 1) shows up to
+    ``max_channels`` of its channels, a vector (after a 1 x 1 convolution, a
+    flatten or a linear layer) shows as one strip of all its values. The last
+    row is the model's output as a bar chart. Each row has its own colour
+    scale (viridis: dark low, yellow high), shared by its channels so they can
+    be compared, and a colour bar that gives the values.
 
     Parameters
     ----------
@@ -100,26 +102,15 @@ def plot_feature_maps(model, image, path=None, *, max_channels: int = 8, class_n
     records = layer_outputs(model, x)
     if not records:
         raise ValueError(f"plot_feature_maps: {type(model).__name__} ran no layers")
-    rows = [("input", x[0])]
-    for name, module, out in records:
-        if out.ndim == 4 and out.shape[2] * out.shape[3] > 1:
-            rows.append((f"{name} {type(module).__name__}", out[0]))
+    rows = [("input", x[0])] + [(f"{name} {type(module).__name__}", out[0]) for name, module, out in records[:-1]]
     output = records[-1][2].reshape(-1)
 
-    columns = min(max_channels, max(r[1].shape[0] for r in rows))
-    fig = new_figure("plot_feature_maps", (1.4 + 1.05 * columns, 0.9 + 1.15 * (len(rows) + 1)))
+    columns = min(max_channels, max(r[1].shape[0] if _is_image(r[1]) else 1 for r in rows))
+    fig = new_figure("plot_feature_maps", (2.2 + 1.05 * columns, 0.9 + 1.15 * (len(rows) + 1)))
     fig.set_layout_engine("constrained")
     grid = fig.add_gridspec(len(rows) + 1, columns)
     for r, (label, maps) in enumerate(rows):
-        shown = maps[:columns]
-        low, high = float(shown.min()), float(shown.max())
-        for c in range(shown.shape[0]):
-            ax = fig.add_subplot(grid[r, c])
-            no_ticks(ax)
-            ax.imshow(shown[c], cmap="gray" if r == 0 else "viridis", vmin=low, vmax=high if high > low else low + 1,
-                      interpolation="nearest")
-            if c == 0:
-                ax.set_ylabel(f"{label}\n{maps.shape[0]}×{maps.shape[1]}×{maps.shape[2]}", fontsize=8)
+        _draw_row(fig, grid, r, label, maps, columns, cmap="gray" if r == 0 else "viridis")
     ax = fig.add_subplot(grid[len(rows), :])
     positions = np.arange(output.size)
     best = int(np.argmax(output))
@@ -137,3 +128,30 @@ def plot_feature_maps(model, image, path=None, *, max_channels: int = 8, class_n
             title += f" (predicted: {class_names[best]})"
     fig.suptitle(title, fontsize=10)
     return finish(fig, path)
+
+
+def _is_image(maps) -> bool:
+    return maps.ndim == 3 and maps.shape[1] * maps.shape[2] > 1
+
+
+def _draw_row(fig, grid, r, label, maps, columns, cmap) -> None:
+    """One layer's row: its first channels as images, or all its values as a strip, with a colour bar."""
+    if _is_image(maps):
+        shown = maps[:columns]
+        panels = [shown[c] for c in range(shown.shape[0])]
+        shape = "×".join(str(s) for s in maps.shape)
+    else:
+        shown = maps.reshape(1, -1)
+        panels = [shown]
+        shape = f"{shown.size} values"
+    low, high = float(shown.min()), float(shown.max())
+    axes = []
+    for c, panel in enumerate(panels):
+        ax = fig.add_subplot(grid[r, c] if len(panels) > 1 or _is_image(maps) else grid[r, :])
+        no_ticks(ax)
+        image = ax.imshow(panel, cmap=cmap, vmin=low, vmax=high if high > low else low + 1, interpolation="nearest",
+                          aspect="equal" if _is_image(maps) else "auto")
+        axes.append(ax)
+    axes[0].set_ylabel(f"{label}\n{shape}", fontsize=8)
+    bar = fig.colorbar(image, ax=axes, fraction=0.04, pad=0.01, aspect=8)
+    bar.ax.tick_params(labelsize=6)
