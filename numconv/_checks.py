@@ -153,6 +153,14 @@ def check_probability(value, where: str, name: str = "p") -> float:
     return float(value)
 
 
+def check_float_dtype(dtype, where: str) -> np.dtype:
+    """Return ``np.dtype(dtype)``, raising ``TypeError`` unless it is float32 or float64."""
+    dtype = np.dtype(dtype)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{where}: expected dtype float32 or float64, got {dtype}")
+    return dtype
+
+
 def check_number(value, where: str, name: str, minimum: float | None = None, *, keep: bool = False):
     """Return a real hyper-parameter as a Python float, raising ``TypeError`` unless it is a number.
 

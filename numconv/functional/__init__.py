@@ -18,6 +18,7 @@ from .linear import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .loss_pointwise import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403
+from .norm_layer import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .pool_adaptive import *  # noqa: F401,F403
 from .softmax import *  # noqa: F401,F403
