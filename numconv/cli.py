@@ -51,10 +51,16 @@ DATASETS = {
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
 
 
-def transform_settings(dataset: str) -> dict:
-    """The preprocessing recorded in a checkpoint: 28 x 28 grayscale, padded to 32, normalised."""
+# Models that take the 28 x 28 images as they are (the others were designed for 32 x 32: padded by 2).
+NATIVE_28 = ("resnet8", "resnet20", "googlenetmini")
+# ImageNet-sized networks: `numconv summary` describes them, but they do not fit 28 x 28 images.
+IMAGENET_MODELS = ("alexnet", "zfnet", "vgg11", "vgg16", "resnet18", "resnet34")
+
+
+def transform_settings(dataset: str, model: str = "lenet5") -> dict:
+    """The preprocessing recorded in a checkpoint: 28 x 28 grayscale, padded to 32 unless the model takes 28, normalised."""
     mean, std, _ = DATASETS[dataset]
-    return {"image_size": 28, "pad": 2, "mean": [mean], "std": [std]}
+    return {"image_size": 28, "pad": 0 if model in NATIVE_28 else 2, "mean": [mean], "std": [std]}
 
 
 def build_transform(settings: dict):
@@ -101,9 +107,15 @@ def _model_kwargs(model: str, dataset: str) -> dict:
         from .models import available
 
         raise CLIError(f"unknown model {model!r}; available: {', '.join(available())}")
+    if key in IMAGENET_MODELS:
+        raise CLIError(f"{key} is an ImageNet network (224 x 224 colour input); the data sets here are 28 x 28 "
+                       f"grayscale: train {', '.join(NATIVE_28)}, lenet5, simplecnn or vgg instead "
+                       f"(`numconv summary {key}` shows its layers)")
     kwargs = {"num_classes": len(DATASETS[dataset][2])}
     if key in ("simplecnn", "vgg"):
         kwargs.update(in_channels=1, input_size=32)
+    elif key in NATIVE_28:
+        kwargs.update(in_channels=1, input_size=28)
     return kwargs
 
 
@@ -155,7 +167,8 @@ def _percent(x) -> str:
 # ---------------------------------------------------------------------------- train
 def add_train_arguments(p):
     # Flags whose default is None take, on --resume, the value the run was saved with (see commands/_train_plan).
-    p.add_argument("--model", default=None, help="lenet5 (default), simplecnn or vgg")
+    p.add_argument("--model", default=None,
+                   help="lenet5 (default), simplecnn, vgg, resnet8, resnet20 or googlenet_mini")
     p.add_argument("--dataset", default=None, choices=sorted(DATASETS),
                    help="sample: the bundled Fashion-MNIST sample (default, offline)")
     p.add_argument("--data-dir", default=None, help="where MNIST / Fashion-MNIST files are (or go with --download)")
@@ -203,7 +216,7 @@ def run_train(args) -> int:
         plan.fill_fresh_defaults(args)
     model_kwargs = _model_kwargs(args.model, args.dataset)
     model_name = _canonical(args.model)
-    settings = transform_settings(args.dataset)
+    settings = transform_settings(args.dataset, model_name)
     transform = build_transform(settings)
     train_set = load_dataset(args.dataset, True, transform, args.data_dir, args.download, args.limit_train)
     test_set = load_dataset(args.dataset, False, transform, args.data_dir, args.download, args.limit_test)

@@ -274,7 +274,7 @@ def test_cli_explain_model(capsys):
     (["explain"], "name either a layer"),
     (["explain", "conv2d", "--model", "lenet5"], "name either a layer"),
     (["explain", "--model", "lenet5", "--kernel", "3"], "--kernel describe a single layer"),
-    (["explain", "--model", "alexnet"], "unknown model 'alexnet'"),
+    (["explain", "--model", "lenet7"], "unknown model 'lenet7'"),
 ])
 def test_cli_explain_errors(capsys, argv, message):
     assert cli.main(argv) == 2

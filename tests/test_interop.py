@@ -162,15 +162,39 @@ class Residual(nn.Module):
         return x + self.fc(x)
 
 
+class HandWritten(nn.Module):
+    """A layer with its own NumPy backward: no torch twin can run it."""
+
+    def forward(self, x):
+        self._keep(None)
+        return x * 2
+
+    def backward(self, grad_output):
+        self._take()
+        return grad_output * 2
+
+
 def test_unsupported_layers_are_named():
-    with pytest.raises(TypeError, match=r"Residual at '1'"):
-        to_torch(nn.Sequential(nn.Linear(3, 3), Residual()))
+    with pytest.raises(TypeError, match=r"Maxout at '1'"):
+        to_torch(nn.Sequential(nn.Linear(3, 3), nn.Maxout(2)))
+    with pytest.raises(TypeError, match=r"HandWritten at '1'"):
+        to_torch(nn.Sequential(nn.Linear(3, 3), HandWritten()))
     with pytest.raises(TypeError, match=r"LSTM at '0\.1'"):
         from_torch(torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.LSTM(3, 3))))
     with pytest.raises(TypeError, match="expected a torch.nn.Module"):
         from_torch(nn.Linear(2, 2))
     with pytest.raises(TypeError, match="expected a numconv Module"):
         to_torch(torch.nn.Linear(2, 2))
+
+
+def test_a_module_with_its_own_forward_converts_both_ways():
+    ours = nn.Sequential(nn.Linear(3, 3), Residual()).double()
+    theirs = to_torch(ours)
+    assert type(theirs[1]).__name__ == "Residual" and list(theirs.state_dict()) == list(ours.state_dict())
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    assert np.allclose(theirs(torch.tensor(x)).detach().numpy(), ours(x), rtol=1e-13, atol=0)
+    back = from_torch(theirs)
+    assert type(back[1]) is Residual and np.allclose(back(x), ours(x), rtol=1e-13, atol=0)
 
 
 def test_a_setting_lost_in_conversion_is_an_error(monkeypatch):

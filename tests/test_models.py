@@ -104,13 +104,14 @@ def test_small_vgg_shapes_and_keys():
 
 
 def test_registry():
-    assert models.available() == ["lenet5", "simplecnn", "vgg"]
+    assert models.available() == ["alexnet", "googlenetmini", "lenet5", "resnet18", "resnet20", "resnet34", "resnet8",
+                                  "simplecnn", "vgg", "vgg11", "vgg16", "zfnet"]
     assert isinstance(get_model("lenet5"), LeNet5)
     assert isinstance(get_model("LeNet-5", activation="relu"), LeNet5)
     assert isinstance(get_model("simple_cnn", input_size=32), SimpleCNN)
     assert isinstance(get_model("vgg"), SmallVGG)
     assert isinstance(get_model("SmallVGG"), SmallVGG)
-    with pytest.raises(ValueError, match="unknown model 'resnet'.*lenet5, simplecnn, vgg"):
+    with pytest.raises(ValueError, match="unknown model 'resnet'.*lenet5, resnet18, resnet20"):
         get_model("resnet")
     with pytest.raises(TypeError, match="unexpected keyword"):
         get_model("lenet5", widht=3)

@@ -4,6 +4,11 @@
 
     numconv summary lenet5
     numconv summary vgg --input 3x64x64 --batch-size 32 --depth 1
+    numconv summary resnet34 --depth 2      # shape-only: the weights are never allocated
+
+The large networks (``models.DESCRIBE``: AlexNet, ZFNet, VGG-11/16, ResNet-18/34)
+are summarised from their shape-only description, as ``summary(specs,
+run_forward=False)``; the others are built and run once.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import math
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", help="a model name: lenet5, simplecnn or vgg (see numconv.models.available())")
+    parser.add_argument("model", help="a model name, e.g. lenet5, resnet8, alexnet (see numconv.models.available())")
     parser.add_argument("--input", default=None, metavar="CxHxW",
                         help="shape of one sample, without the batch axis (default: the model's own, "
                              "1x32x32 for lenet5)")
@@ -27,7 +32,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     """Print a model's layers with output shapes, parameters, mult-adds and memory."""
     from ..cli import CLIError
-    from ..models import MODELS, _canonical, available
+    from ..models import DESCRIBE, MODELS, _canonical, available
     from ..tools.explain import parse_shape
     from ..tools.summary import summary
 
@@ -46,10 +51,28 @@ def run(args) -> int:
             raise CLIError(str(error)) from None
     if args.max_memory <= 0:
         raise CLIError(f"--max-memory must be positive, got {args.max_memory}")
+    if key in DESCRIBE:
+        return _run_shape_only(key, input_size, args)
     try:
         model = MODELS[key](**_fitting_kwargs(MODELS[key], input_size))
         _check_memory(model, input_size, args.batch_size, args.max_memory)
         summary(model, input_size, batch_size=args.batch_size, depth=args.depth)
+    except (ValueError, TypeError) as error:
+        raise CLIError(str(error).splitlines()[0]) from None
+    return 0
+
+
+def _run_shape_only(key: str, input_size, args) -> int:
+    """Summarise a large network from its description: shapes worked out, no weights allocated."""
+    from ..cli import CLIError
+    from ..models import DESCRIBE
+    from ..tools._shapes import SpecMaker
+    from ..tools.summary import summary
+
+    describe, default_shape = DESCRIBE[key]
+    try:
+        specs = describe(SpecMaker(), **_fitting_kwargs(describe, input_size))
+        summary(specs, input_size or default_shape, batch_size=args.batch_size, depth=args.depth)
     except (ValueError, TypeError) as error:
         raise CLIError(str(error).splitlines()[0]) from None
     return 0

@@ -8,7 +8,10 @@ attributes named like the other side's constructor arguments, copy the
 ``extra_repr`` (which lists every hyper-parameter), so a silently dropped
 setting cannot slip through. Containers (``Sequential`` and its subclasses
 such as ``LeNet5``, ``ModuleList``, ``ModuleDict``) are converted child by
-child under the same names, so ``state_dict`` keys are identical.
+child under the same names, so ``state_dict`` keys are identical. The
+merge modules (``Add``, ``Cat``, ``Residual``, ``Parallel``) and Modules
+with their own ``forward`` (the ResNets) get generated torch twins (see
+``_twins``) and come back from them as what they were.
 
 torch is imported on first use only.
 """
@@ -78,8 +81,9 @@ def _check_same_repr(ours, theirs, path) -> None:
 def _unsupported(module, path, side) -> TypeError:
     return TypeError(
         f"cannot convert {type(module).__module__}.{type(module).__name__} at '{path or '<root>'}' "
-        f"to {side}: no matching layer type (supported: Sequential, ModuleList, ModuleDict and the layers "
-        f"both libraries share, such as Conv2d, Linear, BatchNorm2d, MaxPool2d, ReLU, Dropout, Flatten)"
+        f"to {side}: no matching layer type (supported: Sequential, ModuleList, ModuleDict, Add, Cat, Residual, "
+        f"Parallel, models with their own forward and no backward, and the layers both libraries share, such "
+        f"as Conv2d, Linear, BatchNorm2d, MaxPool2d, ReLU, Dropout, Flatten)"
     )
 
 
@@ -126,6 +130,9 @@ def _to_torch(module, path, torch):
         return torch.nn.ModuleList(list(children.values()))
     if isinstance(module, nn.ModuleDict):
         return torch.nn.ModuleDict(children)
+    twin = _twin_to_torch(module, children, torch)
+    if twin is not None:
+        return twin
     name = type(module).__name__
     cls = getattr(torch.nn, name, None)
     if (children or cls is None or not type(module).__module__.startswith("numconv.nn")
@@ -178,7 +185,8 @@ def from_torch(module):
 
 
 def _from_torch(module, path, torch):
-    if not type(module).__module__.startswith("torch.nn") and any(True for _ in module.children()):
+    if (not type(module).__module__.startswith("torch.nn") and any(True for _ in module.children())
+            and not _is_twin(module)):
         # A class of the user's own, with its own forward: trace it with torch.fx into a chain.
         from .torch_fx import trace_to_sequential
 
@@ -192,6 +200,9 @@ def _from_torch(module, path, torch):
         return nn.ModuleList(list(children.values()))
     if type(module) is torch.nn.ModuleDict:
         return nn.ModuleDict(children)
+    twin = _twin_from_torch(module, children)
+    if twin is not None:
+        return twin
     name = type(module).__name__
     cls = getattr(nn, name, None)
     if (children or cls is None or not type(module).__module__.startswith("torch.nn")
@@ -208,6 +219,30 @@ def _from_torch(module, path, torch):
     ours = cls(**kwargs)
     _check_same_repr(ours, module, path)
     return ours
+
+
+def _twin_to_torch(module, children, torch):
+    """Add / Cat / Residual / Parallel, and Modules with their own forward (the ResNets): see ``_twins``."""
+    from . import _twins
+
+    twin = _twins.merge_to_torch(module, children, torch)
+    if twin is None and _twins.has_own_forward(module):
+        twin = _twins.custom_to_torch(module, children, torch)
+    return twin
+
+
+def _is_twin(module) -> bool:
+    """A torch module ``to_torch`` generated (Add/Cat/Residual/Parallel, or a model's twin): it converts back as such."""
+    from . import _twins
+
+    return _twins.is_twin(module)
+
+
+def _twin_from_torch(module, children):
+    from . import _twins
+
+    ours = _twins.merge_from_torch(module, children)
+    return ours if ours is not None else _twins.custom_from_torch(module, children)
 
 
 def _torch_dtype(module, torch):

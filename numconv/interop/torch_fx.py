@@ -17,10 +17,14 @@ function or method call the numconv layer that computes it
 -> ``Flatten``, ...). A parameter-free submodule called twice (``self.pool``
 above) becomes one layer at each place.
 
-What a chain cannot hold is refused with the step that needs it: a
-result used twice (a residual ``x + f(x)``, ``torch.cat``), a submodule
-with parameters called twice, a function numconv has no layer for, and
-forward hooks (which a conversion would silently drop).
+A forward that is not a chain (a residual ``x + f(x)``, ``torch.cat``, a
+submodule called at two places) becomes a
+:class:`~numconv.interop.torch_graph.TracedModel` instead: the submodules
+under their names, and the traced steps replayed with ``nn.Add`` for
+``+`` and ``nn.Cat`` for ``torch.cat``; the tape gives it its backward.
+Refused, naming the step: a function numconv has no layer for, a step
+that reads a parameter directly, and forward hooks (which a conversion
+would silently drop).
 """
 
 from __future__ import annotations
@@ -46,6 +50,10 @@ _METHOD_LAYERS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "soft
                   "log_softmax": nn.LogSoftmax}
 _ARG_NAMES = {nn.Softmax: ["dim"], nn.LogSoftmax: ["dim"], nn.LeakyReLU: ["negative_slope"], nn.ELU: ["alpha"],
               nn.Dropout: ["p"], nn.GELU: ["approximate"], nn.Softplus: ["beta", "threshold"]}
+
+
+class _NotAChain(Exception):
+    """The traced forward branches; it becomes a TracedModel instead of a Sequential."""
 
 
 class _Chain:
@@ -102,8 +110,10 @@ def _check_hooks(module):
 
 
 def trace_to_sequential(module, torch, convert_leaf):
-    """A numconv ``Sequential`` computing what ``module``'s traced forward computes.
+    """A numconv model computing what ``module``'s traced forward computes.
 
+    A chain becomes a ``Sequential``; a forward that branches (a sum, a
+    concatenation, a submodule called twice) a :class:`TracedModel`.
     ``convert_leaf(submodule, path)`` converts one called submodule.
     """
     _check_hooks(module)
@@ -114,6 +124,13 @@ def trace_to_sequential(module, torch, convert_leaf):
     except Exception as error:  # tracing runs user code: any failure means "not traceable"
         raise TypeError(f"from_torch: {type(module).__name__} has its own forward, and torch.fx cannot trace "
                         f"it ({type(error).__name__}: {error})") from None
+    try:
+        return _chain(traced, module, torch, convert_leaf)
+    except _NotAChain:
+        return _graph(traced, module, torch, convert_leaf)
+
+
+def _chain(traced, module, torch, convert_leaf):
     chain, previous, called = _Chain(), None, set()
     submodules = dict(module.named_modules())
     for node in traced.graph.nodes:
@@ -130,12 +147,11 @@ def trace_to_sequential(module, torch, convert_leaf):
             continue  # only feeds a view(x.size(0), -1)
         data = [a for a in node.all_input_nodes if not (a.op == "call_method" and a.target == "size")]
         if data != [previous] or len(previous.users) > 1 + (node.target in ("view", "reshape")):
-            raise _refuse(node, "it combines results of several steps (a residual add or torch.cat); numconv "
-                                "needs its merge modules (nn.Add, nn.Cat) for that")
+            raise _NotAChain
         if node.op == "call_module":
             sub = submodules[node.target]
             if node.target in called and any(True for _ in sub.parameters()):
-                raise _refuse(node, f"the submodule '{node.target}' with parameters is called twice")
+                raise _NotAChain
             called.add(node.target)
             chain.add(node.target, convert_leaf(sub, node.target))  # a fresh layer per call: one cache each
         elif node.op in ("call_function", "call_method"):
@@ -171,3 +187,55 @@ def _nest(layers):
         return nn.Sequential(OrderedDict((k, build(v) if isinstance(v, OrderedDict) else v)
                                          for k, v in level.items()))
     return build(tree)
+
+
+def _graph(traced, module, torch, convert_leaf):
+    """The traced graph as a program over numconv layers (nn.Add for ``+``, nn.Cat for ``torch.cat``)."""
+    import operator
+
+    from .torch_graph import Ref, TracedModel
+
+    submodules, program, layers = {}, [], []
+    owned = dict(module.named_modules())
+
+    def refs(value):
+        if hasattr(value, "op") and hasattr(value, "users"):
+            return Ref(value.name)
+        if isinstance(value, (list, tuple)):
+            return [refs(v) for v in value]
+        return value
+
+    def add_layer(node, layer, args):
+        layers.append(layer)
+        program.append((node.name, "layer", len(layers) - 1, [refs(a) for a in args]))
+
+    for node in traced.graph.nodes:
+        if node.op == "placeholder":
+            if program:
+                raise _refuse(node, "the forward takes more than one input")
+            program.append((node.name, "input", None, []))
+        elif node.op == "output":
+            program.append((node.name, "output", None, [refs(node.args[0])]))
+        elif node.op == "call_module":
+            if node.target not in submodules:
+                submodules[node.target] = convert_leaf(owned[node.target], node.target)
+            program.append((node.name, "module", node.target, [refs(a) for a in node.args]))
+        elif node.op == "call_method" and node.target == "size":
+            program.append((node.name, "size", None, [refs(node.args[0]), node.args[1] if len(node.args) > 1
+                                                      else node.kwargs.get("dim")]))
+        elif node.target in (operator.add, operator.iadd, torch.add, "add"):
+            if len(node.args) != 2 or not all(hasattr(a, "op") for a in node.args) or node.kwargs:
+                raise _refuse(node, "only a sum of two results becomes an nn.Add")
+            add_layer(node, nn.Add(), node.args)
+        elif node.target in (torch.cat, torch.concat):
+            dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+            add_layer(node, nn.Cat(dim), node.args[0])
+        elif node.op in ("call_function", "call_method"):
+            layer = _function_layer(torch, node)
+            if layer is None:
+                raise _refuse(node, f"numconv has no layer for {getattr(node.target, '__name__', node.target)}")
+            add_layer(node, layer, node.args[:1])
+        else:
+            raise _refuse(node, f"a '{node.op}' step (e.g. reading a parameter directly) has no layer")
+    order = {name: i for i, name in enumerate(owned)}  # PyTorch's registration order: the same state_dict order
+    return TracedModel(dict(sorted(submodules.items(), key=lambda item: order[item[0]])), program, layers)

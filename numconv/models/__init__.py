@@ -2,26 +2,50 @@
 
 >>> from numconv import models
 >>> model = models.get_model("lenet5", activation="relu")
->>> models.available()
-['lenet5', 'simplecnn', 'vgg']
+>>> models.available()[:4]
+['alexnet', 'googlenetmini', 'lenet5', 'resnet18']
 
-Every model is a plain ``nn.Sequential`` (or nested ``Sequential``s), so its
-``state_dict`` keys are those of the same ``torch.nn.Sequential`` and
-``numconv.interop.to_torch`` turns it into one. Each model keeps the
+The models are ``nn.Sequential`` trees (LeNet-5, AlexNet, ZFNet, the VGGs,
+the small GoogLeNet with its ``nn.Parallel`` Inception blocks) or Modules
+with a ``forward`` (the ResNets), with torchvision's attribute names where
+torchvision has the network, so their ``state_dict`` keys are PyTorch's and
+``numconv.interop.to_torch`` turns them into torch modules. Each model keeps the
 arguments it was built with in ``model.hparams`` (JSON-able), which is what
 a checkpoint records to rebuild it.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
+from .alexnet import AlexNet, ZFNet, describe_alexnet, describe_zfnet
+from .googlenet import GoogLeNetMini, Inception, googlenet_mini
 from .lenet import LeNet5
 from .simple_cnn import SimpleCNN
-from .vgg import SmallVGG
+from .resnet import BasicBlock, ResNet, SmallResNet, describe_resnet, resnet8, resnet18, resnet20, resnet34
+from .vgg import VGG, SmallVGG, describe_vgg, vgg11, vgg16
 
-__all__ = ["LeNet5", "SimpleCNN", "SmallVGG", "get_model", "available", "MODELS"]
+__all__ = ["LeNet5", "SimpleCNN", "SmallVGG", "AlexNet", "ZFNet", "VGG", "vgg11", "vgg16", "GoogLeNetMini",
+           "Inception", "googlenet_mini", "BasicBlock", "ResNet", "SmallResNet", "resnet8", "resnet18",
+           "resnet20", "resnet34", "get_model", "available", "MODELS"]
 
-MODELS = {"lenet5": LeNet5, "simplecnn": SimpleCNN, "vgg": SmallVGG}
-_ALIASES = {"lenet": "lenet5", "smallvgg": "vgg", "vggnet": "vgg"}
+MODELS = {"lenet5": LeNet5, "simplecnn": SimpleCNN, "vgg": SmallVGG, "alexnet": AlexNet, "zfnet": ZFNet,
+          "vgg11": vgg11, "vgg16": vgg16, "googlenetmini": googlenet_mini, "resnet8": resnet8, "resnet20": resnet20,
+          "resnet18": resnet18, "resnet34": resnet34}
+_ALIASES = {"lenet": "lenet5", "smallvgg": "vgg", "vggnet": "vgg", "googlenet": "googlenetmini",
+            "inception": "googlenetmini"}
+
+
+# The large networks, also described as shape-only trees (``describe(make, **kwargs)``) with their input
+# shape: ``numconv summary`` prints their tables without allocating their weights.
+DESCRIBE = {
+    "alexnet": (describe_alexnet, AlexNet.input_shape),
+    "zfnet": (describe_zfnet, ZFNet.input_shape),
+    "vgg11": (partial(describe_vgg, config="vgg11"), VGG.input_shape),
+    "vgg16": (partial(describe_vgg, config="vgg16"), VGG.input_shape),
+    "resnet18": (partial(describe_resnet, layers=(2, 2, 2, 2)), ResNet.input_shape),
+    "resnet34": (partial(describe_resnet, layers=(3, 4, 6, 3)), ResNet.input_shape),
+}
 
 
 def _canonical(name: str) -> str | None:
@@ -41,8 +65,8 @@ def get_model(name: str, **kwargs):
     Parameters
     ----------
     name : str
-        ``"lenet5"``, ``"simplecnn"`` or ``"vgg"`` (case, ``-`` and ``_``
-        ignored; ``"lenet"``, ``"smallvgg"`` also work).
+        One of :func:`available` (case, ``-`` and ``_`` ignored;
+        ``"lenet"``, ``"smallvgg"``, ``"googlenet"`` also work).
     **kwargs
         Passed to the model's constructor (e.g. ``num_classes=10``,
         ``activation="relu"``, ``dtype=np.float64``).

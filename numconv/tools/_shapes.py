@@ -31,7 +31,7 @@ from .._geometry import window_output_size, window_span
 from ..functional.conv import parse_padding
 from ..functional.pool import _window_params
 
-__all__ = ["LayerSpec", "Window", "spec", "spec_of", "layer_class"]
+__all__ = ["LayerSpec", "Window", "BranchSpec", "SpecMaker", "spec", "spec_of", "layer_class", "merge_shapes"]
 
 # ---------------------------------------------------------------------------- layer families
 # Which arithmetic each layer type follows.
@@ -449,3 +449,75 @@ def _normalise(name: str, hp: dict) -> dict:
     elif family == "maxout":
         hp["pool_size"] = check_positive_int(hp["pool_size"], name, "pool_size")
     return hp
+
+
+class SpecMaker:
+    """The shape-only maker for the ``describe`` functions of ``numconv.models``: specs, lists and dicts.
+
+    ``models.alexnet.describe(SpecMaker())`` gives AlexNet as a tree of
+    :class:`LayerSpec` that ``summary`` walks without allocating weights;
+    ``describe(models._build.Layers())`` builds the same network for real.
+    """
+
+    def __call__(self, name: str, *args, **kwargs) -> LayerSpec:
+        return spec(name, *args, **kwargs)
+
+    def seq(self, *layers) -> list:
+        return list(layers)
+
+    def named(self, pairs) -> dict:
+        return dict(pairs)
+
+    def branches(self, type_name: str, branches, merge: str = "add", dim: int = 1, join=None, after=None):
+        return BranchSpec(type_name, [dict(b) for b in branches], merge, dim, join, dict(after or {}))
+
+
+@dataclass
+class BranchSpec:
+    """Branches that start from one input and are joined, described without weights (a ResNet block).
+
+    Attributes
+    ----------
+    type_name : str
+        What the table calls the block (``"BasicBlock"``).
+    branches : list of dict
+        Each branch: its layers (specs, lists, dicts, or more ``BranchSpec``),
+        named at the block's own level (``{"conv1": ..., "bn1": ...}``); an
+        empty dict is the identity.
+    merge : {"add", "cat"}
+    dim : int
+        The axis of ``"cat"``.
+    join : str or None
+        The name of the join's own row (``"add"`` for a block that calls an
+        ``nn.Add`` child), or None when the join is not a child.
+    after : dict
+        Layers applied to the joined output, named at the block's level.
+    """
+
+    type_name: str
+    branches: list
+    merge: str = "add"
+    dim: int = 1
+    join: str | None = None
+    after: dict | None = None
+
+    def children(self) -> list:
+        """Every (name, node) of the block, branches first."""
+        out = [pair for branch in self.branches for pair in branch.items()]
+        return out + list((self.after or {}).items())
+
+
+def merge_shapes(shapes, merge: str, dim: int, where: str) -> tuple:
+    """The shape of ``Add`` (all equal after broadcasting) or ``Cat`` along ``dim`` of the branch outputs."""
+    shapes = [tuple(s) for s in shapes]
+    if merge == "add":
+        try:
+            return tuple(np.broadcast_shapes(*shapes))
+        except ValueError:
+            raise ValueError(f"{where}: the branches give shapes {', '.join(map(shape_str, shapes))}, which do not "
+                             "add") from None
+    axis = dim % len(shapes[0])
+    rest = {s[:axis] + s[axis + 1:] for s in shapes}
+    if len(rest) > 1 or len({len(s) for s in shapes}) > 1:
+        raise ValueError(f"{where}: cannot concatenate shapes {', '.join(map(shape_str, shapes))} along dim {dim}")
+    return shapes[0][:axis] + (sum(s[axis] for s in shapes),) + shapes[0][axis + 1:]

@@ -46,9 +46,9 @@ import numpy as np
 
 from .. import _state
 from .._checks import FLOAT_DTYPES
-from ..nn import Module, Sequential
+from ..nn import Module, Parallel, Residual, Sequential
 from ..nn.conv import _ConvNd
-from ._shapes import LayerSpec, spec, spec_of
+from ._shapes import BranchSpec, LayerSpec, merge_shapes, spec, spec_of
 
 __all__ = ["summary", "spec", "LayerRow", "SummaryResult"]
 
@@ -382,12 +382,14 @@ def _trace_analytic(model, shape: tuple, dtype) -> list:
 
 def _type_name(node) -> str:
     """A module's class name, a spec's layer type; a list or dict of specs reads as a ``Sequential``."""
-    if isinstance(node, LayerSpec):
+    if isinstance(node, (LayerSpec, BranchSpec)):
         return node.type_name
     return type(node).__name__ if isinstance(node, Module) else "Sequential"
 
 
 def _children(node):
+    if isinstance(node, BranchSpec):
+        return node.children()
     if isinstance(node, Module):
         return list(node.named_children())
     if isinstance(node, dict):
@@ -404,13 +406,16 @@ def _walk(node, path, type_name, depth, shape, dtype, rows, counted):
     children = _children(node)
     if isinstance(node, Module):
         row.params, row.trainable_params, row.param_bytes = _own_parameters(node, counted)
+    plan = _branch_plan(node)
+    if plan is not None:
+        return _walk_branches(plan, row, path, depth, shape, dtype, rows, counted)
     if children or isinstance(node, (list, tuple, dict)):
         if isinstance(node, Module) and type(node).forward is not Sequential.forward:
             raise ValueError(f"summary: cannot work out the shapes inside {row.name or type_name} (a "
                              f"{type(node).__name__} with its own forward) without running it; use run_forward=True")
         row.is_leaf = False
         for name, child in children:
-            if not isinstance(child, (Module, LayerSpec, list, tuple, dict)):
+            if not isinstance(child, (Module, LayerSpec, BranchSpec, list, tuple, dict)):
                 raise TypeError(f"summary: expected a layer spec at '{_join(path, name)}', got "
                                 f"{type(child).__name__}")
             shape, dtype = _walk(child, _join(path, name), _type_name(child), depth + 1, shape, dtype, rows, counted)
@@ -438,6 +443,42 @@ def _walk(node, path, type_name, depth, shape, dtype, rows, counted):
     _fill_numbers(row, out_shape, param_count, layer.family == "conv", hp.get("in_channels", 0),
                   hp.get("kernel_size", ()), out_dtype.itemsize)
     return out_shape, out_dtype
+
+
+def _branch_plan(node):
+    """A ``BranchSpec`` for ``node`` when its parts are not a chain (Residual, Parallel, a BranchSpec), else None."""
+    if isinstance(node, BranchSpec):
+        return node
+    if isinstance(node, Residual):
+        shortcut = {} if node.shortcut is None else {"shortcut": node.shortcut}
+        return BranchSpec("Residual", [{"body": node.body}, shortcut], "add")
+    if isinstance(node, Parallel) and type(node).forward is Parallel.forward:
+        return BranchSpec(type(node).__name__, [{name: child} for name, child in node.named_children()],
+                          node.merge, getattr(node.join, "dim", 1))
+    return None
+
+
+def _walk_branches(plan, row, path, depth, shape, dtype, rows, counted):
+    """Walk each branch from ``shape``, join their outputs, then walk ``plan.after``."""
+    row.is_leaf = False
+    outs = []
+    for branch in plan.branches:
+        s, d = shape, dtype
+        for name, child in branch.items():
+            s, d = _walk(child, _join(path, name), _type_name(child), depth + 1, s, d, rows, counted)
+        outs.append((s, d))
+    shape = merge_shapes([s for s, _ in outs], plan.merge, plan.dim, f"summary: '{path or row.type_name}'")
+    dtype = np.result_type(*(d for _, d in outs))
+    if plan.join is not None:
+        join = LayerRow(_join(path, plan.join), "Add" if plan.merge == "add" else "Cat", depth + 1,
+                        input_shape=outs[0][0], output_shape=shape)
+        join.output_bytes = math.prod(shape) * dtype.itemsize
+        rows.append(join)
+    for name, child in (plan.after or {}).items():
+        shape, dtype = _walk(child, _join(path, name), _type_name(child), depth + 1, shape, dtype, rows, counted)
+    row.output_shape = shape
+    row.output_bytes = math.prod(shape) * dtype.itemsize
+    return shape, dtype
 
 
 def _join(path: str, name: str) -> str:
