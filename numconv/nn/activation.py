@@ -1,15 +1,12 @@
 """Activation layers, made from one table over ``numconv.functional``'s activation pairs.
 
-Each layer has PyTorch's name, constructor arguments, attributes and repr. A
-row says: the name, the functional pair, the constructor's arguments with
-their defaults, which of them the repr shows, and the docstring. The class
-stores its arguments (checked, kept as given so the repr prints ``2`` for an
-int, as PyTorch's does); its ``forward`` calls the functional op, which checks
-the input. A new activation is one functional pair and one row. Shapes: input
-(*) -> output (*), except ``Maxout``. Only ``PReLU`` has a parameter.
-
-``inplace=True`` does what it does in PyTorch: the result is written into the
-input array, which the layer returns (see ``numconv.nn._inplace``).
+A row gives the name, the functional pair, the constructor's arguments with
+their defaults, what the repr shows, and the docstring; the class stores its
+arguments (checked, kept as given: the repr prints ``2`` for an int, as
+PyTorch's does) and its ``forward`` calls the functional op. Shapes: input (*)
+-> output (*), except ``Maxout``. Only ``PReLU`` has a parameter.
+``inplace=True`` writes the result into the input array and returns it, as in
+PyTorch (see ``numconv.nn._inplace``).
 """
 
 from __future__ import annotations
