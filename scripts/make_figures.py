@@ -10,6 +10,9 @@ The figures:
   padding 1 and stride 2, two steps; the GIF with neither, every step);
 - ``im2col.png``: a 4 x 4 input and two 3 x 3 kernels as one matrix product;
 - ``image_filters.png``: the built-in sample picture under every kernel of ``numconv.tools.filters``;
+- ``transposed_conv.png``: a transposed convolution (2 x 2 input, 3 x 3 kernel, stride 2) two ways: every input
+  pixel stamping the kernel onto the output, and the same output as a direct convolution of the input with
+  zeros inserted between its pixels, padded, under the flipped kernel (computed with numconv);
 - ``lenet5_filters.png``, ``lenet5_filters_before_after.png``, ``lenet5_feature_maps.png``,
   ``training_curves.png``, ``confusion_matrix.png``, ``saliency.png``, ``worst_mistakes.png``: from a LeNet-5
   trained for 10 epochs on the bundled Fashion-MNIST sample with ``numconv.train.fit``;
@@ -268,6 +271,76 @@ def sanity_figures(out):
                                      "before and after batch norm")
 
 
+def transposed_conv_figure(out):
+    """Stamping and zero insertion side by side, every number computed by numconv."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from numconv import functional as F
+
+    x = np.array([[1.0, 2.0], [3.0, -1.0]])
+    kernel = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+    stride = 2
+    result = F.conv_transpose2d(x[None, None], kernel[None, None], stride=stride)[0][0, 0]  # 5 x 5
+    # The same output as a direct convolution: s - 1 zeros between pixels, k - 1 zeros around, flipped kernel.
+    spread = np.zeros((3, 3))
+    spread[::stride, ::stride] = x
+    padded = np.pad(spread, 2)
+    flipped = kernel[::-1, ::-1]
+    direct = F.conv2d(padded[None, None], flipped[None, None])[0][0, 0]
+    assert np.array_equal(result, direct)
+
+    colours = {"in": (0.90, 0.95, 1.00), "zero": (0.93, 0.93, 0.93), "kernel": (1.00, 0.93, 0.70),
+               "out": (0.85, 0.95, 0.85), "hi": (1.00, 0.80, 0.55)}
+
+    def grid(ax, values, x0, y0, colour, title=None, highlight=(), size=0.8, faint_zero=False):
+        rows, cols = values.shape
+        for i in range(rows):
+            for j in range(cols):
+                zero = faint_zero and values[i, j] == 0
+                face = colours["hi"] if (i, j) in highlight else colours["zero"] if zero else colour
+                ax.add_patch(Rectangle((x0 + j * size, y0 - (i + 1) * size), size, size, facecolor=face,
+                                       edgecolor="0.4", linewidth=0.8))
+                ax.text(x0 + (j + 0.5) * size, y0 - (i + 0.5) * size, f"{values[i, j]:g}", ha="center",
+                        va="center", fontsize=8, color="0.55" if zero else "black")
+        if title:
+            ax.text(x0 + cols * size / 2, y0 + 0.2, title, ha="center", va="bottom", fontsize=8.5)
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+    for ax in axes:
+        ax.set_aspect("equal")
+        ax.axis("off")
+        ax.set_xlim(-0.2, 10.6)
+        ax.set_ylim(-9.0, 1.4)
+    left, right = axes
+    window = {(i, j) for i in range(3) for j in range(2, 5)}
+    # Left: every input pixel stamps value * kernel at (2i, 2j); overlaps add up.
+    grid(left, x, 0, 0, colours["in"], "input x", highlight={(0, 1)})
+    grid(left, kernel, 2.2, 0, colours["kernel"], "kernel w")
+    stamp = np.zeros((5, 5))
+    stamp[0:3, 2:5] = x[0, 1] * kernel
+    grid(left, stamp, 5.4, 0, colours["out"], "x[0, 1] · w at (0, 2)", highlight=window, faint_zero=True)
+    grid(left, result, 2.2, -4.8, colours["out"], "output: the 4 stamps added", highlight={(0, 2)})
+    left.text(-0.1, -2.2, "stride 2: each input\npixel stamps the\nkernel, scaled by\nits value, 2 pixels\n"
+              "from its neighbour's\nstamp; overlaps\nadd up", fontsize=8, va="top")
+    left.text(5.2, 1.3, "transposed convolution as stamps (conv's input gradient)", fontsize=10, ha="center")
+    # Right: zeros between the pixels, k - 1 = 2 zeros around, a plain convolution with the flipped kernel.
+    grid(right, padded, 0, 0, colours["in"], "x spread out: zeros between, k - 1 = 2 around",
+         highlight=window, faint_zero=True)
+    grid(right, flipped, 6.4, 0, colours["kernel"], "w flipped")
+    grid(right, direct, 6.4, -3.4, colours["out"], "direct convolution", highlight={(0, 2)})
+    right.text(0, -6.0, "the same numbers, but most products\nmultiply a zero: the stamps skip them",
+               fontsize=8, va="top")
+    right.text(5.2, 1.3, "the same as a convolution of the zero-inserted input", fontsize=10, ha="center")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.98, bottom=0.02, wspace=0.05)
+    fig.savefig(os.path.join(out, "transposed_conv.png"), dpi=110)
+    plt.close(fig)
+    _to_palette(os.path.join(out, "transposed_conv.png"))
+
+
 def tape_figure(out):
     """The tape of a ResNet basic block written with only ``forward``: the input is a fork."""
     from numconv import nn
@@ -297,6 +370,7 @@ FIGURE_MAKERS = {
     "sliding_kernel": sliding_kernel_figures,
     "im2col": im2col_figure,
     "image_filters": image_filters_figure,
+    "transposed_conv": transposed_conv_figure,
     "lenet5": lenet5_figures,
     "tape": tape_figure,
 }

@@ -117,14 +117,14 @@ def test_only_accepts_workload_names(text, expected):
     assert suite.parse_only(text) == expected
 
 
-@pytest.mark.parametrize("text", ["W11", "W3,conv", ","])
+@pytest.mark.parametrize("text", ["W99", "W3,conv", ","])
 def test_only_refuses_unknown_names(text):
     with pytest.raises(ValueError, match="W1"):
         suite.parse_only(text)
 
 
 def test_cli_reports_bad_options_in_one_line(capsys):
-    assert cli.main(["bench", "--only", "W11"]) == 2
+    assert cli.main(["bench", "--only", "W99"]) == 2
     assert "unknown workload" in capsys.readouterr().err
     assert cli.main(["bench", "--repeat", "0"]) == 2
     assert "--repeat must be at least 1" in capsys.readouterr().err

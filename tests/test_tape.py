@@ -197,7 +197,7 @@ class TinyUNet(nn.Module):
         self.enc1 = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU())
         self.down = nn.MaxPool2d(2)
         self.enc2 = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.ReLU())
-        self.up = nn.Upsample(scale_factor=2, mode="nearest") if hasattr(nn, "Upsample") else None
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
         self.up_conv = nn.Conv2d(8, 4, 1)
         self.cat = nn.Cat(1)
         self.dec = nn.Sequential(nn.Conv2d(8, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
@@ -299,8 +299,6 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_same_as_pytorch(name, dtype):
     make, make_torch, shape = CASES[name]
-    if name == "tiny_unet_cat_skips" and not hasattr(nn, "Upsample"):
-        pytest.skip("needs nn.Upsample")
     torch.manual_seed(0)
     _compare(make(), make_torch(), shape, dtype)
 
@@ -313,7 +311,7 @@ def test_eval_mode_same_as_pytorch(name):
     _compare(make(), make_torch(), shape, np.float64, train=False)
 
 
-@pytest.mark.parametrize("name", [n for n in CASES if n != "tiny_unet_cat_skips"])
+@pytest.mark.parametrize("name", list(CASES))
 def test_gradcheck(name):
     make, _, shape = CASES[name]
     numconv.manual_seed(1)

@@ -1,4 +1,4 @@
-"""The benchmark suite: numconv against PyTorch on workloads W1-W9, both timed in one process.
+"""The benchmark suite: numconv against PyTorch on workloads W1-W9, W11, W12, both timed in one process.
 
 Run it as ``python -m benchmarks`` from a source tree or ``numconv bench``
 anywhere numconv is installed; both take the same options::

@@ -1,4 +1,4 @@
-"""The benchmark workloads W1-W9: what is timed, on which shapes, against which target.
+"""The benchmark workloads W1-W9, W11, W12: what is timed, on which shapes, against which target.
 
 Every case is float32 (W9: float64) and comes as a pair of *builders*: ``numconv(seed)``
 and ``torch(torch_module, seed)``. A builder allocates the inputs (the same
@@ -39,7 +39,7 @@ class Case:
     Attributes
     ----------
     workload : str
-        "W1" ... "W8".
+        "W1" ... "W12" (W10 is kept for the ResNet step).
     label : str
         What is computed, with its shapes.
     phase : str
@@ -166,6 +166,79 @@ def _pool_cases(workload, kind, x_shape, kernel, stride, padding, both_target):
     ]
 
 
+# ---------------------------------------------------------------------------- upsampling
+def _conv_transpose_cases(workload, x_shape, w_shape, stride, padding, both_target):
+    """A decoder's learned upsampling: ConvTranspose2d with weight (C_in, C_out, k, k)."""
+    from ..functional import conv_transpose2d, conv_transpose2d_backward
+
+    n, _, h, w = x_shape
+    out_shape = (n, w_shape[1], (h - 1) * stride - 2 * padding + w_shape[2], (w - 1) * stride - 2 * padding + w_shape[3])
+    label = (f"conv_transpose {w_shape[0]}->{w_shape[1]} {w_shape[2]}x{w_shape[3]} s{stride} p{padding} "
+             f"on {'x'.join(map(str, x_shape))}")
+    flops = 2.0 * n * h * w * np.prod(w_shape)  # every input pixel stamps the whole kernel once
+
+    def inputs(seed):
+        scale = np.float32(1.0 / np.sqrt(np.prod(w_shape[1:])))
+        return (_random(x_shape, seed), _random(w_shape, seed + 1) * scale, _random(w_shape[1:2], seed + 2),
+                _random(out_shape, seed + 3))
+
+    def ours(backward):
+        def build(seed):
+            x, wt, b, dy = inputs(seed)
+            if not backward:
+                return lambda: conv_transpose2d(x, wt, b, stride=stride, padding=padding)
+            return lambda: conv_transpose2d_backward(dy, conv_transpose2d(x, wt, b, stride=stride,
+                                                                          padding=padding)[1])
+        return build
+
+    def theirs(backward):
+        def build(torch, seed):
+            arrays = inputs(seed)
+            x, wt, b = (torch.from_numpy(a).requires_grad_() for a in arrays[:3])
+            dy = torch.from_numpy(arrays[3])
+            fn = torch.nn.functional.conv_transpose2d
+            if not backward:
+                return lambda: fn(x, wt, b, stride=stride, padding=padding)
+            return lambda: torch.autograd.grad(fn(x, wt, b, stride=stride, padding=padding), (x, wt, b), dy)
+        return build
+
+    return [
+        Case(workload, label, "fwd", None, flops, ours(False), theirs(False)),
+        Case(workload, label, "fwd+bwd", both_target, 3 * flops, ours(True), theirs(True)),
+    ]
+
+
+def _interpolate_cases(workload, mode, x_shape, scale, both_target):
+    """``interpolate(x, scale_factor=scale, mode=mode)``, forward and forward + backward."""
+    from ..functional import interpolate, interpolate_backward
+
+    out_shape = (*x_shape[:2], *(int(n * scale) for n in x_shape[2:]))
+    label = f"{mode} upsampling x{scale:g} on {'x'.join(map(str, x_shape))}"
+
+    def ours(with_backward):
+        def build(seed):
+            x, dy = _random(x_shape, seed), _random(out_shape, seed + 1)
+            if not with_backward:
+                return lambda: interpolate(x, scale_factor=scale, mode=mode)
+            return lambda: interpolate_backward(dy, interpolate(x, scale_factor=scale, mode=mode)[1])
+        return build
+
+    def theirs(with_backward):
+        def build(torch, seed):
+            x = torch.from_numpy(_random(x_shape, seed)).requires_grad_()
+            dy = torch.from_numpy(_random(out_shape, seed + 1))
+            fn = torch.nn.functional.interpolate
+            if not with_backward:
+                return lambda: fn(x, scale_factor=scale, mode=mode)
+            return lambda: torch.autograd.grad(fn(x, scale_factor=scale, mode=mode), (x,), dy)
+        return build
+
+    return [
+        Case(workload, label, "fwd", None, None, ours(False), theirs(False)),
+        Case(workload, label, "fwd+bwd", both_target, None, ours(True), theirs(True)),
+    ]
+
+
 # ---------------------------------------------------------------------------- batch norm
 def _batch_norm_cases(workload, x_shape, both_target):
     from ..functional import batch_norm, batch_norm_backward
@@ -280,11 +353,13 @@ WORKLOADS = {
     "W7": "BatchNorm2d, training, on (16, 64, 56, 56)",
     "W8": "a whole LeNet-5 training step (forward, cross-entropy, backward, SGD), batch 64 and 256",
     "W9": "W3, W4 and W5 in float64 (the dtype of gradient checks), forward + backward",
+    "W11": "ConvTranspose2d: x (16, 64, 28, 28), w (64, 32, 4, 4), stride 2, padding 1 (a decoder's x2)",
+    "W12": "upsampling x2 of (16, 64, 28, 28): bilinear and nearest",
 }
 
 
 def build_cases(only=None) -> list:
-    """Every case of the workloads named in ``only`` (default: all), in order W1..W9.
+    """Every case of the workloads named in ``only`` (default: all), in order W1..W12.
 
     Parameters
     ----------
@@ -318,6 +393,9 @@ def build_cases(only=None) -> list:
         "W8": lambda: [_step_case("W8", "LeNet-5", _lenet5, (1, 32, 32), batch, 0.75) for batch in (64, 256)],
         "W9": lambda: [case for shapes in (w3, w4, w5)
                        for case in _conv_cases("W9", *shapes, None, 0.5, dtype=np.float64, phases=("fwd+bwd",))],
+        "W11": lambda: _conv_transpose_cases("W11", (16, 64, 28, 28), (64, 32, 4, 4), 2, 1, 1.3),
+        "W12": lambda: (_interpolate_cases("W12", "bilinear", (16, 64, 28, 28), 2.0, 1.0)
+                        + _interpolate_cases("W12", "nearest", (16, 64, 28, 28), 2.0, None)),
     }
     cases = []
     for workload in WORKLOADS:

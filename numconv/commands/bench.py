@@ -1,4 +1,4 @@
-"""``numconv bench``: time numconv against PyTorch on the benchmark workloads W1-W9."""
+"""``numconv bench``: time numconv against PyTorch on the benchmark workloads W1-W9, W11, W12."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    """Time numconv against PyTorch (W1-W9: convolutions, pooling, batch norm, LeNet-5 steps, float64 convolutions)."""
+    """Time numconv against PyTorch (W1-W9, W11, W12: convolutions, pooling, batch norm, LeNet-5 steps, float64
+    convolutions, transposed convolution and upsampling)."""
     from ..bench.suite import check_json_path, parse_only, run_suite
     from ..cli import CLIError
 

@@ -15,6 +15,7 @@ import inspect
 _FLAGS = {
     "out_channels": "out_channels", "out_features": "out_features", "kernel": "kernel_size", "stride": "stride",
     "padding": "padding", "dilation": "dilation", "groups": "groups", "bias": "bias", "ceil_mode": "ceil_mode",
+    "output_padding": "output_padding",
 }
 # Arguments explain fills in from the input's shape.
 _FROM_INPUT = ("in_channels", "in_features", "num_features", "num_channels")
@@ -22,7 +23,8 @@ _FROM_INPUT = ("in_channels", "in_features", "num_features", "num_channels")
 
 def add_arguments(parser) -> None:
     parser.add_argument("layer", nargs="?", default=None,
-                        help="conv1d, conv2d, conv3d, maxpool1d/2d/3d, avgpool1d/2d/3d, linear, batchnorm2d, ...")
+                        help="conv1d, conv2d, conv3d, conv_transpose2d, maxpool1d/2d/3d, avgpool1d/2d/3d, linear, "
+                        "batchnorm2d, ...")
     parser.add_argument("--model", default=None, help="explain a whole model instead: lenet5, simplecnn or vgg")
     parser.add_argument("--input", default=None, metavar="CxHxW",
                         help="shape of one sample, without the batch axis, e.g. 3x32x32")
@@ -33,6 +35,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--padding", default=None, metavar="P", help="padding: 2, 2x1, same or valid")
     parser.add_argument("--dilation", default=None, metavar="D", help="dilation: 1 or 2x2")
     parser.add_argument("--groups", type=int, default=None, help="convolutions: groups")
+    parser.add_argument("--output-padding", default=None, metavar="OP",
+                        help="transposed convolutions: pixels added to one side of the output: 1 or 1x0")
     parser.add_argument("--no-bias", dest="bias", action="store_const", const=False, default=None,
                         help="convolutions and linear: no bias")
     parser.add_argument("--ceil-mode", action="store_const", const=True, default=None,
@@ -97,7 +101,8 @@ def _explain_layer(args, input_shape):
             continue
         if name not in accepted:
             raise CLIError(f"{args.layer} takes no --{flag.replace('_', '-')}")
-        kwargs[name] = _tuple_value(value, flag) if flag in ("kernel", "stride", "padding", "dilation") else value
+        shaped = flag in ("kernel", "stride", "padding", "dilation", "output_padding")
+        kwargs[name] = _tuple_value(value, flag) if shaped else value
     missing = [name for name, p in accepted.items()
                if p.default is inspect.Parameter.empty and p.kind is not p.VAR_POSITIONAL
                and p.kind is not p.VAR_KEYWORD and name not in kwargs and name not in _FROM_INPUT]

@@ -12,6 +12,7 @@ input's dtype (float32 or float64).
 
 from .activation import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .conv_transpose import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .im2col import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
@@ -19,6 +20,8 @@ from .loss import *  # noqa: F401,F403
 from .loss_pointwise import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403
 from .norm_layer import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .pool_adaptive import *  # noqa: F401,F403
 from .softmax import *  # noqa: F401,F403
+from .upsample import *  # noqa: F401,F403

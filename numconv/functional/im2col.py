@@ -28,7 +28,9 @@ import numpy as np
 from .._checks import as_float_array, ntuple, shape_str
 from ..kernels.im2col import col2im_add
 
-__all__ = ["im2col", "col2im", "pad", "pad_backward", "PadCache"]
+# (``pad`` and ``pad_backward`` here take NumPy's (before, after) pairs; ``numconv.functional.pad`` is
+# the PyTorch-style op built on them, in ``padding.py``.)
+__all__ = ["im2col", "col2im", "PadCache"]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 _NUMPY_PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -275,13 +277,14 @@ def _check_pad(shape, pad_width, mode, where) -> tuple:
     return pairs
 
 
-def _pad(x, pad_width, mode):
-    """``pad`` without the checks (``pad_width`` is a tuple of pairs)."""
+def _pad(x, pad_width, mode, value=0.0):
+    """``pad`` without the checks (``pad_width`` is a tuple of pairs); ``value`` fills mode 'zeros'."""
     cache = PadCache(pad_width, mode, x.shape, x.dtype)
     full = ((0, 0),) * (x.ndim - len(pad_width)) + tuple(pad_width)
     if mode == "zeros":
         # np.zeros + one copy is cheaper than np.pad's general machinery.
-        out = np.zeros(tuple(s + b + a for s, (b, a) in zip(x.shape, full)), dtype=x.dtype)
+        shape = tuple(s + b + a for s, (b, a) in zip(x.shape, full))
+        out = np.zeros(shape, dtype=x.dtype) if value == 0 else np.full(shape, value, dtype=x.dtype)
         out[tuple(slice(b, b + s) for s, (b, a) in zip(x.shape, full))] = x
         return out, cache
     return np.pad(x, full, mode=_NUMPY_PAD_MODE[mode]), cache

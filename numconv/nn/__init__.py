@@ -9,11 +9,14 @@ from .activation import *  # noqa: F401,F403
 from .basic import *  # noqa: F401,F403
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import *  # noqa: F401,F403
+from .conv_transpose import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .merge import *  # noqa: F401,F403
 from .module import Module
 from .norm import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
 from .parameter import Parameter
 from .pool import *  # noqa: F401,F403
+from .upsample import *  # noqa: F401,F403

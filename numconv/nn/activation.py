@@ -17,7 +17,7 @@ import inspect
 import numpy as np
 
 from .. import functional as F
-from .._checks import as_float_array, check_choice, check_number, check_positive_int, shape_str
+from .._checks import as_float_array, check_choice, check_number, check_parameters, check_positive_int, shape_str
 from ..functional.activation import _celu_alpha, _hardtanh_range
 from ._inplace import forward_inplace
 from .module import Module
@@ -227,6 +227,7 @@ class PReLU(Module):
         self.weight.data[...] = self.init
 
     def forward(self, x):
+        check_parameters(self)
         x = as_float_array(x, "PReLU")
         in_dtype = x.dtype
         x = self._as_input(x, "PReLU")

@@ -15,8 +15,8 @@ import warnings
 import numpy as np
 
 from .. import functional as F
-from .._checks import (channel_last_hint, check_float_dtype, check_ndim, check_number, check_positive_int,
-                       shape_str)
+from .._checks import (channel_last_hint, check_float_dtype, check_ndim, check_number, check_parameters,
+                       check_positive_int, shape_str)
 from ..functional.norm_layer import _normalized_shape
 from .module import Module
 from .parameter import Parameter
@@ -144,6 +144,7 @@ class _BatchNorm(_NormBase):
     """Batch norm: each channel standardised over the batch (and spatial axes)."""
 
     def forward(self, x):
+        check_parameters(self)
         name = type(self).__name__
         x_in = x
         x = self._as_input(x, name)
@@ -243,6 +244,7 @@ class _InstanceNorm(_NormBase):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias=bias)
 
     def forward(self, x):
+        check_parameters(self)
         name = type(self).__name__
         x_in = x
         x = self._as_input(x, name)
@@ -362,6 +364,7 @@ class LayerNorm(Module):
         _reset_affine(self)
 
     def forward(self, x):
+        check_parameters(self)
         x_in = x
         x = self._as_input(x, "LayerNorm")
         k = len(self.normalized_shape)
@@ -428,6 +431,7 @@ class GroupNorm(Module):
         _reset_affine(self)
 
     def forward(self, x):
+        check_parameters(self)
         x_in = x
         x = self._as_input(x, "GroupNorm")
         if x.ndim < 2:

@@ -29,6 +29,9 @@ from .. import nn
 from .._checks import check_float_dtype, check_positive_int, ntuple, shape_str
 from .._geometry import window_output_size, window_span
 from ..functional.conv import parse_padding
+from ..functional.conv_transpose import check_output_padding, conv_transpose_output_shape
+from ..functional.padding import pad_output_shape
+from ..functional.upsample import check_options, interpolate_output_shape, shuffle_output_shape
 from ..functional.pool import _window_params
 
 __all__ = ["LayerSpec", "Window", "BranchSpec", "SpecMaker", "spec", "spec_of", "layer_class", "merge_shapes"]
@@ -37,6 +40,7 @@ __all__ = ["LayerSpec", "Window", "BranchSpec", "SpecMaker", "spec", "spec_of", 
 # Which arithmetic each layer type follows.
 _FAMILIES = {
     **{f"Conv{n}d": "conv" for n in (1, 2, 3)},
+    **{f"ConvTranspose{n}d": "convtranspose" for n in (1, 2, 3)},
     **{f"MaxPool{n}d": "maxpool" for n in (1, 2, 3)},
     **{f"AvgPool{n}d": "avgpool" for n in (1, 2, 3)},
     **{f"Adaptive{k}Pool{n}d": "adaptive" for k in ("Avg", "Max") for n in (1, 2, 3)},
@@ -45,7 +49,15 @@ _FAMILIES = {
     "Linear": "linear", "LayerNorm": "layernorm", "GroupNorm": "groupnorm", "LocalResponseNorm": "lrn",
     "PReLU": "prelu", "Maxout": "maxout", "Flatten": "flatten", "Unflatten": "unflatten",
     "Softmax": "softmax", "LogSoftmax": "softmax", "Softmin": "softmax",
+    "Upsample": "upsample", "UpsamplingNearest2d": "upsample", "UpsamplingBilinear2d": "upsample",
+    "PixelShuffle": "pixelshuffle", "PixelUnshuffle": "pixelshuffle",
+    **{f"{kind}Pad{n}d": "pad" for kind in ("Zero", "Constant", "Reflection", "Replication", "Circular")
+       for n in (1, 2, 3)},
 }
+# The mode of each padding layer (functional.pad's) and of the fixed-mode upsampling layers.
+_PAD_MODES = {"Zero": "constant", "Constant": "constant", "Reflection": "reflect", "Replication": "replicate",
+              "Circular": "circular"}
+_UPSAMPLING = {"UpsamplingNearest2d": ("nearest", None), "UpsamplingBilinear2d": ("bilinear", True)}
 # Layers whose output has the input's shape and whose every output element
 # depends only on the input element at the same place.
 _ELEMENTWISE = (
@@ -138,14 +150,23 @@ class LayerSpec:
         """The dtype of the parameters, or None for a layer without parameters."""
         return np.dtype(self.hparams["dtype"]) if self.parameter_shapes() else None
 
+    @property
+    def pad_mode(self) -> str:
+        """A padding layer's ``functional.pad`` mode (``"reflect"`` for ``ReflectionPad2d``, ...)."""
+        return _PAD_MODES[self.type_name[:self.type_name.index("Pad")]]
+
     def __repr__(self) -> str:
         """Like the layer's constructor call: required arguments, then those that differ from the defaults."""
         params = inspect.signature(getattr(nn, self.type_name)).parameters
         required = [name for name, p in params.items()
                     if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        defaults = spec(self.type_name, **{name: self.hparams[name] for name in required}).hparams
+        try:
+            defaults = spec(self.type_name, **{name: self.hparams[name] for name in required}).hparams
+        except ValueError:  # the defaults alone are no valid layer (Upsample needs a size or a scale factor)
+            defaults = {name: p.default for name, p in params.items() if p.default is not p.empty}
         args = [repr(self.hparams[name]) for name in required]
-        args += [f"{k}={v!r}" for k, v in self.hparams.items() if k not in required and v != defaults.get(k)]
+        args += [f"{k}={v!r}" for k, v in self.hparams.items()
+                 if k in params and k not in required and v != defaults.get(k)]
         return f"{self.type_name}({', '.join(args)})"
 
     # ------------------------------------------------------------------ parameters and buffers
@@ -154,6 +175,9 @@ class LayerSpec:
         hp, family = self.hparams, self.family
         if family == "conv":
             shapes = {"weight": (hp["out_channels"], hp["in_channels"] // hp["groups"], *hp["kernel_size"])}
+            channels = hp["out_channels"]
+        elif family == "convtranspose":  # PyTorch's layout: input channels first
+            shapes = {"weight": (hp["in_channels"], hp["out_channels"] // hp["groups"], *hp["kernel_size"])}
             channels = hp["out_channels"]
         elif family == "linear":
             shapes = {"weight": (hp["out_features"], hp["in_features"])}
@@ -201,6 +225,22 @@ class LayerSpec:
                     for k, s, p, d in zip(hp["kernel_size"], hp["stride"], hp["padding"], dilation)]
         raise ValueError(f"{self.type_name} has no sliding window")
 
+    # ------------------------------------------------------------------ mult-adds
+    def mult_adds(self, output_shape) -> int:
+        """torchinfo's multiply-add count of one call with the batched ``output_shape``.
+
+        Convolutions, transposed ones included: ``params * N * prod(out_spatial)``;
+        any other layer: ``params * N``. (For a transposed convolution this is
+        torchinfo's convention, not the work done: each input pixel stamps the
+        kernel once, ``C_in * C_out / groups * prod(k) * N * prod(in_spatial)``.)
+        """
+        params = sum(math.prod(s) for s in self.parameter_shapes().values())
+        if not params or not output_shape:
+            return 0
+        if self.family in ("conv", "convtranspose"):
+            return params * output_shape[0] * math.prod(output_shape[2:])
+        return params * output_shape[0]
+
     # ------------------------------------------------------------------ output shape
     def output_shape(self, input_shape) -> tuple:
         """The output shape for a batched ``input_shape``; ``ValueError`` if the layer cannot take it."""
@@ -236,6 +276,18 @@ def _conv_output(layer, shape):
     layer._check_rank(shape, (layer.nd + 2,), "(N, C, *spatial)")
     layer._check_channels(shape, layer.hparams["in_channels"], f"in_channels={layer.hparams['in_channels']}")
     return _windowed_output(layer, shape, layer.hparams["out_channels"])
+
+
+def _conv_transpose_output(layer, shape):
+    hp = layer.hparams
+    layer._check_rank(shape, (layer.nd + 2,), "(N, C, *spatial)")
+    layer._check_channels(shape, hp["in_channels"], f"in_channels={hp['in_channels']}")
+    out = conv_transpose_output_shape(shape[2:], hp["kernel_size"], hp["stride"], hp["padding"],
+                                      hp["output_padding"], hp["dilation"])
+    if min(out) < 1:
+        raise ValueError(f"{layer.type_name}: the output would be {' x '.join(map(str, out))} for input of shape "
+                         f"{shape_str(shape)}: (in - 1)·S - 2P + D(K-1) + output_padding + 1 < 1; use less padding")
+    return (shape[0], hp["out_channels"], *out)
 
 
 def _pool_output(layer, shape):
@@ -330,12 +382,35 @@ def _same_shape(layer, shape):
     return shape
 
 
+def _upsample_output(layer, shape):
+    hp = layer.hparams
+    try:
+        return interpolate_output_shape(shape, hp["size"], hp["scale_factor"], hp["mode"], hp["align_corners"],
+                                        hp["recompute_scale_factor"])
+    except ValueError as error:
+        raise ValueError(str(error).replace("interpolate:", f"{layer.type_name}:", 1)) from None
+
+
+def _pixelshuffle_output(layer, shape):
+    up = layer.type_name == "PixelShuffle"
+    factor = layer.hparams["upscale_factor" if up else "downscale_factor"]
+    return shuffle_output_shape(shape, factor, up, layer.type_name)
+
+
+def _pad_output(layer, shape):
+    try:
+        return pad_output_shape(shape, layer.hparams["padding"], layer.pad_mode, layer.hparams.get("value", 0.0))
+    except ValueError as error:
+        raise ValueError(str(error).replace("pad:", f"{layer.type_name}:", 1)) from None
+
+
 _OUTPUT_RULES = {
-    "conv": _conv_output, "maxpool": _pool_output, "avgpool": _pool_output, "adaptive": _adaptive_output,
+    "conv": _conv_output, "convtranspose": _conv_transpose_output, "maxpool": _pool_output, "avgpool": _pool_output, "adaptive": _adaptive_output,
     "linear": _linear_output, "batchnorm": _batchnorm_output, "instancenorm": _instancenorm_output,
     "layernorm": _layernorm_output, "groupnorm": _groupnorm_output, "lrn": _lrn_output, "prelu": _prelu_output,
     "maxout": _maxout_output, "flatten": _flatten_output, "unflatten": _unflatten_output,
     "softmax": _same_shape, "elementwise": _same_shape,
+    "upsample": _upsample_output, "pixelshuffle": _pixelshuffle_output, "pad": _pad_output,
 }
 
 
@@ -410,6 +485,26 @@ def _normalise(name: str, hp: dict) -> dict:
         if not isinstance(hp["padding"], str):
             hp["padding"] = ntuple(hp["padding"], nd, name, "padding", minimum=0)
         hp["bias"] = bool(hp["bias"])
+    elif family == "convtranspose":
+        for key in ("in_channels", "out_channels", "groups"):
+            hp[key] = check_positive_int(hp[key], name, key)
+        for key in ("in_channels", "out_channels"):
+            if hp[key] % hp["groups"]:
+                raise ValueError(f"{name}: {key} ({hp[key]}) must be divisible by groups ({hp['groups']})")
+        for key, low in (("kernel_size", 1), ("stride", 1), ("dilation", 1), ("padding", 0), ("output_padding", 0)):
+            hp[key] = ntuple(hp[key], nd, name, key, minimum=low)
+        check_output_padding(hp["output_padding"], hp["stride"], hp["dilation"], name)
+        hp["bias"] = bool(hp["bias"])
+    elif family == "upsample":
+        if name in _UPSAMPLING:
+            hp["mode"], hp["align_corners"] = _UPSAMPLING[name]
+            hp.setdefault("recompute_scale_factor", None)
+        hp["align_corners"] = check_options(hp["size"], hp["scale_factor"], hp["mode"], hp["align_corners"],
+                                            hp["recompute_scale_factor"], name)
+    elif family == "pad":
+        if isinstance(hp["padding"], (int, np.integer)) and not isinstance(hp["padding"], bool):
+            hp["padding"] = (int(hp["padding"]),) * (2 * nd)
+        hp["padding"] = ntuple(hp["padding"], 2 * nd, name, "padding")
     elif family in ("maxpool", "avgpool"):
         dilation = hp.get("dilation", 1)
         kernel, stride, padding, dilation = _window_params(nd, hp["kernel_size"], hp["stride"], hp["padding"],

@@ -341,15 +341,76 @@ def _explain_layer(layer: LayerSpec, input_shape: tuple) -> LayerExplanation:
     params, params_text = _params_text(layer)
     buffers = sum(math.prod(s) for s in layer.buffer_shapes().values())
     macs, macs_text = _mult_adds_text(layer, out, params)
+    if family == "convtranspose":
+        axes, more_notes = _transpose_axes(layer, batched, out)
+        notes += more_notes
     if family == "conv":
         c_in = layer.hparams["in_channels"]
         im2col = (c_in * math.prod(layer.hparams["kernel_size"]), math.prod(out[2:]))
+    if family == "upsample":
+        notes += _upsample_notes(layer, batched, out)
     if family == "adaptive":
         notes.append("adaptive pooling: output i along an axis of n inputs and m outputs averages/maxes inputs "
                      "floor(i·n/m) to ceil((i+1)·n/m) - 1, windows that are all alike only when m divides n")
     rf = _update(_start(len(batched) - 2), layer, batched)
     return LayerExplanation(layer, input_shape, out[1:], axes, params, params_text, buffers, macs, macs_text, rf,
                             im2col, notes)
+
+
+def _transpose_axes(layer: LayerSpec, batched: tuple, out: tuple) -> tuple:
+    """The per-axis arithmetic of a transposed convolution, and notes on output_padding and its columns."""
+    hp = layer.hparams
+    axes, notes = [], []
+    for name, size, k, s, p, op, d, o in zip(_AXIS_NAMES[layer.nd], batched[2:], hp["kernel_size"], hp["stride"],
+                                             hp["padding"], hp["output_padding"], hp["dilation"], out[2:]):
+        text = (f"{name}_out = ({name}_in - 1)·S - 2P + D(K-1) + output_padding + 1 = "
+                f"({size} - 1)·{s} - 2·{p} + {d}·({k}-1) + {op} + 1 = {o}")
+        axes.append(AxisArithmetic(name, size, Window(k, s, (p, p), d), o, text))
+        if s > 1:
+            low = o - op
+            sizes = ", ".join(str(low + i) for i in range(s))
+            choices = ", ".join(f"{i} gives {low + i}" for i in range(s))
+            notes.append(
+                f"{name}: a convolution with stride {s} (kernel {k}, padding {p}, dilation {d}) maps each of the "
+                f"sizes {sizes} to {size} (floor((n + 2·{p} - {d}·({k}-1) - 1)/{s}) + 1 = {size}), so its "
+                f"transpose must be told which one to give back: output_padding {choices} (here {op}: {o}); "
+                "forward(x, output_size=...) works it out from the size wanted"
+            )
+    c_out, k = hp["out_channels"], math.prod(hp["kernel_size"])
+    positions = math.prod(batched[2:])
+    notes.append(f"computed as the adjoint of a convolution: columns W^T·x of C_out·prod(K) x prod(in) = "
+                 f"{c_out * k:,} x {positions:,} per sample, added onto the output by col2im (each input pixel "
+                 f"stamps the kernel, scaled by its value, {'x'.join(map(str, hp['stride']))} pixels from its "
+                 "neighbour's stamp)")
+    return axes, notes
+
+
+def _upsample_notes(layer: LayerSpec, batched: tuple, out: tuple) -> list:
+    """How each output size follows, and where each output pixel reads the input."""
+    hp = layer.hparams
+    names = _AXIS_NAMES[len(batched) - 2]
+    notes = []
+    factors = hp["scale_factor"]
+    for i, (name, n, m) in enumerate(zip(names, batched[2:], out[2:])):
+        if factors is None:
+            notes.append(f"{name}_out = size = {m}; scale = {name}_in / {name}_out = {n}/{m}")
+            continue
+        f = factors[i] if isinstance(factors, tuple) else factors
+        scale = f"{n}/{m}" if hp["recompute_scale_factor"] else f"1/{f:g}"
+        notes.append(f"{name}_out = floor({name}_in · scale_factor) = floor({n} · {f:g}) = {m}; scale = {scale}")
+    mode = hp["mode"]
+    if mode == "nearest":
+        notes.append("nearest: output i copies input floor(i · scale) (no half-pixel shift)")
+    elif mode == "nearest-exact":
+        notes.append("nearest-exact: output i copies input floor((i + 0.5) · scale), the pixel under its centre")
+    elif hp["align_corners"]:
+        notes.append(f"{mode}, align_corners=True: output i reads input i · (in - 1)/(out - 1) (first and last "
+                     "pixel centres aligned) and mixes the two pixels around it")
+    else:
+        notes.append(f"{mode}: output i reads input (i + 0.5) · scale - 0.5 (pixel centres aligned, clamped at 0) "
+                     "and mixes the two pixels around it; the backward pass sends each gradient back with the "
+                     "same two weights")
+    return notes
 
 
 def _axis_text(axis: str, size: int, w: Window, out: int) -> str:
@@ -374,6 +435,11 @@ def _params_text(layer: LayerSpec) -> tuple:
         k = hp["kernel_size"]
         formula = f"C_out·(C_in/groups)·{_KERNEL_SYMBOLS[layer.nd]}" + (" + C_out" if hp["bias"] else "")
         numbers = (f"{hp['out_channels']}·({hp['in_channels']}/{hp['groups']})·" + "·".join(map(str, k))
+                   + (f" + {hp['out_channels']}" if hp["bias"] else ""))
+    elif family == "convtranspose":
+        k = hp["kernel_size"]
+        formula = f"C_in·(C_out/groups)·{_KERNEL_SYMBOLS[layer.nd]}" + (" + C_out" if hp["bias"] else "")
+        numbers = (f"{hp['in_channels']}·({hp['out_channels']}/{hp['groups']})·" + "·".join(map(str, k))
                    + (f" + {hp['out_channels']}" if hp["bias"] else ""))
     elif family == "linear":
         formula = "out·in" + (" + out" if hp["bias"] else "")
@@ -407,6 +473,17 @@ def _mult_adds_text(layer: LayerSpec, out: tuple, params: int) -> tuple:
                    + "·".join(map(str, hp["kernel_size"])) + (" + 1)" if hp["bias"] else ")"))
         return count, (f"{formula} = {numbers} = {count:,}\n(one multiply-add per weight tap"
                        + (", plus one add for the bias)" if hp["bias"] else ")"))
+    if layer.family == "convtranspose":
+        count = layer.mult_adds(out)
+        axes = "·".join(a + "_out" for a in _AXIS_NAMES[layer.nd])
+        hp = layer.hparams
+        taps = hp["in_channels"] * hp["out_channels"] // hp["groups"] * math.prod(hp["kernel_size"])
+        pixels = _prod_in(layer, out)
+        bias_adds = f", plus {math.prod(out[1:]):,} bias adds" if hp["bias"] else ""
+        return count, (f"parameters·{axes} = {params:,}·{'·'.join(map(str, out[2:]))} = {count:,}\n"
+                       f"(summary's and torchinfo's convention for every convolution; the layer really does one "
+                       f"multiply-add per weight tap per input pixel, C_in·(C_out/groups)·prod(K)·prod(in) = "
+                       f"{taps:,}·{pixels:,} = {taps * pixels:,}{bias_adds})")
     if params:
         rows = math.prod(out[:-1]) if layer.family == "linear" else 1
         if layer.family == "linear" and rows > 1:
@@ -419,6 +496,14 @@ def _mult_adds_text(layer: LayerSpec, out: tuple, params: int) -> tuple:
 
 
 # ---------------------------------------------------------------------------- the receptive-field recurrence
+def _prod_in(layer: LayerSpec, out: tuple) -> int:
+    """Input pixels per channel of a transposed convolution, worked back from its output."""
+    hp = layer.hparams
+    sizes = [(o - op - 1 + 2 * p - d * (k - 1)) // s + 1 for o, k, s, p, op, d in
+             zip(out[2:], hp["kernel_size"], hp["stride"], hp["padding"], hp["output_padding"], hp["dilation"])]
+    return math.prod(sizes)
+
+
 def _start(nd: int) -> ReceptiveField:
     return ReceptiveField("local", (1,) * nd, (1,) * nd, (0.0,) * nd)
 
@@ -439,6 +524,16 @@ def _update(rf: ReceptiveField, layer: LayerSpec | None, in_shape: tuple) -> Rec
         return ReceptiveField("global") if (dim % len(in_shape)) >= 2 else rf
     if family == "adaptive":
         return _adaptive_update(rf, layer, in_shape)
+    if family in ("convtranspose", "upsample", "pixelshuffle") or (family == "pad" and layer.pad_mode != "constant"):
+        # Neighbouring outputs see different inputs by their phase (transposed convolution, upsampling,
+        # pixel shuffle), or border outputs copy pixels from elsewhere (reflect, replicate, circular):
+        # no single window describes it.
+        return ReceptiveField("unknown")
+    if family == "pad":  # a constant border: a 1-pixel window with that padding (negative: a crop)
+        pads = layer.hparams["padding"]
+        windows = [Window(1, 1, (pads[2 * i], pads[2 * i + 1])) for i in reversed(range(len(pads) // 2))]
+        return _apply_windows(rf, windows[-len(rf.size):]) if len(windows) <= len(rf.size) else ReceptiveField(
+            "unknown")
     if family not in ("conv", "maxpool", "avgpool") or rf.kind != "local":
         return rf
     windows = layer.windows(in_shape[2:])

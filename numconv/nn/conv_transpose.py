@@ -1,0 +1,207 @@
+"""Transposed convolution layers: ``ConvTranspose1d``, ``ConvTranspose2d``, ``ConvTranspose3d``, as in ``torch.nn``.
+
+All three share ``_ConvTransposeNd``: it owns the weight (C_in, C_out / groups,
+*k) and bias, checks the constructor arguments, turns ``forward``'s
+``output_size`` into an ``output_padding``, and calls the one N-d functional
+transposed convolution (``numconv.functional.conv_transpose``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import FLOAT_DTYPES, as_float_array, check_positive_int, ntuple
+from ..functional.conv_transpose import (
+    _conv_transpose_nd,
+    _conv_transpose_nd_backward,
+    check_output_padding,
+    output_padding_for_size,
+)
+from ..init import default_layer_init_
+from .conv import _ConvNd
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+
+
+class _ConvTransposeNd(_ConvNd):
+    """Shared body of ``ConvTranspose1d/2d/3d``; ``_nd`` is the number of spatial axes.
+
+    A kind of ``_ConvNd``, as in PyTorch (tools that treat every convolution
+    alike, such as ``summary``'s mult-add count, see it as one), with its own
+    constructor, passes and weight layout.
+    """
+
+    _nd = 0
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", dtype=np.float32):
+        Module.__init__(self)  # not _ConvNd's: the arguments and the weight layout differ
+        where = type(self).__name__
+        nd = self._nd
+        in_channels = check_positive_int(in_channels, where, "in_channels")
+        out_channels = check_positive_int(out_channels, where, "out_channels")
+        groups = check_positive_int(groups, where, "groups")
+        if in_channels % groups:
+            raise ValueError(f"{where}: in_channels ({in_channels}) must be divisible by groups ({groups})")
+        if out_channels % groups:
+            raise ValueError(f"{where}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+        if padding_mode != "zeros":
+            raise ValueError(f"{where}: only padding_mode='zeros' is supported for transposed convolutions (as in "
+                             f"PyTorch), got padding_mode={padding_mode!r}")
+        if isinstance(padding, str):
+            raise ValueError(f"{where}: padding must be an int or a tuple of {nd} ints for transposed convolutions "
+                             f"(no 'same' or 'valid', as in PyTorch), got {padding!r}")
+        if np.dtype(dtype) not in FLOAT_DTYPES:
+            raise TypeError(f"{where}: expected dtype float32 or float64, got {np.dtype(dtype)}")
+        self.kernel_size = ntuple(kernel_size, nd, where, "kernel_size", minimum=1)
+        self.stride = ntuple(stride, nd, where, "stride", minimum=1)
+        self.padding = ntuple(padding, nd, where, "padding", minimum=0)
+        self.output_padding = ntuple(output_padding, nd, where, "output_padding", minimum=0)
+        self.dilation = ntuple(dilation, nd, where, "dilation", minimum=1)
+        check_output_padding(self.output_padding, self.stride, self.dilation, where)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.groups = groups
+        self.padding_mode = padding_mode
+        self.weight = Parameter(np.empty((in_channels, out_channels // groups, *self.kernel_size), dtype=dtype))
+        if bias:
+            self.bias = Parameter(np.empty(out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight.shape[1] * prod(k).
+
+        (PyTorch computes the fan from the weight as if it were a convolution's,
+        so for a transposed convolution it is ``C_out / groups * prod(k)``.)
+        """
+        default_layer_init_(self.weight, self.bias)
+
+    def forward(self, x, output_size=None):
+        """Transposed-convolve ``x`` of shape (N, C_in, *spatial) or (C_in, *spatial).
+
+        ``output_size`` (optional) asks for a particular output size (spatial
+        sizes, or the whole shape); the ``output_padding`` that reaches it is
+        worked out per call, as PyTorch does.
+        """
+        where = type(self).__name__
+        x = as_float_array(x, where)
+        in_dtype = x.dtype  # dx goes back in the caller's precision
+        x = self._as_input(x, where)
+        output_padding = self.output_padding
+        if output_size is not None and x.ndim in (self._nd + 1, self._nd + 2):
+            output_padding = output_padding_for_size(output_size, x.shape, self.kernel_size,
+                                                     self.stride, self.padding, self.dilation, where)
+        bias = None if self.bias is None else self.bias.data
+        out, cache = _conv_transpose_nd(self._nd, where, x, self.weight.data, bias, self.stride, self.padding,
+                                        output_padding, self.groups, self.dilation)
+        self._keep((cache, in_dtype))
+        return out
+
+    def backward(self, grad_output):
+        """Return dL/dx (in the input's dtype); add dL/dweight and dL/dbias into the parameters' ``grad``."""
+        cache, in_dtype = self._take()
+        dx, dweight, dbias = _conv_transpose_nd_backward(grad_output, cache, f"{type(self).__name__}.backward")
+        self.weight.accumulate_grad(dweight)
+        if self.bias is not None:
+            self.bias.accumulate_grad(dbias)
+        return dx.astype(in_dtype, copy=False)
+
+    def extra_repr(self) -> str:
+        # The same text as torch.nn.ConvTranspose*d: options appear only when they differ from the default.
+        nd = self._nd
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * nd:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * nd:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * nd:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution layer, as ``torch.nn.ConvTranspose1d``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (int,)
+    stride, padding, output_padding, dilation : int or (int,)
+    groups : int
+    bias : bool
+    padding_mode : 'zeros' (the only mode PyTorch supports here)
+    dtype : float32 (default) or float64
+
+    Shapes
+    ------
+    input (N, C_in, L) or (C_in, L) -> output (N, C_out, L_out) or (C_out, L_out), with
+    ``L_out = (L - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1``.
+    ``weight`` is (C_in, C_out / groups, kL); ``bias`` is (C_out,).
+    """
+
+    _nd = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution layer, as ``torch.nn.ConvTranspose2d``.
+
+    The adjoint of ``Conv2d`` with the same arguments: it maps an output-sized
+    array back to an input-sized one (the gradient a ``Conv2d`` sends to its
+    input is exactly this layer's forward pass), which makes it the learned
+    upsampling of decoders and U-Nets.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (int, int)
+    stride, padding, output_padding, dilation : int or (int, int)
+        ``output_padding`` must be smaller than the stride or the dilation.
+    groups : int
+    bias : bool
+    padding_mode : 'zeros' (the only mode PyTorch supports here)
+    dtype : float32 (default) or float64
+
+    Shapes
+    ------
+    input (N, C_in, H, W) or (C_in, H, W) -> output (N, C_out, H_out, W_out) or without N, with
+    ``H_out = (H - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1`` (same for W).
+    ``weight`` is (C_in, C_out / groups, kH, kW); ``bias`` is (C_out,).
+
+    Examples
+    --------
+    >>> up = ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1)
+    >>> up(np.zeros((1, 8, 14, 14), dtype=np.float32)).shape
+    (1, 4, 28, 28)
+    """
+
+    _nd = 2
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution layer, as ``torch.nn.ConvTranspose3d``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (int, int, int)
+    stride, padding, output_padding, dilation : int or (int, int, int)
+    groups : int
+    bias : bool
+    padding_mode : 'zeros'
+    dtype : float32 (default) or float64
+
+    Shapes
+    ------
+    input (N, C_in, D, H, W) or (C_in, D, H, W) -> output (N, C_out, D_out, H_out, W_out) or without N.
+    ``weight`` is (C_in, C_out / groups, kD, kH, kW); ``bias`` is (C_out,).
+    """
+
+    _nd = 3
