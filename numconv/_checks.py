@@ -178,6 +178,17 @@ def check_parameters(module) -> None:
                     f"{where}: {first[0]} '{first[1]}' is {first[2]} but {kind} '{name}' is {data.dtype}; a layer "
                     f"computes in one dtype (an array of another was assigned to .data?): assign arrays of the "
                     f"layer's dtype, or convert the whole layer with .to(np.float32) or .to(np.float64)")
+    # The layer's dtype is the one it was built or last converted (``.to``) with: this also catches a
+    # layer with a single parameter whose ``.data`` was replaced by an array of the other precision.
+    if first is not None:
+        expected = module.__dict__.get("_dtype")
+        if expected is None:
+            object.__setattr__(module, "_dtype", first[2])
+        elif first[2] != expected:
+            raise TypeError(
+                f"{where}: {first[0]} '{first[1]}' is {first[2]} but the layer is {expected} (an array of another "
+                f"dtype was assigned to .data?): assign arrays of the layer's dtype, or convert the whole layer "
+                f"with .to(np.{first[2]})")
 
 
 def check_positive_int(value, where: str, name: str, minimum: int = 1) -> int:

@@ -55,6 +55,8 @@ DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagra
 NATIVE_28 = ("resnet8", "resnet20", "googlenetmini")
 # ImageNet-sized networks: `numconv summary` describes them, but they do not fit 28 x 28 images.
 IMAGENET_MODELS = ("alexnet", "zfnet", "vgg11", "vgg16", "resnet18", "resnet34")
+# Image-to-image networks: trained on images, not labels (scripts/train_denoise.py trains the autoencoder).
+IMAGE_TO_IMAGE = ("autoencoder", "unetmini")
 
 
 def transform_settings(dataset: str, model: str = "lenet5") -> dict:
@@ -111,6 +113,9 @@ def _model_kwargs(model: str, dataset: str) -> dict:
         raise CLIError(f"{key} is an ImageNet network (224 x 224 colour input); the data sets here are 28 x 28 "
                        f"grayscale: train {', '.join(NATIVE_28)}, lenet5, simplecnn or vgg instead "
                        f"(`numconv summary {key}` shows its layers)")
+    if key in IMAGE_TO_IMAGE:
+        raise CLIError(f"{key} maps images to images, and numconv train fits classifiers; "
+                       "scripts/train_denoise.py trains the autoencoder to remove noise")
     kwargs = {"num_classes": len(DATASETS[dataset][2])}
     if key in ("simplecnn", "vgg"):
         kwargs.update(in_channels=1, input_size=32)

@@ -104,8 +104,8 @@ def test_small_vgg_shapes_and_keys():
 
 
 def test_registry():
-    assert models.available() == ["alexnet", "googlenetmini", "lenet5", "resnet18", "resnet20", "resnet34", "resnet8",
-                                  "simplecnn", "vgg", "vgg11", "vgg16", "zfnet"]
+    assert models.available() == ["alexnet", "autoencoder", "googlenetmini", "lenet5", "resnet18", "resnet20",
+                                  "resnet34", "resnet8", "simplecnn", "unetmini", "vgg", "vgg11", "vgg16", "zfnet"]
     assert isinstance(get_model("lenet5"), LeNet5)
     assert isinstance(get_model("LeNet-5", activation="relu"), LeNet5)
     assert isinstance(get_model("simple_cnn", input_size=32), SimpleCNN)

@@ -305,7 +305,7 @@ def test_cli_summary(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["summary", "resnet"], "unknown model 'resnet'; available: alexnet, googlenetmini, lenet5"),
+    (["summary", "resnet"], "unknown model 'resnet'; available: alexnet, autoencoder, googlenetmini"),
     (["summary", "lenet5", "--input", "1xax32"], "--input: expected non-negative integers"),
     (["summary", "lenet5", "--input", "3x32x32"], "expected input with 1 channels"),
     (["summary", "lenet5", "--batch-size", "0"], "--batch-size must be at least 1"),

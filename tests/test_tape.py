@@ -803,3 +803,23 @@ def test_summary_shows_custom_forward_reused_layers_and_branches():
     branches = numconv.summary(inception(3), (3, 6, 6), print_table=False)
     assert [r.output_shape for r in branches.rows][0] == (1, 14, 6, 6)
     assert {r.path for r in branches.rows} >= {"0", "1.2", "2.2", "3.1"}
+
+
+def test_a_refused_backward_keeps_its_forward_for_a_retry():
+    loss_fn = nn.MSELoss()
+    pred, target = np.ones((2, 3)), np.zeros((2, 3))
+    loss = loss_fn(pred, target)
+    with pytest.raises(TypeError):
+        loss_fn.backward(loss)  # the natural guess from loss.backward(): refused before anything is used
+    np.testing.assert_allclose(loss_fn.backward(), np.full((2, 3), 2 / 6))
+
+
+def test_a_single_parameter_layer_refuses_data_of_the_other_precision():
+    layer = nn.Linear(3, 2, bias=False)
+    x = np.ones((1, 3), dtype=np.float32)
+    layer(x)
+    layer.weight.data = layer.weight.data.astype(np.float64)  # not a conversion of the layer
+    with pytest.raises(TypeError, match=r"Linear: parameter 'weight' is float64 but the layer is float32"):
+        layer(x)
+    layer.double()  # a conversion: fine, and the output follows
+    assert layer(x).dtype == np.float64

@@ -57,6 +57,9 @@ CASES = {
     "resnet20_28": (lambda: models.resnet20(), lambda: tz.SmallResNet(3), (2, 1, 28, 28)),
     "googlenet_mini": (lambda: models.googlenet_mini(dropout=0.0), lambda: tz.GoogLeNetMini(dropout=0.0),
                        (2, 1, 28, 28)),
+    "unet_mini": (lambda: models.unet_mini(), lambda: tz.UNetMini(), (2, 1, 28, 28)),
+    "unet_mini_rgb_32": (lambda: models.unet_mini(3, 5, 8, 32), lambda: tz.UNetMini(3, 5, 8), (2, 3, 32, 32)),
+    "autoencoder": (lambda: models.autoencoder(), lambda: tz.autoencoder(), (2, 1, 28, 28)),
 }
 SLOW_CASES = {
     "alexnet": (lambda: models.AlexNet(num_classes=10, hidden=64, dropout=0.0),
@@ -174,6 +177,8 @@ def test_summary_cli_does_not_build_large_models(capsys):
 
 @pytest.mark.parametrize("make, shape", [
     (lambda: models.resnet8(), (2, 1, 28, 28)),
+    (lambda: models.unet_mini(), (2, 1, 28, 28)),
+    (lambda: models.autoencoder(), (2, 1, 28, 28)),
     (lambda: models.googlenet_mini(), (2, 1, 28, 28)),
     (lambda: models.vgg11(num_classes=10, hidden=16), (1, 3, 32, 32)),
 ])
@@ -205,13 +210,15 @@ def test_to_torch_twin_trains_like_the_model():
     compare(models.resnet8(), to_torch(models.resnet8()), (2, 1, 28, 28))
 
 
-@pytest.mark.parametrize("name", ["resnet8", "resnet20", "googlenet_mini", "alexnet", "vgg11"])
+@pytest.mark.parametrize("name", ["resnet8", "resnet20", "googlenet_mini", "alexnet", "vgg11", "unet_mini",
+                                  "autoencoder"])
 def test_registered_by_name(name):
     assert models.available().count(name.replace("_", "")) == 1
     assert models._canonical(name) is not None
 
 
-@pytest.mark.parametrize("make", [lambda: models.resnet8(), lambda: models.googlenet_mini()])
+@pytest.mark.parametrize("make", [lambda: models.resnet8(), lambda: models.googlenet_mini(),
+                                  lambda: models.unet_mini(width=4), lambda: models.autoencoder(channels=(2, 3))])
 def test_gradcheck(make):
     """Finite differences agree with the tape's backward through the whole model (eval: batch norm fixed)."""
     numconv.manual_seed(1)
@@ -219,3 +226,35 @@ def test_gradcheck(make):
     x = np.random.default_rng(1).standard_normal((1, 1, 12, 12))
     report = numconv.gradcheck(model, x, max_checks=15)
     assert report.passed, str(report)
+
+
+@pytest.mark.slow
+def test_numconv_train_resnet8(tmp_path, capsys):
+    """`numconv train --model resnet8` trains on the 28 x 28 sample images (no padding) and saves a checkpoint."""
+    from numconv.checkpoint import load_checkpoint
+    from numconv.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--model", "resnet8", "--epochs", "1", "--limit-train", "128", "--limit-test", "64",
+                 "--no-progress", "--out", str(out)]) == 0
+    assert "resnet8: 77,754 parameters" in capsys.readouterr().out
+    config = load_checkpoint(str(out / "best.npz")).config
+    assert config["model"] == {"name": "resnet8", "kwargs": {"num_classes": 10, "in_channels": 1, "input_size": 28}}
+    assert config["data"]["transform"]["pad"] == 0
+    assert main(["eval", str(out / "best.npz"), "--limit-test", "32"]) == 0
+
+
+def test_numconv_train_refuses_imagenet_models(capsys):
+    from numconv.cli import main
+
+    assert main(["train", "--model", "vgg16", "--epochs", "1"]) == 2
+    assert "ImageNet network" in capsys.readouterr().err
+
+
+def test_unet_and_autoencoder_keep_the_image_size():
+    assert models.unet_mini(out_channels=3)(np.zeros((1, 1, 28, 28), np.float32)).shape == (1, 3, 28, 28)
+    assert models.autoencoder()(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 1, 28, 28)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        models.unet_mini()(np.zeros((1, 1, 30, 30), np.float32))
+    assert list(models.unet_mini().state_dict())[:2] == ["enc1.0.weight", "enc1.1.weight"]
+    assert "up2.weight" in models.unet_mini().state_dict()

@@ -22,18 +22,19 @@ from .alexnet import AlexNet, ZFNet, describe_alexnet, describe_zfnet
 from .googlenet import GoogLeNetMini, Inception, googlenet_mini
 from .lenet import LeNet5
 from .simple_cnn import SimpleCNN
+from .unet import Autoencoder, UNetMini, autoencoder, unet_mini
 from .resnet import BasicBlock, ResNet, SmallResNet, describe_resnet, resnet8, resnet18, resnet20, resnet34
 from .vgg import VGG, SmallVGG, describe_vgg, vgg11, vgg16
 
 __all__ = ["LeNet5", "SimpleCNN", "SmallVGG", "AlexNet", "ZFNet", "VGG", "vgg11", "vgg16", "GoogLeNetMini",
            "Inception", "googlenet_mini", "BasicBlock", "ResNet", "SmallResNet", "resnet8", "resnet18",
-           "resnet20", "resnet34", "get_model", "available", "MODELS"]
+           "resnet20", "resnet34", "UNetMini", "unet_mini", "Autoencoder", "autoencoder", "get_model", "available", "MODELS"]
 
 MODELS = {"lenet5": LeNet5, "simplecnn": SimpleCNN, "vgg": SmallVGG, "alexnet": AlexNet, "zfnet": ZFNet,
           "vgg11": vgg11, "vgg16": vgg16, "googlenetmini": googlenet_mini, "resnet8": resnet8, "resnet20": resnet20,
-          "resnet18": resnet18, "resnet34": resnet34}
+          "resnet18": resnet18, "resnet34": resnet34, "unetmini": unet_mini, "autoencoder": autoencoder}
 _ALIASES = {"lenet": "lenet5", "smallvgg": "vgg", "vggnet": "vgg", "googlenet": "googlenetmini",
-            "inception": "googlenetmini"}
+            "inception": "googlenetmini", "unet": "unetmini"}
 
 
 # The large networks, also described as shape-only trees (``describe(make, **kwargs)``) with their input

@@ -313,6 +313,7 @@ class Module:
         if dtype not in FLOAT_DTYPES:
             raise TypeError(f"{type(self).__name__}.to: expected float32 or float64, got {dtype}")
         for m in self.modules():
+            object.__setattr__(m, "_dtype", dtype)  # what the layer's parameters are checked against when it runs
             for p in m._parameters.values():
                 if p is not None:
                     p.to(dtype)

@@ -320,7 +320,9 @@ def run_backward(module, backward, grads, kwargs):
     try:
         result = backward(module, *grads, **kwargs)
     except BaseException:
-        if not call.traced or call.started:  # a replay refused before it began keeps its tape for a retry
+        # A backward refused before it used anything (a replay that had not begun, a layer that had not taken
+        # its cache) keeps its forward for a corrected retry; otherwise the forward is spent.
+        if (call.started if call.traced else call.cache is None):
             _finish(call)
         raise
     finally:
