@@ -209,6 +209,14 @@ def check_probability(value, where: str, name: str = "p") -> float:
     return float(value)
 
 
+def check_float_dtype(dtype, where: str) -> np.dtype:
+    """Return ``np.dtype(dtype)``, raising ``TypeError`` unless it is float32 or float64."""
+    dtype = np.dtype(dtype)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{where}: expected dtype float32 or float64, got {dtype}")
+    return dtype
+
+
 def check_number(value, where: str, name: str, minimum: float | None = None, *, keep: bool = False):
     """Return a real hyper-parameter as a Python float, raising ``TypeError`` unless it is a number.
 
@@ -233,7 +241,9 @@ def check_flag(value, where: str, name: str) -> bool:
 def check_choice(value, where: str, name: str, choices):
     """Return ``value``, raising ``ValueError`` unless it is one of ``choices``."""
     if isinstance(value, (list, dict, set)) or value not in choices:
-        raise ValueError(f"{where}: expected {name} to be one of {', '.join(map(repr, choices))}, got {value!r}")
+        names = [repr(c) for c in choices]
+        listed = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+        raise ValueError(f"{where}: expected {name} to be one of {listed}, got {value!r}")
     return value
 
 

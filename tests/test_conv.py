@@ -14,7 +14,7 @@ from numconv import functional as F
 from numconv.reference.conv import conv_nd_naive, conv_nd_naive_backward
 
 torch = pytest.importorskip("torch")
-from parity import check_op, rel_error  # noqa: E402
+from parity import check_op, rel_error, upstream_rng  # noqa: E402
 
 TF = torch.nn.functional
 CONV = {1: (F.conv1d, F.conv1d_backward, TF.conv1d), 2: (F.conv2d, F.conv2d_backward, TF.conv2d),
@@ -127,7 +127,7 @@ def test_fast_path_equals_naive_reference(case, seed):
     out, cache = op(x, w, b, **kwargs, algorithm="im2col")
     expected = conv_nd_naive(x, w, b, **kwargs)
     assert rel_error(out, expected) <= 1e-12
-    dout = np.random.default_rng(seed + 1).standard_normal(out.shape)
+    dout = upstream_rng(seed).standard_normal(out.shape)
     dx, dw, db = op_backward(dout, cache)
     dx_ref, dw_ref, db_ref = conv_nd_naive_backward(dout, x, w, **kwargs)
     assert rel_error(dx, dx_ref) <= 1e-12
@@ -149,7 +149,7 @@ def test_naive_reference_matches_torch(nd):
     t_out = CONV[nd][2](tx, tw, tb, **kwargs)
     out = conv_nd_naive(x, w, b, **kwargs)
     assert rel_error(out, t_out.detach().numpy()) <= 1e-12
-    dout = rng.standard_normal(out.shape)
+    dout = upstream_rng(nd).standard_normal(out.shape)
     t_out.backward(torch.from_numpy(dout))
     for ours, theirs in zip(conv_nd_naive_backward(dout, x, w, **kwargs), (tx, tw, tb)):
         assert rel_error(ours, theirs.grad.numpy()) <= 1e-12
@@ -238,7 +238,7 @@ def test_backward_does_not_touch_dout_and_can_run_twice():
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     out, cache = F.conv2d(x, w, b, stride=2, padding=2, padding_mode="reflect")
-    dout = rng.standard_normal(out.shape)
+    dout = upstream_rng(0).standard_normal(out.shape)
     kept = dout.copy()
     first = F.conv2d_backward(dout, cache)
     np.testing.assert_array_equal(dout, kept)
@@ -262,71 +262,79 @@ def test_algorithm_keyword():
 
 
 # ---------------------------------------------------------------------------------------------- errors
-def test_conv_errors_name_shapes():
-    x = np.zeros((8, 3, 28, 28))
-    w = np.zeros((16, 3, 5, 5))
-    with pytest.raises(ValueError, match=r"conv2d: expected a 3-D or 4-D input \(C, H, W\) or \(N, C, H, W\), "
-                                         r"got shape \(28, 28\) \(2-D\)"):
-        F.conv2d(np.zeros((28, 28)), w)
-    with pytest.raises(ValueError, match=r"conv1d: expected a 2-D or 3-D input \(C, L\) or \(N, C, L\)"):
-        F.conv1d(np.zeros((1, 2, 3, 4)), np.zeros((1, 2, 1)))
-    with pytest.raises(ValueError, match=r"conv3d: expected a 5-D weight \(out_channels, in_channels/groups, "
-                                         r"kD, kH, kW\), got shape \(16, 3, 5, 5\)"):
-        F.conv3d(np.zeros((1, 3, 5, 5, 5)), w)
-    with pytest.raises(ValueError, match=r"conv2d: expected input with 3 channels \(weight has shape "
-                                         r"\(16, 3, 5, 5\)\), got input of shape \(8, 1, 28, 28\)"):
-        F.conv2d(np.zeros((8, 1, 28, 28)), w)
-    with pytest.raises(ValueError, match=r"expected input with 3 channels .* got input of shape \(1, 28, 28\)"):
-        F.conv2d(np.zeros((1, 28, 28)), w)  # unbatched: the message shows the shape as given
-    with pytest.raises(ValueError, match=r"expected input with 6 channels \(weight has shape \(4, 3, 3, 3\), "
-                                         r"groups=2\), got input of shape \(1, 4, 5, 5\)"):
-        F.conv2d(np.zeros((1, 4, 5, 5)), np.zeros((4, 3, 3, 3)), groups=2)
-    with pytest.raises(ValueError, match=r"input channels \(3\) must be divisible by groups \(2\)"):
-        F.conv2d(np.zeros((1, 3, 5, 5)), np.zeros((4, 1, 3, 3)), groups=2)
-    with pytest.raises(ValueError, match=r"out_channels \(3, from weight of shape \(3, 2, 3, 3\)\) must be divisible "
-                                         r"by groups \(2\)"):
-        F.conv2d(np.zeros((1, 4, 5, 5)), np.zeros((3, 2, 3, 3)), groups=2)
-    with pytest.raises(ValueError, match=r"groups >= 1, got 0"):
-        F.conv2d(x, w, groups=0)
-    with pytest.raises(ValueError, match=r"conv2d: kernel size \(5, 5\) with dilation \(1, 1\) spans 5 pixels, "
-                                         r"but the padded input is only 4 x 4"):
-        F.conv2d(np.zeros((1, 3, 4, 4)), w)
-    with pytest.raises(ValueError, match=r"kernel size \(5, 5\) with dilation \(2, 1\) spans 9 x 5 pixels, "
-                                         r"but the padded input is only 10 x 4"):
-        F.conv2d(np.zeros((1, 3, 8, 2)), w, padding=1, dilation=(2, 1))
-    with pytest.raises(ValueError, match="stride to be >= 1"):
-        F.conv2d(x, w, stride=0)
-    with pytest.raises(ValueError, match="dilation to be >= 1"):
-        F.conv2d(x, w, dilation=(1, -1))
-    with pytest.raises(ValueError, match="padding to be >= 0"):
-        F.conv2d(x, w, padding=-1)
-    with pytest.raises(ValueError, match="expected padding to be an int or a tuple of 2 ints"):
-        F.conv2d(x, w, padding=(1, 2, 3))
-    with pytest.raises(TypeError, match="expected padding to be 'valid', 'same', an int or a tuple of 2 ints"):
-        F.conv2d(x, w, padding=1.5)
-    with pytest.raises(ValueError, match=r"conv2d: invalid padding string 'full', should be 'valid' or 'same'"):
-        F.conv2d(x, w, padding="full")
-    with pytest.raises(ValueError, match=r"padding='same' is not supported for strided convolutions "
-                                         r"\(stride=\(2, 1\)\)"):
-        F.conv2d(x, w, padding="same", stride=(2, 1))
-    with pytest.raises(ValueError, match=r"padding_mode must be one of .*, got 'mirror'"):
-        F.conv2d(x, w, padding=1, padding_mode="mirror")
-    with pytest.raises(ValueError, match=r"conv2d: padding_mode='reflect' needs each padding smaller than the input "
-                                         r"size, but padding \(\(3, 3\), \(3, 3\)\) was asked for spatial size 3 x 3"):
-        F.conv2d(np.zeros((1, 3, 3, 3)), np.zeros((2, 3, 3, 3)), padding=3, padding_mode="reflect")
-    with pytest.raises(ValueError, match=r"padding_mode='circular' needs each padding at most the input size"):
-        F.conv1d(np.zeros((1, 1, 3)), np.zeros((1, 1, 3)), padding=4, padding_mode="circular")
-    with pytest.raises(TypeError, match="conv2d: expected input of dtype float32 or float64, got int64"):
-        F.conv2d(x.astype(np.int64), w)
-    with pytest.raises(TypeError, match="complex128"):
-        F.conv2d(x.astype(np.complex128), w)
-    with pytest.raises(TypeError, match="float16"):
-        F.conv2d(x.astype(np.float16), w)
-    with pytest.raises(TypeError, match="expected weight of dtype float32 or float64, got int32"):
-        F.conv2d(x, w.astype(np.int32))
-    with pytest.raises(ValueError, match=r"expected bias of shape \(16,\) \(one per output channel\), got \(3,\)"):
-        F.conv2d(x, w, np.zeros(3))
-    _, cache = F.conv2d(np.zeros((2, 3, 6, 6)), w)
-    with pytest.raises(ValueError, match=r"conv2d_backward: expected dout of shape \(2, 16, 2, 2\) \(the output's\), "
-                                         r"got \(2, 16, 3, 3\)"):
-        F.conv2d_backward(np.zeros((2, 16, 3, 3)), cache)
+_X, _W = np.zeros((8, 3, 28, 28)), np.zeros((16, 3, 5, 5))
+# name: (the call, the error it raises, a pattern its message matches)
+ERROR_CASES = {
+    "input of 2 axes": (lambda: F.conv2d(np.zeros((28, 28)), _W),
+        ValueError, r"conv2d: expected a 3-D or 4-D input \(C, H, W\) or \(N, C, H, W\), got shape \(28, 28\) "
+                    r"\(2-D\)"),
+    "conv1d input of 4 axes": (lambda: F.conv1d(np.zeros((1, 2, 3, 4)), np.zeros((1, 2, 1))),
+        ValueError, r"conv1d: expected a 2-D or 3-D input \(C, L\) or \(N, C, L\)"),
+    "conv3d weight of 4 axes": (lambda: F.conv3d(np.zeros((1, 3, 5, 5, 5)), _W),
+        ValueError, r"conv3d: expected a 5-D weight \(out_channels, in_channels/groups, kD, kH, kW\), got shape "
+                    r"\(16, 3, 5, 5\)"),
+    "wrong channel count": (lambda: F.conv2d(np.zeros((8, 1, 28, 28)), _W),
+        ValueError, r"conv2d: expected input with 3 channels \(weight has shape \(16, 3, 5, 5\)\), got input of "
+                    r"shape \(8, 1, 28, 28\)"),
+    "wrong channel count, unbatched": (lambda: F.conv2d(np.zeros((1, 28, 28)), _W),
+        ValueError, r"expected input with 3 channels .* got input of shape \(1, 28, 28\)"),
+    "wrong channel count with groups": (lambda: F.conv2d(np.zeros((1, 4, 5, 5)), np.zeros((4, 3, 3, 3)), groups=2),
+        ValueError, r"expected input with 6 channels \(weight has shape \(4, 3, 3, 3\), groups=2\), got input of "
+                    r"shape \(1, 4, 5, 5\)"),
+    "input channels not divisible by groups": (
+        lambda: F.conv2d(np.zeros((1, 3, 5, 5)), np.zeros((4, 1, 3, 3)), groups=2),
+        ValueError, r"input channels \(3\) must be divisible by groups \(2\)"),
+    "out_channels not divisible by groups": (lambda: F.conv2d(np.zeros((1, 4, 5, 5)), np.zeros((3, 2, 3, 3)), groups=2),
+        ValueError, r"out_channels \(3, from weight of shape \(3, 2, 3, 3\)\) must be divisible by groups \(2\)"),
+    "groups 0": (lambda: F.conv2d(_X, _W, groups=0),
+        ValueError, r"groups >= 1, got 0"),
+    "kernel larger than the input": (lambda: F.conv2d(np.zeros((1, 3, 4, 4)), _W),
+        ValueError, r"conv2d: kernel size \(5, 5\) with dilation \(1, 1\) spans 5 pixels, but the padded input is "
+                    r"only 4 x 4"),
+    "dilated kernel larger than the input": (lambda: F.conv2d(np.zeros((1, 3, 8, 2)), _W, padding=1, dilation=(2, 1)),
+        ValueError, r"kernel size \(5, 5\) with dilation \(2, 1\) spans 9 x 5 pixels, but the padded input is only "
+                    r"10 x 4"),
+    "stride 0": (lambda: F.conv2d(_X, _W, stride=0),
+        ValueError, "stride to be >= 1"),
+    "negative dilation": (lambda: F.conv2d(_X, _W, dilation=(1, -1)),
+        ValueError, "dilation to be >= 1"),
+    "negative padding": (lambda: F.conv2d(_X, _W, padding=-1),
+        ValueError, "padding to be >= 0"),
+    "padding of 3 entries": (lambda: F.conv2d(_X, _W, padding=(1, 2, 3)),
+        ValueError, "expected padding to be an int or a tuple of 2 ints"),
+    "padding a float": (lambda: F.conv2d(_X, _W, padding=1.5),
+        TypeError, "expected padding to be 'valid', 'same', an int or a tuple of 2 ints"),
+    "unknown padding string": (lambda: F.conv2d(_X, _W, padding="full"),
+        ValueError, r"conv2d: invalid padding string 'full', should be 'valid' or 'same'"),
+    "same padding with stride": (lambda: F.conv2d(_X, _W, padding="same", stride=(2, 1)),
+        ValueError, r"padding='same' is not supported for strided convolutions \(stride=\(2, 1\)\)"),
+    "unknown padding_mode": (lambda: F.conv2d(_X, _W, padding=1, padding_mode="mirror"),
+        ValueError, r"padding_mode must be one of .*, got 'mirror'"),
+    "reflect padding too large": (
+        lambda: F.conv2d(np.zeros((1, 3, 3, 3)), np.zeros((2, 3, 3, 3)), padding=3, padding_mode="reflect"),
+        ValueError, r"conv2d: padding_mode='reflect' needs each padding smaller than the input size, but padding "
+                    r"\(\(3, 3\), \(3, 3\)\) was asked for spatial size 3 x 3"),
+    "circular padding too large": (
+        lambda: F.conv1d(np.zeros((1, 1, 3)), np.zeros((1, 1, 3)), padding=4, padding_mode="circular"),
+        ValueError, r"padding_mode='circular' needs each padding at most the input size"),
+    "integer input": (lambda: F.conv2d(_X.astype(np.int64), _W),
+        TypeError, "conv2d: expected input of dtype float32 or float64, got int64"),
+    "complex input": (lambda: F.conv2d(_X.astype(np.complex128), _W),
+        TypeError, "complex128"),
+    "float16 input": (lambda: F.conv2d(_X.astype(np.float16), _W),
+        TypeError, "float16"),
+    "integer weight": (lambda: F.conv2d(_X, _W.astype(np.int32)),
+        TypeError, "expected weight of dtype float32 or float64, got int32"),
+    "bias of the wrong length": (lambda: F.conv2d(_X, _W, np.zeros(3)),
+        ValueError, r"expected bias of shape \(16,\) \(one per output channel\), got \(3,\)"),
+    "dout of the wrong shape": (
+        lambda: F.conv2d_backward(np.zeros((2, 16, 3, 3)), F.conv2d(np.zeros((2, 3, 6, 6)), _W)[1]),
+        ValueError, r"conv2d_backward: expected dout of shape \(2, 16, 2, 2\) \(the output's\), got \(2, 16, 3, 3\)"),
+}
+
+
+@pytest.mark.parametrize("name", list(ERROR_CASES))
+def test_conv_errors_name_shapes(name):
+    call, error, pattern = ERROR_CASES[name]
+    with pytest.raises(error, match=pattern):
+        call()

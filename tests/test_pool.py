@@ -7,10 +7,11 @@ from hypothesis import strategies as st
 
 from numconv import functional as F
 from numconv.kernels import pool as kernels
+from numconv.kernels import pool_windows
 from numconv.reference import pool as ref
 
 torch = pytest.importorskip("torch")
-from parity import assert_close, check_op  # noqa: E402
+from parity import assert_close, check_op, upstream_rng  # noqa: E402
 from test_pool_cases import TORCH_AVG, TORCH_MAX, as_argument, has_empty_window, window_case  # noqa: E402
 
 TF = torch.nn.functional
@@ -28,7 +29,7 @@ def compare_max(nd, x, kwargs, dtype, seed=0):
     errors = {"out": assert_close(out, t_out, dtype, "forward output")}
     assert out.dtype == dtype and idx.dtype == np.int64
     np.testing.assert_array_equal(idx, t_idx.numpy(), err_msg="indices differ from torch")
-    upstream = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
+    upstream = upstream_rng(seed).standard_normal(out.shape).astype(dtype)
     dx = F.max_pool2d_backward(upstream, cache)
     t_out.backward(torch.from_numpy(upstream))
     errors["dx"] = assert_close(dx, tx.grad, dtype, "input gradient")
@@ -213,7 +214,7 @@ def test_max_pool_equals_reference(nd, data, seed, ties):
     r_out, r_idx = ref.max_pool_forward(batched, *args)
     np.testing.assert_array_equal(out, r_out)
     np.testing.assert_array_equal(idx, r_idx)
-    dout = rng.standard_normal(out.shape)
+    dout = upstream_rng(seed).standard_normal(out.shape)
     np.testing.assert_allclose(F.max_pool2d_backward(dout, cache), ref.max_pool_backward(dout, r_idx, batched.shape),
                                rtol=1e-13, atol=1e-13)
 
@@ -234,7 +235,7 @@ def test_avg_pool_equals_reference(nd, data, seed, count_include_pad, divisor):
     out, cache = OURS_AVG[nd](batched, case["kernel"], case["stride"], case["padding"], **kwargs)
     np.testing.assert_allclose(out, ref.avg_pool_forward(batched, case["kernel"], case["stride"], case["padding"],
                                                          **kwargs), rtol=1e-13, atol=1e-13)
-    dout = rng.standard_normal(out.shape)
+    dout = upstream_rng(seed).standard_normal(out.shape)
     kwargs.pop("ceil_mode")
     r_dx = ref.avg_pool_backward(dout, batched.shape, case["kernel"], case["stride"], case["padding"], **kwargs)
     np.testing.assert_allclose(F.avg_pool2d_backward(dout, cache), r_dx, rtol=1e-13, atol=1e-13)
@@ -302,7 +303,7 @@ def test_unrolled_2x2_kernels_equal_the_generic_ones(dtype, seed, h, w, nan):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("window", sorted(kernels.SPECIALISED_WINDOWS))
+@pytest.mark.parametrize("window", sorted(pool_windows.SPECIALISED_WINDOWS))
 @given(seed=st.integers(0, 2**16), h=st.integers(1, 9), w=st.integers(1, 9), pad=st.booleans(),
        ceil_mode=st.booleans(), values=st.sampled_from(["normal", "ties", "nan"]),
        count_include_pad=st.booleans(), divisor=st.sampled_from([0, 5]))
@@ -317,7 +318,7 @@ def test_specialised_window_kernels_equal_the_generic_ones(window, dtype, seed, 
     x = (rng.integers(0, 3, (3, h, w)) if values != "normal" else rng.standard_normal((3, h, w))).astype(dtype)
     if values == "nan":
         x[rng.random(x.shape) < 0.2] = np.nan
-    max_forward, avg_forward, avg_backward = kernels.window_kernels(*window)
+    max_forward, avg_forward, avg_backward = pool_windows.window_kernels(*window)
     geometry = ((1, kh, kw), (1, sh, sw), (0, ph, pw))
     out, idx = np.empty((3, oh, ow), dtype), np.empty((3, oh, ow), np.int64)
     out_g, idx_g = np.empty((3, 1, oh, ow), dtype), np.empty((3, 1, oh, ow), np.int64)
@@ -359,7 +360,7 @@ def test_two_workers_give_the_same_bits_as_one(monkeypatch, op, kwargs):
         workers.set_num_workers(2)
         try:
             out, cache = op(x, **kwargs)
-            dout = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+            dout = upstream_rng(1).standard_normal(out.shape).astype(np.float32)
             backward = F.max_pool2d_backward if op in (F.max_pool2d, F.max_pool3d) else F.avg_pool2d_backward
             results.append((out, backward(dout, cache)))
         finally:
@@ -371,7 +372,7 @@ def test_backward_does_not_modify_dout_and_keeps_dtype():
     x = np.random.default_rng(0).standard_normal((2, 3, 6, 6)).astype(np.float32)
     for op, backward in ((F.max_pool2d, F.max_pool2d_backward), (F.avg_pool2d, F.avg_pool2d_backward)):
         out, cache = op(x, 3, 2, 1)
-        dout = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+        dout = upstream_rng(1).standard_normal(out.shape).astype(np.float32)
         before = dout.copy()
         dx = backward(dout, cache)
         np.testing.assert_array_equal(dout, before)
@@ -426,3 +427,12 @@ def test_errors_name_the_shapes():
     out, cache = F.max_pool2d(x, 2)
     with pytest.raises(ValueError, match=r"expected dout of shape \(1, 1, 2, 2\) \(the output's\), got \(1, 1, 2\)"):
         F.max_pool2d_backward(np.zeros((1, 1, 2)), cache)
+
+
+# ---------------------------------------------------------------------------- the readable NumPy path
+@pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (2, 1, 0), (3, 2, 1), (3, 1, 1), (3, 3, 0)])
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_numpy_pool_equals_the_kernels(kernel, stride, padding, mode):
+    x = np.random.default_rng(kernel * 10 + stride).standard_normal((2, 3, 9, 8))
+    fast = {"max": F.max_pool2d, "avg": F.avg_pool2d}[mode](x, kernel, stride, padding)[0]
+    np.testing.assert_allclose(F.pool2d_numpy(x, kernel, stride, padding, mode), fast, rtol=1e-12, atol=1e-15)

@@ -148,7 +148,7 @@ def test_adaptive_errors():
     with pytest.raises(TypeError, match="got 2.5"):
         F.adaptive_avg_pool2d(x, 2.5)
     with pytest.raises(ValueError, match=r"AdaptiveMaxPool3d: expected a 4-D or 5-D input .* got shape \(4, 4\)"):
-        F.pool._adaptive_max_pool(np.zeros((4, 4)), 3, 2, False, "AdaptiveMaxPool3d")
+        F.pool_adaptive._adaptive_max_pool(np.zeros((4, 4)), 3, 2, False, "AdaptiveMaxPool3d")
     with pytest.raises(ValueError, match=r"non-empty spatial dimensions, got input of shape \(1, 2, 0, 4\)"):
         F.adaptive_avg_pool2d(np.zeros((1, 2, 0, 4)), 2)
 

@@ -17,7 +17,11 @@ from .dropout import *  # noqa: F401,F403
 from .im2col import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .loss_pointwise import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403
+from .norm_layer import *  # noqa: F401,F403
 from .padding import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
+from .pool_adaptive import *  # noqa: F401,F403
+from .softmax import *  # noqa: F401,F403
 from .upsample import *  # noqa: F401,F403

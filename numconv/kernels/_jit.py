@@ -38,8 +38,25 @@ def lazy_njit(fn=None, **options):
             else:
                 import numba
 
+                _compile_helpers(fn.__globals__, numba)
                 compiled = numba.njit(**options)(fn)
         return compiled(*args)
 
     wrapper.py_func = fn
     return wrapper
+
+
+def jit_helper(fn):
+    """Decorator: a small function that kernels call, compiled (inlined) with the first kernel that needs it.
+
+    Until then it is plain Python, so importing its module stays cheap.
+    """
+    fn._numconv_jit_helper = True
+    return fn
+
+
+def _compile_helpers(namespace: dict, numba) -> None:
+    """Replace the ``jit_helper`` functions of a kernel's module by their numba versions."""
+    for name, value in list(namespace.items()):
+        if getattr(value, "_numconv_jit_helper", False) and not hasattr(value, "py_func"):
+            namespace[name] = numba.njit(inline="always", cache=True, nogil=True)(value)

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import functional as F
 from ..functional import loss as _losses
+from ..functional import loss_pointwise as _pointwise
 from .._checks import as_float_array, check_number, shape_str
 from .module import Module
 
@@ -233,7 +234,7 @@ class BCELoss(_WeightedLoss):
         super().__init__(weight, size_average, reduce, reduction)
 
     def _loss(self, x, target, where):
-        return _losses._binary_cross_entropy(x, target, self.weight, reduction=self.reduction, where=where)
+        return _pointwise._binary_cross_entropy(x, target, self.weight, reduction=self.reduction, where=where)
 
     _backward = staticmethod(F.binary_cross_entropy_backward)
 
@@ -266,8 +267,8 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", pos_weight)
 
     def _loss(self, x, target, where):
-        return _losses._binary_cross_entropy_with_logits(x, target, self.weight, reduction=self.reduction,
-                                                  pos_weight=self.pos_weight, where=where)
+        return _pointwise._binary_cross_entropy_with_logits(x, target, self.weight, reduction=self.reduction,
+                                                            pos_weight=self.pos_weight, where=where)
 
     _backward = staticmethod(F.binary_cross_entropy_with_logits_backward)
 
@@ -286,7 +287,7 @@ class MSELoss(_Loss):
     """
 
     def _loss(self, x, target, where):
-        return _losses._mse_loss(x, target, reduction=self.reduction, where=where)
+        return _pointwise._mse_loss(x, target, reduction=self.reduction, where=where)
 
     _backward = staticmethod(F.mse_loss_backward)
 
@@ -305,7 +306,7 @@ class L1Loss(_Loss):
     """
 
     def _loss(self, x, target, where):
-        return _losses._l1_loss(x, target, reduction=self.reduction, where=where)
+        return _pointwise._l1_loss(x, target, reduction=self.reduction, where=where)
 
     _backward = staticmethod(F.l1_loss_backward)
 
@@ -333,7 +334,7 @@ class SmoothL1Loss(_Loss):
         self.beta = beta
 
     def _loss(self, x, target, where):
-        return _losses._smooth_l1_loss(x, target, reduction=self.reduction, beta=self.beta, where=where)
+        return _pointwise._smooth_l1_loss(x, target, reduction=self.reduction, beta=self.beta, where=where)
 
     _backward = staticmethod(F.smooth_l1_loss_backward)
 
@@ -359,7 +360,7 @@ class HuberLoss(_Loss):
         self.delta = delta
 
     def _loss(self, x, target, where):
-        return _losses._huber_loss(x, target, reduction=self.reduction, delta=self.delta, where=where)
+        return _pointwise._huber_loss(x, target, reduction=self.reduction, delta=self.delta, where=where)
 
     _backward = staticmethod(F.huber_loss_backward)
 
@@ -390,6 +391,6 @@ class KLDivLoss(_Loss):
         self.log_target = bool(log_target)
 
     def _loss(self, x, target, where):
-        return _losses._kl_div(x, target, reduction=self.reduction, log_target=self.log_target, where=where)
+        return _pointwise._kl_div(x, target, reduction=self.reduction, log_target=self.log_target, where=where)
 
     _backward = staticmethod(F.kl_div_backward)

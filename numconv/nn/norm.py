@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import math
 import warnings
-from numbers import Real
 
 import numpy as np
 
 from .. import functional as F
-from .._checks import (FLOAT_DTYPES, channel_last_hint, check_ndim, check_number, check_parameters, check_positive_int,
-                       shape_str)
-from ..functional.norm import _normalized_shape
+from .._checks import (channel_last_hint, check_float_dtype, check_ndim, check_number, check_parameters,
+                       check_positive_int, shape_str)
+from ..functional.norm_layer import _normalized_shape
 from .module import Module
 from .parameter import Parameter
 
@@ -27,13 +26,6 @@ __all__ = [
     "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
     "LayerNorm", "GroupNorm", "LocalResponseNorm",
 ]
-
-
-def _float_dtype(dtype, where: str) -> np.dtype:
-    dtype = np.dtype(dtype)
-    if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{where}: expected dtype float32 or float64, got {dtype}")
-    return dtype
 
 
 def _register_affine(module: Module, shape, affine: bool, bias: bool, dtype) -> None:
@@ -97,7 +89,7 @@ class _NormBase(Module):
         self.momentum = None if momentum is None else check_number(momentum, name, "momentum", keep=True)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        dtype = _float_dtype(dtype, name)
+        dtype = check_float_dtype(dtype, name)
         _register_affine(self, self.num_features, self.affine, bias, dtype)
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
@@ -365,7 +357,7 @@ class LayerNorm(Module):
         self.normalized_shape = _normalized_shape(normalized_shape, "LayerNorm")
         self.eps = check_number(eps, "LayerNorm", "eps", minimum=0, keep=True)
         self.elementwise_affine = bool(elementwise_affine)
-        dtype = _float_dtype(dtype, "LayerNorm")
+        dtype = check_float_dtype(dtype, "LayerNorm")
         _register_affine(self, self.normalized_shape, self.elementwise_affine, bias, dtype)
 
     def reset_parameters(self) -> None:
@@ -432,7 +424,7 @@ class GroupNorm(Module):
                              f"({self.num_groups})")
         self.eps = check_number(eps, "GroupNorm", "eps", minimum=0, keep=True)
         self.affine = bool(affine)
-        dtype = _float_dtype(dtype, "GroupNorm")
+        dtype = check_float_dtype(dtype, "GroupNorm")
         _register_affine(self, self.num_channels, self.affine, bias, dtype)
 
     def reset_parameters(self) -> None:

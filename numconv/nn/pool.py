@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .._checks import ntuple
 from ..functional import pool as P
+from ..functional import pool_adaptive as PA
 from .module import Module
 
 __all__ = [
@@ -52,7 +53,7 @@ class _MaxPoolNd(_Pool):
     def forward(self, x):
         out, cache = P._max_pool(x, self._nd, self.kernel_size, self.stride, self.padding, self.dilation,
                                  self.ceil_mode, self.return_indices, type(self).__name__)
-        self._keep((P.max_pool2d_backward, cache))
+        self._keep((P.max_pool_backward, cache))
         return out
 
     def extra_repr(self) -> str:
@@ -107,7 +108,7 @@ class _AvgPoolNd(_Pool):
     def forward(self, x):
         out, cache = P._avg_pool(x, self._nd, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                                  self.count_include_pad, getattr(self, "divisor_override", None), type(self).__name__)
-        self._keep((P.avg_pool2d_backward, cache))
+        self._keep((P.avg_pool_backward, cache))
         return out
 
     def extra_repr(self) -> str:
@@ -182,8 +183,8 @@ class _AdaptiveAvgPoolNd(_Pool):
         self.output_size = output_size
 
     def forward(self, x):
-        out, cache = P._adaptive_avg_pool(x, self._nd, self.output_size, type(self).__name__)
-        self._keep((P.adaptive_avg_pool2d_backward, cache))
+        out, cache = PA._adaptive_avg_pool(x, self._nd, self.output_size, type(self).__name__)
+        self._keep((PA.adaptive_avg_pool_backward, cache))
         return out
 
     def extra_repr(self) -> str:
@@ -224,8 +225,8 @@ class _AdaptiveMaxPoolNd(_Pool):
         self.return_indices = return_indices
 
     def forward(self, x):
-        out, cache = P._adaptive_max_pool(x, self._nd, self.output_size, self.return_indices, type(self).__name__)
-        self._keep((P.max_pool2d_backward, cache))
+        out, cache = PA._adaptive_max_pool(x, self._nd, self.output_size, self.return_indices, type(self).__name__)
+        self._keep((P.max_pool_backward, cache))
         return out
 
     def extra_repr(self) -> str:
@@ -273,9 +274,9 @@ class _MaxUnpoolNd(_Pool):
         ntuple(self.padding, self._nd, where, "padding", minimum=0)
 
     def forward(self, x, indices, output_size=None):
-        out, cache = P._max_unpool(x, indices, self._nd, self.kernel_size, self.stride, self.padding, output_size,
+        out, cache = PA._max_unpool(x, indices, self._nd, self.kernel_size, self.stride, self.padding, output_size,
                                    type(self).__name__)
-        self._keep((P.max_unpool2d_backward, cache))
+        self._keep((PA.max_unpool_backward, cache))
         return out
 
     def backward(self, grad_output):

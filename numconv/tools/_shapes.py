@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import nn
-from .._checks import FLOAT_DTYPES, check_positive_int, ntuple, shape_str
+from .._checks import check_float_dtype, check_positive_int, ntuple, shape_str
 from .._geometry import window_output_size, window_span
 from ..functional.conv import parse_padding
 from ..functional.conv_transpose import check_output_padding, conv_transpose_output_shape
@@ -471,9 +471,7 @@ def _normalise(name: str, hp: dict) -> dict:
     nd = int(name[-2]) if name[-1] == "d" and name[-2].isdigit() else 0
     hp = dict(hp)
     if "dtype" in hp:
-        if np.dtype(hp["dtype"]) not in FLOAT_DTYPES:
-            raise TypeError(f"{name}: expected dtype float32 or float64, got {np.dtype(hp['dtype'])}")
-        hp["dtype"] = np.dtype(hp["dtype"]).name
+        hp["dtype"] = check_float_dtype(hp["dtype"], name).name
     if family == "conv":
         for key in ("in_channels", "out_channels", "groups"):
             hp[key] = check_positive_int(hp[key], name, key)
