@@ -85,9 +85,6 @@ def test_summary_matches_torchinfo(run_forward):
     theirs = torchinfo.summary(to_torch(model), input_size=(2, 1, 7, 7), depth=10, verbose=0)
     ours = summary(model, (1, 7, 7), batch_size=2, run_forward=run_forward, print_table=False)
     rows = [(r.type_name, list(r.output_shape), r.params, r.mult_adds) for r in ours.leaf_rows()]
-    if not run_forward and rows != _torchinfo_leaves(theirs):
-        pytest.xfail("summary's analytic path counts convolution mult-adds for family 'conv' only; "
-                     "LayerSpec.mult_adds has the rule for every layer")
     assert rows == _torchinfo_leaves(theirs)
     assert ours.total_params == theirs.total_params and ours.total_mult_adds == theirs.total_mult_adds
 

@@ -442,6 +442,7 @@ def _walk(node, path, type_name, depth, shape, dtype, rows, counted):
     hp = layer.hparams
     _fill_numbers(row, out_shape, param_count, layer.family == "conv", hp.get("in_channels", 0),
                   hp.get("kernel_size", ()), out_dtype.itemsize)
+    row.mult_adds = layer.mult_adds(out_shape)  # the layer's own rule (transposed convolutions included)
     return out_shape, out_dtype
 
 
