@@ -132,7 +132,52 @@ def ntuple(value, n: int, where: str, name: str, minimum: int | None = None) -> 
         raise TypeError(f"{where}: expected {name} to be an int or a tuple of {n} ints, got {value!r}")
     if minimum is not None and any(v < minimum for v in values):
         raise ValueError(f"{where}: expected every entry of {name} to be >= {minimum}, got {value!r}")
+    if any(abs(v) > MAX_HYPER_PARAMETER for v in values):
+        raise ValueError(f"{where}: expected every entry of {name} to be at most {MAX_HYPER_PARAMETER} (2**31 - 1; no "
+                         f"array is that large), got {value!r}")
     return values
+
+
+#: the largest size, stride, padding or dilation accepted: no array numconv can hold is that long, and
+#: beyond it NumPy's strided views overflow (a stride of 2**58 raised OverflowError deep inside as_strided)
+MAX_HYPER_PARAMETER = 2**31 - 1
+
+
+def check_parameters(module) -> None:
+    """Refuse parameters a layer cannot compute with, blaming the parameter (not the input).
+
+    Catches arrays assigned directly to ``param.data``: an integer, float16
+    or complex array, something that is not an ndarray, a read-only array
+    (the optimiser updates parameters in place), and a dtype that differs
+    from the layer's other parameters and floating buffers (the layer would
+    silently compute in, and return, another precision). A layer's own
+    ``forward`` calls this first.
+    """
+    where = type(module).__name__
+    first = None
+    for kind, store in (("parameter", module._parameters), ("buffer", module._buffers)):
+        for name, value in store.items():
+            if value is None:
+                continue
+            data = value.data if kind == "parameter" else value
+            if kind == "buffer" and (not isinstance(data, np.ndarray) or name == "num_batches_tracked"):
+                continue  # the step counter is an integer by design
+            if not isinstance(data, np.ndarray):
+                raise TypeError(f"{where}: parameter '{name}' holds a {type(data).__name__}, not a NumPy array; assign "
+                                f"an ndarray to {name}.data")
+            if data.dtype not in FLOAT_DTYPES:
+                raise TypeError(f"{where}: {kind} '{name}' has dtype {data.dtype}, but a layer computes in float32 or "
+                                f"float64{_dtype_hint(data.dtype)} (was an array assigned to {name}.data?)")
+            if kind == "parameter" and not data.flags.writeable:
+                raise ValueError(f"{where}: parameter '{name}' is a read-only array, which an optimizer cannot update "
+                                 f"in place; assign a writeable copy: {name}.data = array.copy()")
+            if first is None:
+                first = (kind, name, data.dtype)
+            elif data.dtype != first[2]:
+                raise TypeError(
+                    f"{where}: {first[0]} '{first[1]}' is {first[2]} but {kind} '{name}' is {data.dtype}; a layer "
+                    f"computes in one dtype (an array of another was assigned to .data?): assign arrays of the "
+                    f"layer's dtype, or convert the whole layer with .to(np.float32) or .to(np.float64)")
 
 
 def check_positive_int(value, where: str, name: str, minimum: int = 1) -> int:

@@ -309,13 +309,29 @@ def run_eval(args) -> int:
     names = data_cfg.get("classes") or class_names(dataset, test_set)
     print(f"{args.checkpoint} (epoch {ckpt.epoch}) on the {dataset} test set ({metrics['n']:,} images)")
     print(f"accuracy {100 * metrics['accuracy']:.2f}%   loss {metrics['loss']:.4f}")
-    width = max(len(n) for n in names)
     confusion = metrics["confusion_matrix"]
-    print(f"{'class':<{width}}  accuracy  confusion (rows: true class, columns: predicted)")
-    for i, name in enumerate(names[:len(confusion)]):
-        row = " ".join(f"{v:5d}" for v in confusion[i])
-        print(f"{name:<{width}}   {_percent(metrics['per_class_accuracy'][i])}  {row}")
+    for line in confusion_table(confusion, names, metrics["per_class_accuracy"]):
+        print(line)
     return 0
+
+
+def confusion_table(confusion, names, per_class_accuracy) -> list:
+    """The confusion matrix as text lines, with a header of short column names and a key to them.
+
+    Rows are the true classes (full names, with each class's accuracy), columns the predicted ones, headed by
+    the first five letters of each name (``T-shi``, ``Trous``...) or by their digit for MNIST.
+    """
+    names = [str(n) for n in names[:len(confusion)]]
+    names += [str(i) for i in range(len(names), len(confusion))]
+    width = max(len(n) for n in names + ["true class"])
+    cell = max(5, len(str(int(np.max(confusion)))) if np.size(confusion) else 5)
+    short = [n[:cell] for n in names]
+    lines = [f"{'':<{width}}            predicted class",
+             f"{'true class':<{width}}  accuracy  " + " ".join(f"{s:>{cell}}" for s in short)]
+    for i, name in enumerate(names):
+        row = " ".join(f"{int(v):{cell}d}" for v in confusion[i])
+        lines.append(f"{name:<{width}}   {_percent(per_class_accuracy[i])}  {row}")
+    return lines
 
 
 # ---------------------------------------------------------------------------- predict
@@ -382,11 +398,17 @@ def run_predict(args) -> int:
     settings = data_cfg.get("transform") or transform_settings(dataset if dataset in DATASETS else "sample")
     names = data_cfg.get("classes") or class_names(dataset if dataset in DATASETS else "sample")
     transform = build_transform(settings)
+    from .tools.images import unusual_image
+
     batch, notes = [], []
     for path in args.images:
         pixels, inverted = load_image(path, int(settings.get("image_size", 28)), args.max_pixels)
         batch.append(transform(pixels))
         notes.append("  (light background: inverted to light-on-dark, like the training images)" if inverted else "")
+        reason = unusual_image(pixels)
+        if reason:
+            print(f"numconv predict: warning: '{path}' is unlike the training images: {reason}; the answer below "
+                  "may mean little", file=sys.stderr)
     with no_grad():
         logits = np.asarray(model(np.stack(batch)), dtype=np.float64)
     shifted = logits - logits.max(axis=1, keepdims=True)

@@ -62,7 +62,7 @@ def loss_error(data, case, prefix, dtype) -> float:
         target = target.astype(dtype)
     errors = [rel_error(loss_fn(data[f"{prefix}/x"].astype(dtype), target), data[f"{prefix}/out"])]
     upstream = data[f"{prefix}/upstream"]
-    dx = loss_fn.backward(upstream.astype(dtype) if upstream.ndim else float(upstream))
+    dx = loss_fn.backward(grad_output=upstream.astype(dtype) if upstream.ndim else float(upstream))
     errors.append(rel_error(dx, data[f"{prefix}/dx"]))
     return max(errors)
 

@@ -92,6 +92,14 @@ def test_allocator_default_and_native_blas_reach_the_timing_child(monkeypatch):
     assert "default (cold) state" in text
 
 
+def test_one_thread_per_side_reaches_the_timing_child(monkeypatch):
+    out = io.StringIO()
+    results = suite.run_suite(quick=True, only=["W7"], use_torch=False, measure_memory=False, measure_startup=False,
+                              out=out, threads=1)
+    assert results["threads"] == 1 and "--threads 1" in out.getvalue()
+    assert all(lib["num_threads"] == 1 for lib in results["conditions"]["blas"]) or not results["conditions"]["blas"]
+
+
 def test_cli_takes_the_condition_options(capsys):
     with pytest.raises(SystemExit) as exit_status:
         cli.main(["bench", "--allocator", "warm"])

@@ -94,6 +94,7 @@ def test_every_case_builds_the_same_work_on_both_sides():
     for workload in ("W1", "W2", "W3", "W4", "W5", "W7"):
         assert {c.phase for c in cases if c.workload == workload} == {"fwd", "fwd+bwd"}
     assert [c.phase for c in cases if c.workload == "W8"] == ["step", "step"]
+    assert [(c.phase, c.target) for c in cases if c.workload == "W10"] == [("step", 1.0)]
     assert all(c.memory_target == 1.0 for c in cases if c.workload in ("W1", "W2", "W3", "W4", "W5")
                and c.phase == "fwd+bwd")
     # W9: W3-W5 again, in float64, forward + backward only

@@ -80,7 +80,10 @@ def test_eval_prints_accuracy_per_class_and_confusion(trained, capsys):
     assert "on the sample test set (200 images)" in out and "accuracy" in out
     rows = [line for line in out.splitlines() if line.startswith(("T-shirt/top", "Ankle boot"))]
     assert len(rows) == 2
-    table = out.splitlines()[3:]
+    lines = out.splitlines()
+    assert "predicted class" in lines[2] and lines[3].split()[:4] == ["true", "class", "accuracy", "T-shi"]
+    assert lines[3].split()[-1] == "Ankle"  # a header for every column
+    table = lines[4:]
     assert len(table) == 10
     counts = np.array([[int(v) for v in line.split()[-10:]] for line in table])
     assert counts.sum() == 200  # the confusion matrix holds every image once
@@ -128,6 +131,38 @@ def test_predict_matches_the_model_and_inverts_light_backgrounds(trained, tmp_pa
     seen, inverted = cli.load_image(str(light))
     assert inverted and np.abs(seen.astype(int) - pixels[0]).mean() < 4
     assert lines[0].count("%") == 2  # --top 2
+
+
+def test_predict_warns_about_a_blank_or_unusual_image(trained, tmp_path, capsys):
+    pytest.importorskip("PIL")
+    from numconv.data import FashionMNISTSample
+
+    blank, frame, usual = tmp_path / "blank.png", tmp_path / "frame.png", tmp_path / "usual.png"
+    _save_png(blank, np.full((28, 28), 255, np.uint8))
+    bright = np.zeros((28, 28), np.uint8)
+    bright[:, :3] = 255  # bright along the left edge and half the top and bottom: no dark frame around the object
+    bright[0, :12] = bright[-1, :12] = 255  # (but less than half the border, so it is not taken for paper)
+    _save_png(frame, bright)
+    _save_png(usual, FashionMNISTSample(train=False).data[0])
+    assert cli.main(["predict", str(trained / "last.npz"), str(blank), str(frame), str(usual)]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.strip().splitlines()) == 3  # it still answers, for every image
+    warnings = captured.err.strip().splitlines()
+    assert len(warnings) == 2 and "blank.png' is unlike the training images: it is nearly blank" in warnings[0]
+    assert "frame.png" in warnings[1] and "border is bright" in warnings[1] and "usual" not in captured.err
+
+
+def test_unusual_image_is_quiet_on_the_training_images():
+    from numconv.data import FashionMNISTSample
+    from numconv.tools.images import unusual_image
+
+    data = FashionMNISTSample(train=True).data
+    assert sum(unusual_image(image) is not None for image in data) == 0
+    assert "nearly blank" in unusual_image(np.zeros((28, 28), np.uint8))
+    dot = np.zeros((28, 28), np.uint8)
+    dot[14, 14] = 255
+    assert "almost nothing is drawn" in unusual_image(dot)
+    assert "mostly bright" in unusual_image(np.r_[np.full((27, 28), 200, np.uint8), np.zeros((1, 28), np.uint8)])
 
 
 def test_predict_handles_transparency(trained, tmp_path, capsys):

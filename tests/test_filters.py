@@ -281,3 +281,25 @@ def test_sample_image_is_what_the_script_draws():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert np.array_equal(module.draw_landscape(), filters.sample_image())
+
+
+def test_parse_kernel_and_the_filter_command_with_a_written_out_kernel(tmp_path, capsys):
+    from numconv.cli import main
+
+    np.testing.assert_array_equal(filters.parse_kernel("-1,0,1;-2,0,2;-1,0,1"), filters.get_kernel("sobel_x"))
+    assert filters.parse_kernel(" 0.5 ").shape == (1, 1)
+    for text, words in [("1,2;3", "same number of values"), ("1,x", "not a number"), (";", "empty row"),
+                        ("1,inf", "finite")]:
+        with pytest.raises(ValueError, match=words):
+            filters.parse_kernel(text)
+    pytest.importorskip("PIL")
+    mine, named = tmp_path / "mine.png", tmp_path / "named.png"
+    assert main(["filter", "--kernel", "1,0,-1;2,0,-2;1,0,-1", "-o", str(tmp_path / "flipped.png")]) == 0
+    assert "kernel custom (3 x 3)" in capsys.readouterr().out
+    assert main(["filter", "--kernel=-1,0,1;-2,0,2;-1,0,1", "-o", str(mine)]) == 0  # "=": it starts with a minus
+    assert "kernel custom (3 x 3)" in capsys.readouterr().out
+    assert main(["filter", "--kernel", "sobel-x", "-o", str(named)]) == 0
+    assert mine.read_bytes() == named.read_bytes()
+    assert main(["filter", "--kernel", "1,2;3"]) == 2
+    assert "same number of values" in capsys.readouterr().err
+    assert main(["filter", "--kernel", "1,0;0,1", "--size", "3"]) == 2

@@ -75,5 +75,5 @@ def test_loss_matches_stored_torch(index, dtype):
     tol = TOL[dtype]
     assert rel_error(loss, DATA[f"{prefix}/out"]) <= tol, "loss value"
     upstream = DATA[f"{prefix}/upstream"]
-    dx = loss_fn.backward(upstream.astype(dtype) if upstream.ndim else float(upstream))
+    dx = loss_fn.backward(grad_output=upstream.astype(dtype) if upstream.ndim else float(upstream))
     assert rel_error(dx, DATA[f"{prefix}/dx"]) <= tol, "input gradient"

@@ -87,7 +87,7 @@ def test_protocol_float_return_and_default_upstream(name):
         dx = crit.backward()
         assert dx.dtype == dtype and dx.shape == x.shape
         crit(x.astype(dtype), target.astype(dtype) if target.dtype.kind == "f" else target)
-        dx_scaled = crit.backward(-2.5)
+        dx_scaled = crit.backward(grad_output=-2.5)
         np.testing.assert_allclose(dx_scaled, -2.5 * dx, rtol=1e-6 if dtype == np.float32 else 1e-15)
         assert np.any(dx)
 
@@ -105,7 +105,7 @@ def test_protocol_reduction_none(name):
     np.testing.assert_array_equal(dx_default, crit.backward(np.ones(loss.shape)))
     crit(x, target)
     with pytest.raises(ValueError, match=rf"{name}\.backward: expected grad_output of the loss's shape"):
-        crit.backward(1.0)
+        crit.backward(grad_output=1.0)
     mean_crit = getattr(nn, name)()
     mean_crit(x, target)
     with pytest.raises(ValueError, match=r"expected grad_output of the loss's shape \(\).*got shape \(4,\)"):

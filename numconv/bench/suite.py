@@ -1,4 +1,4 @@
-"""The benchmark suite: numconv against PyTorch on workloads W1-W9, W11, W12, both timed in one process.
+"""The benchmark suite: numconv against PyTorch on workloads W1-W12, both timed in one process.
 
 Run it as ``python -m benchmarks`` from a source tree or ``numconv bench``
 anywhere numconv is installed; both take the same options::
@@ -73,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allocator", choices=conditions.ALLOCATORS, default="steady",
                         help="glibc's state in the timing process: 'steady' (default: mmap threshold raised, as in a "
                              "long training run) or 'default' (a cold process, every large allocation a fresh mmap)")
+    parser.add_argument("--threads", type=int, default=2, choices=(1, 2),
+                        help="threads per side: PyTorch's, numconv's workers and BLAS's (default 2; 1 compares the "
+                             "work per core, steadier when other jobs share the machine)")
     parser.add_argument("--native-blas", action="store_true",
                         help="time with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (OpenBLAS's kernel for this CPU)")
 
@@ -100,12 +103,12 @@ def parse_only(text) -> list | None:
     return names
 
 
-def _import_torch():
+def _import_torch(threads: int = 2):
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     return torch
 
 
@@ -157,7 +160,7 @@ def _time_case(case, torch, settings: dict, seed: int) -> dict:
 
 
 def run_suite(quick=False, only=None, repeat=None, json_path=None, use_torch=True, measure_memory=True,
-              measure_startup=True, seed=0, out=None, allocator="steady", native_blas=False) -> dict:
+              measure_startup=True, seed=0, out=None, allocator="steady", native_blas=False, threads=2) -> dict:
     """Run the benchmarks, print the tables to ``out`` (default stdout), return every figure.
 
     Parameters
@@ -181,6 +184,9 @@ def run_suite(quick=False, only=None, repeat=None, json_path=None, use_torch=Tru
         'steady' (raised mmap threshold, as in a long run) or 'default' (cold).
     native_blas : bool
         Time with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` unset.
+    threads : {2, 1}
+        Threads of each side in the timing process: PyTorch's, numconv's
+        batch-split workers and BLAS's.
 
     Returns
     -------
@@ -208,8 +214,10 @@ def run_suite(quick=False, only=None, repeat=None, json_path=None, use_torch=Tru
     def say(text=""):
         print(text, file=out, flush=True)
 
-    results = _timing_in_child({"settings": settings, "only": only, "use_torch": use_torch, "seed": seed},
-                               env, out)
+    if threads not in (1, 2):
+        raise ValueError(f"--threads must be 1 or 2, got {threads}")
+    results = _timing_in_child({"settings": settings, "only": only, "use_torch": use_torch, "seed": seed,
+                                "threads": threads}, env, out)
     results["quick"] = bool(quick)
     results["native_blas"] = bool(native_blas)
     cases = build_cases(only)
@@ -284,14 +292,22 @@ def _timing_in_child(request: dict, env: dict, out) -> dict:
 def _timing_child() -> None:
     """Entry point of the timing process: ``python -c ... REQUEST_JSON RESULT_PATH``."""
     request, path = json.loads(sys.argv[1]), sys.argv[2]
-    results = _timing(request["settings"], request["only"], request["use_torch"], request["seed"], sys.stdout)
+    results = _timing(request["settings"], request["only"], request["use_torch"], request["seed"], sys.stdout,
+                      request["threads"])
     with open(path, "w") as f:
         json.dump(results, f)
 
 
-def _timing(settings: dict, only, use_torch: bool, seed: int, out) -> dict:
+def _timing(settings: dict, only, use_torch: bool, seed: int, out, threads: int = 2) -> dict:
     """The timed part of the suite, in this process: conditions, GEMM probe, every case."""
-    torch = _import_torch() if use_torch else None
+    torch = _import_torch(threads) if use_torch else None
+    if threads != 2:
+        from threadpoolctl import threadpool_limits
+
+        from ..kernels import workers
+
+        workers.set_num_workers(threads)
+        threadpool_limits(threads, user_api="blas")  # for the rest of this (timing) process
     results = {"machine": machine_info(torch), "conditions": conditions.describe(torch), "settings": settings,
                "torch_missing": torch is None}
 
@@ -302,8 +318,11 @@ def _timing(settings: dict, only, use_torch: bool, seed: int, out) -> dict:
     say(f"numconv benchmarks on {m['cpu']} ({m['logical_cpus']} logical CPUs); numpy {m['numpy']} "
         f"(BLAS {m['blas']}), numba {m['numba']}, " + (f"torch {m['torch']} ({m['torch_threads']} threads)"
                                                       if torch else "torch not installed: numconv timed alone"))
+    results["threads"] = threads
     for line in conditions.summary_lines(results["conditions"]):
         say(line)
+    if threads != 2:
+        say(f"--threads {threads}: PyTorch, numconv's workers and BLAS each on {threads} thread(s)")
     peak = gemm_peak_gflops(settings["gemm_n"])
     results["gemm_peak_gflops"] = peak
     say(f"float32 GEMM peak (NumPy {settings['gemm_n']}^2 matmul, best of 5): {peak:.0f} GFLOP/s")
@@ -452,5 +471,5 @@ def main(argv=None) -> int:
         parser.error(str(error))
     run_suite(quick=args.quick, only=only, repeat=args.repeat, json_path=args.json, use_torch=not args.no_torch,
               measure_memory=not args.no_memory, measure_startup=not args.no_startup, allocator=args.allocator,
-              native_blas=args.native_blas)
+              native_blas=args.native_blas, threads=args.threads)
     return 0

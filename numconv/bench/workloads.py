@@ -1,4 +1,4 @@
-"""The benchmark workloads W1-W9, W11, W12: what is timed, on which shapes, against which target.
+"""The benchmark workloads W1-W12: what is timed, on which shapes, against which target.
 
 Every case is float32 (W9: float64) and comes as a pair of *builders*: ``numconv(seed)``
 and ``torch(torch_module, seed)``. A builder allocates the inputs (the same
@@ -39,7 +39,7 @@ class Case:
     Attributes
     ----------
     workload : str
-        "W1" ... "W12" (W10 is kept for the ResNet step).
+        "W1" ... "W12".
     label : str
         What is computed, with its shapes.
     phase : str
@@ -292,12 +292,14 @@ def _lenet5():
     return LeNet5()
 
 
-def _step_case(workload, name, make_model, image_shape, batch, target):
-    """A whole training step of ``make_model()`` on random ``image_shape`` images, 10 classes.
+def _resnet8():
+    from ..models import resnet8
 
-    (W10, the small ResNet's step at batch 64 on 28 x 28, is one more call of
-    this once ``numconv.models`` has it.)
-    """
+    return resnet8()
+
+
+def _step_case(workload, name, make_model, image_shape, batch, target):
+    """A whole training step of ``make_model()`` on random ``image_shape`` images, 10 classes."""
     label = f"{name} training step, batch {batch}"
 
     def data(seed):
@@ -353,6 +355,7 @@ WORKLOADS = {
     "W7": "BatchNorm2d, training, on (16, 64, 56, 56)",
     "W8": "a whole LeNet-5 training step (forward, cross-entropy, backward, SGD), batch 64 and 256",
     "W9": "W3, W4 and W5 in float64 (the dtype of gradient checks), forward + backward",
+    "W10": "a whole ResNet-8 training step (numconv.models.resnet8, BatchNorm, residual adds), batch 64 on 28x28",
     "W11": "ConvTranspose2d: x (16, 64, 28, 28), w (64, 32, 4, 4), stride 2, padding 1 (a decoder's x2)",
     "W12": "upsampling x2 of (16, 64, 28, 28): bilinear and nearest",
 }
@@ -393,6 +396,7 @@ def build_cases(only=None) -> list:
         "W8": lambda: [_step_case("W8", "LeNet-5", _lenet5, (1, 32, 32), batch, 0.75) for batch in (64, 256)],
         "W9": lambda: [case for shapes in (w3, w4, w5)
                        for case in _conv_cases("W9", *shapes, None, 0.5, dtype=np.float64, phases=("fwd+bwd",))],
+        "W10": lambda: [_step_case("W10", "ResNet-8", _resnet8, (1, 28, 28), 64, 1.0)],
         "W11": lambda: _conv_transpose_cases("W11", (16, 64, 28, 28), (64, 32, 4, 4), 2, 1, 1.3),
         "W12": lambda: (_interpolate_cases("W12", "bilinear", (16, 64, 28, 28), 2.0, 1.0)
                         + _interpolate_cases("W12", "nearest", (16, 64, 28, 28), 2.0, None)),

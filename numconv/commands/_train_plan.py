@@ -28,7 +28,8 @@ import warnings
 from ..cli import CLIError
 
 #: files a run writes into its folder; their presence means "a run lives here"
-RUN_FILES = ("last.npz", "best.npz", "history.json", "history.csv", "curves.png", "feature_maps.png")
+RUN_FILES = ("last.npz", "best.npz", "history.json", "history.csv", "curves.png", "feature_maps.png",
+             "predictions.npz", "report.html")
 _RUN_MARKERS = ("last.npz", "best.npz", "history.json")
 
 #: the defaults of a fresh run, for the flags a resumed run takes from its checkpoint instead

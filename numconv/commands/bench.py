@@ -1,4 +1,4 @@
-"""``numconv bench``: time numconv against PyTorch on the benchmark workloads W1-W9, W11, W12."""
+"""``numconv bench``: time numconv against PyTorch on the benchmark workloads W1-W12."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    """Time numconv against PyTorch (W1-W9, W11, W12: convolutions, pooling, batch norm, LeNet-5 steps, float64
+    """Time numconv against PyTorch (W1-W12: convolutions, pooling, batch norm, training steps, float64
     convolutions, transposed convolution and upsampling)."""
     from ..bench.suite import check_json_path, parse_only, run_suite
     from ..cli import CLIError
@@ -24,5 +24,5 @@ def run(args) -> int:
         raise CLIError(f"--repeat must be at least 1, got {args.repeat}")
     run_suite(quick=args.quick, only=only, repeat=args.repeat, json_path=args.json, use_torch=not args.no_torch,
               measure_memory=not args.no_memory, measure_startup=not args.no_startup, allocator=args.allocator,
-              native_blas=args.native_blas)
+              native_blas=args.native_blas, threads=args.threads)
     return 0

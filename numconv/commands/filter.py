@@ -6,6 +6,7 @@
     numconv filter --kernel emboss -o emboss.png   # the built-in sample picture
     numconv filter photo.jpg --kernel sobel-x --gray -o edges.png
     numconv filter photo.jpg --kernel gaussian-blur --sigma 3 -o soft.png
+    numconv filter photo.jpg --kernel "1,0,-1;2,0,-2;1,0,-1" -o mine.png   # your own kernel: rows split by ;
 
 The work is ``numconv.tools.filters.apply_filter``: numconv's own ``conv2d``,
 one depthwise convolution over the colour channels.
@@ -24,7 +25,10 @@ _LUMA = (0.299, 0.587, 0.114)
 def add_arguments(p) -> None:
     p.add_argument("image", nargs="?", default=None,
                    help="a PNG or JPEG file (default: numconv's built-in sample picture)")
-    p.add_argument("--kernel", "-k", default="sharpen", help="which kernel (default sharpen; see --list)")
+    p.add_argument("--kernel", "-k", default="sharpen",
+                   help="which kernel (default sharpen; see --list), or your own written out, rows separated by ';' "
+                        "and values by ',': \"1,0,-1;2,0,-2;1,0,-1\" (one that starts with a minus: "
+                        "--kernel=\"-1,0,1;...\")")
     p.add_argument("--output", "-o", default=None,
                    help="where to write the result (default: <image name>-<kernel>.png in the current folder)")
     p.add_argument("--list", action="store_true", help="list the kernels and exit")
@@ -75,6 +79,13 @@ def run(args) -> int:
 
 def _kernel(filters, args):
     """``(kernel, canonical name)`` from ``--kernel``, ``--size`` and ``--sigma``."""
+    if any(mark in args.kernel for mark in ",;") or _is_number(args.kernel):
+        if args.size is not None or args.sigma is not None:
+            raise CLIError("--size and --sigma apply to the named kernels, not to a kernel written out")
+        try:
+            return filters.parse_kernel(args.kernel), "custom"
+        except ValueError as error:
+            raise CLIError(str(error)) from None
     name = args.kernel.strip().lower().replace("-", "_")
     if name not in filters.KERNELS:
         raise CLIError(f"unknown kernel {args.kernel!r}; available: "
@@ -93,6 +104,14 @@ def _kernel(filters, args):
         return filters.get_kernel(name, **kwargs), name
     except (TypeError, ValueError) as error:
         raise CLIError(str(error)) from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _pillow():

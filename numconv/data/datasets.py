@@ -381,11 +381,15 @@ class FashionMNISTSample(ImageDataset):
     train : bool
         Training (6,000 images) or test (2,000 images) split.
     transform, target_transform : callable, optional
-        See :class:`ImageDataset`.
+        See :class:`ImageDataset`. Without a transform, ``dataset[i]`` is
+        ``(image, label)`` with ``image`` float32 in [0, 1], shape (1, 28, 28):
+        to save it as a PNG, scale it back to bytes,
+        ``np.rint(image[0] * 255).astype(np.uint8)`` (the same as ``data[i]``).
 
     Attributes
     ----------
     data : ndarray, uint8, shape (N, 28, 28)
+        The raw pixels, 0 to 255.
     targets : ndarray, int64, shape (N,)
     source_index : ndarray, int64, shape (N,)
         Each image's index in the official file.

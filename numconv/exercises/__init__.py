@@ -15,8 +15,8 @@ or, from the shell, ``numconv check-exercise DIR/conv_backward.py``.
 (``numconv exercises list`` prints each with its signature): the
 convolution forward with loops and its backward, the Linear, ReLU,
 dropout, max-pool, average-pool, batch-norm and softmax cross-entropy
-backward passes, im2col and col2im, and one step of SGD with momentum and
-of Adam.
+backward passes, im2col and col2im, one step of SGD with momentum and of
+Adam, and a residual network written with only ``forward`` and trained.
 
 Worked solutions are in ``numconv.exercises.solutions`` (read them after trying).
 """

@@ -148,7 +148,11 @@ def _run(fn, ex: Exercise, case: dict, inputs: dict, expected: tuple):
         return _Failure("not implemented", [f"{ex.name} is not implemented yet (it raised NotImplementedError{text})."],
                         [f"fill in the TODOs in {_own_file(fn, ex)} and run the check again"]), None
     except Exception as error:  # the student's bug, reported with the line it happened on
-        return _Failure("exception", [f"{ex.name} raised {type(error).__name__}: {error}", _where(fn, error)]), None
+        # numconv's own errors say what to change; a learner's own bug is shown at its line.
+        hints = [f"numconv refused it and says what to change: {error}"] \
+            if type(error).__module__.startswith("numconv") else []
+        return _Failure("exception", [f"{ex.name} raised {type(error).__name__}: {error}", _where(fn, error)],
+                        hints), None
 
     changed = [name for name, value in inputs.items()
                if isinstance(value, np.ndarray) and not np.array_equal(given[name], value)]

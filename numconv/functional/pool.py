@@ -317,6 +317,9 @@ def _avg_pool(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad,
         raise TypeError(f"{where}: expected divisor_override to be an int or None, got {divisor_override!r}")
     elif divisor_override == 0:
         raise ValueError(f"{where}: divisor_override must not be zero")
+    elif abs(divisor_override) > 2**53:
+        raise ValueError(f"{where}: divisor_override must be at most 2**53 in size (beyond it a float64 division is "
+                         f"not exact and the pooling kernels' int64 overflows), got {divisor_override}")
     else:
         divisor = int(divisor_override)
     if nd == 3 and any(n < k for n, k in zip(x.shape[-3:], kernel)):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from .._checks import as_float_array, check_positive_int, shape_str
+from .._checks import as_float_array, check_parameters, check_positive_int, shape_str
 from ._inplace import forward_inplace
 from .module import Module
 from .parameter import Parameter
@@ -197,6 +197,7 @@ class PReLU(Module):
         self.weight.data[...] = self.init
 
     def forward(self, x):
+        check_parameters(self)
         x = as_float_array(x, "PReLU")
         in_dtype = x.dtype
         x = self._as_input(x, "PReLU")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import FLOAT_DTYPES, as_float_array, check_positive_int, ntuple
+from .._checks import FLOAT_DTYPES, as_float_array, check_parameters, check_positive_int, ntuple
 from ..functional.conv import _ALGORITHMS, _conv_nd, _conv_nd_backward, parse_padding
 from ..functional.im2col import PADDING_MODES
 from ..init import default_layer_init_
@@ -69,6 +69,7 @@ class _ConvNd(Module):
     def forward(self, x):
         """Convolve ``x`` of shape (N, C_in, *spatial) or (C_in, *spatial)."""
         where = type(self).__name__
+        check_parameters(self)
         x = as_float_array(x, where)
         in_dtype = x.dtype  # dx goes back in the caller's precision
         x = self._as_input(x, where)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from .._checks import check_parameters
 from ..init import default_layer_init_
 from .module import Module
 from .parameter import Parameter
@@ -46,6 +47,7 @@ class Linear(Module):
         default_layer_init_(self.weight, self.bias)
 
     def forward(self, x):
+        check_parameters(self)
         x_in = x
         x = self._as_input(x, "Linear")
         if x.ndim < 1 or x.shape[-1] != self.in_features:

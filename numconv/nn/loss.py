@@ -79,8 +79,14 @@ class _Loss(Module):
         self._keep((cache, loss.shape, loss.dtype))
         return loss if self.reduction == "none" else float(loss)
 
-    def backward(self, grad_output=None):
+    def backward(self, *args, grad_output=None):
         """Gradient of the loss w.r.t. the first input of the last forward.
+
+        Call it as ``criterion.backward()``: the gradient of the loss itself.
+        ``criterion.backward(loss)`` (a guess from PyTorch's
+        ``loss.backward()``) would scale every gradient by the loss, so a
+        plain number passed positionally is refused; give a scale by keyword,
+        ``backward(grad_output=0.5)``, or as an ndarray.
 
         Parameters
         ----------
@@ -92,6 +98,7 @@ class _Loss(Module):
         -------
         ndarray, the input's shape and dtype
         """
+        grad_output = self._upstream(args, grad_output)
         cache, loss_shape, dtype = self._take()
         if grad_output is None:
             grad_output = np.ones(loss_shape, dtype=dtype)
@@ -101,6 +108,22 @@ class _Loss(Module):
                 f"(reduction={self.reduction!r}), got shape {shape_str(np.shape(grad_output))}"
             )
         return type(self)._backward(grad_output, cache)
+
+    def _upstream(self, args, grad_output):
+        """The upstream gradient from ``backward``'s arguments; a positional plain number is refused."""
+        where = f"{type(self).__name__}.backward"
+        if len(args) > 1 or (args and grad_output is not None):
+            raise TypeError(f"{where}: takes one upstream gradient, got {len(args) + (grad_output is not None)}")
+        if not args:
+            return grad_output
+        value = args[0]
+        if type(value) in (bool, int, float):  # what the forward returns: the loss itself, passed back by mistake
+            raise TypeError(
+                f"{where}({value!r}): backward takes the upstream gradient, not the loss; call {where}() for the "
+                f"gradient of the loss itself (passing the loss would scale every gradient by it), or "
+                f"{where}(grad_output={value!r}) if you mean to scale it"
+            )
+        return value
 
     def _loss(self, x, target, where):
         raise NotImplementedError

@@ -16,7 +16,8 @@ from numbers import Real
 import numpy as np
 
 from .. import functional as F
-from .._checks import FLOAT_DTYPES, channel_last_hint, check_ndim, check_number, check_positive_int, shape_str
+from .._checks import (FLOAT_DTYPES, channel_last_hint, check_ndim, check_number, check_parameters, check_positive_int,
+                       shape_str)
 from ..functional.norm import _normalized_shape
 from .module import Module
 from .parameter import Parameter
@@ -151,6 +152,7 @@ class _BatchNorm(_NormBase):
     """Batch norm: each channel standardised over the batch (and spatial axes)."""
 
     def forward(self, x):
+        check_parameters(self)
         name = type(self).__name__
         x_in = x
         x = self._as_input(x, name)
@@ -250,6 +252,7 @@ class _InstanceNorm(_NormBase):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias=bias)
 
     def forward(self, x):
+        check_parameters(self)
         name = type(self).__name__
         x_in = x
         x = self._as_input(x, name)
@@ -369,6 +372,7 @@ class LayerNorm(Module):
         _reset_affine(self)
 
     def forward(self, x):
+        check_parameters(self)
         x_in = x
         x = self._as_input(x, "LayerNorm")
         k = len(self.normalized_shape)
@@ -435,6 +439,7 @@ class GroupNorm(Module):
         _reset_affine(self)
 
     def forward(self, x):
+        check_parameters(self)
         x_in = x
         x = self._as_input(x, "GroupNorm")
         if x.ndim < 2:

@@ -37,6 +37,7 @@ import numpy as np
 from ..functional.conv import conv2d
 
 __all__ = [
+    "parse_kernel",
     "identity", "box_blur", "gaussian_blur", "sharpen", "emboss", "outline", "laplacian", "sobel_x", "sobel_y",
     "KERNELS", "get_kernel", "describe_kernel", "apply_filter", "to_uint8", "default_display", "sample_image",
     "PADDING_MODES", "DISPLAY_MODES", "SAMPLE_IMAGE_PATH",
@@ -177,6 +178,38 @@ KERNELS = {
     "sobel_x": sobel_x,
     "sobel_y": sobel_y,
 }
+
+
+def parse_kernel(text: str) -> np.ndarray:
+    """A kernel written out as text: rows separated by ``;``, values by ``,`` (``"1,0,-1;2,0,-2;1,0,-1"``).
+
+    Returns
+    -------
+    ndarray, float64, shape (rows, columns)
+
+    Raises
+    ------
+    ValueError
+        For an empty kernel, a value that is not a finite number, or rows of different lengths.
+    """
+    rows = [row.strip() for row in str(text).strip().strip(";").split(";")]
+    if not rows or not all(rows):
+        raise ValueError(f"kernel {text!r}: an empty row; write rows separated by ';' and values by ',', "
+                         "e.g. \"1,0,-1;2,0,-2;1,0,-1\"")
+    values = []
+    for r, row in enumerate(rows):
+        try:
+            values.append([float(v) for v in row.split(",")])
+        except ValueError:
+            raise ValueError(f"kernel {text!r}: row {r + 1} ({row!r}) holds something that is not a number") from None
+    lengths = sorted({len(row) for row in values})
+    if len(lengths) > 1:
+        raise ValueError(f"kernel {text!r}: every row needs the same number of values, got rows of "
+                         f"{', '.join(str(n) for n in lengths)}")
+    kernel = np.array(values, dtype=np.float64)
+    if not np.all(np.isfinite(kernel)):
+        raise ValueError(f"kernel {text!r}: every value must be finite")
+    return kernel
 
 
 def get_kernel(name: str, **kwargs) -> np.ndarray:

@@ -258,7 +258,7 @@ def gradcheck(
         out = forward()
         upstream = _random_like(out, rng)
         model.zero_grad()
-        grads = model.backward(upstream if np.ndim(out) else float(upstream))
+        grads = model.backward(np.asarray(upstream))  # an array even for a scalar loss (a float is refused)
         _random.set_rng_state(rng_state)
         grads = grads if isinstance(grads, tuple) else (grads,)
         targets = _pair_inputs(inputs, grads)

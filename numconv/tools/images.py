@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def on_white_paper(img):
     """Flatten a transparent Pillow image onto white; return any other image unchanged.
@@ -52,3 +54,29 @@ def open_image(path, max_pixels: int = DEFAULT_MAX_PIXELS):
         raise ValueError(f"image '{path}' is {width} x {height} = {width * height:,} pixels, more than the limit "
                          f"of {max_pixels:,} (pass --max-pixels {width * height} if you trust the file)")
     return img
+
+
+def unusual_image(pixels) -> str | None:
+    """Why a 28 x 28 grey image (uint8, light object on dark) is unlike the Fashion-MNIST/MNIST training images.
+
+    ``None`` when it looks like them. The limits are a margin around what the
+    bundled Fashion-MNIST sample's 6,000 training images span: their mean
+    brightness is 0.03 to 0.75, 8 % to 91 % of their pixels are above 0.1,
+    and their border (the outermost ring of pixels) is dark, mean at most
+    0.30. A classifier answers something for any input, so ``numconv
+    predict`` prints this reason as a warning next to the answer.
+    """
+    x = np.asarray(pixels, dtype=np.float64) / 255.0
+    if x.max() - x.min() < 0.06:
+        return f"it is nearly blank (every pixel within {255 * (x.max() - x.min()):.0f} of 255 of the others)"
+    mean, ink = float(x.mean()), float((x > 0.1).mean())
+    border = float(np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]]).mean())
+    if ink < 0.04:
+        return f"almost nothing is drawn ({100 * ink:.1f} % of the pixels; the training images have 8 % or more)"
+    if mean > 0.8 or ink > 0.95:
+        return (f"it is mostly bright ({100 * ink:.0f} % of the pixels, mean {mean:.2f}; the training images are a "
+                "light object on a dark background)")
+    if border > 0.35:
+        return (f"its border is bright (mean {border:.2f}; in the training images the object sits inside a dark "
+                "frame: crop the picture around the object)")
+    return None
