@@ -216,6 +216,11 @@ def group_norm_cases(draw):
 @given(case=group_norm_cases(), affine=st.booleans(), bias=st.booleans(), seed=st.integers(0, 2**16))
 def test_group_norm_matches_torch(dtype, case, affine, bias, seed):
     shape, groups = case
+    # A group of three values standardises to x_hat with sum 0 and sum of squares 3: one degree of freedom,
+    # and dx is mostly cancellation. In float32 both PyTorch and numconv land ~2.5e-4 (relative) from the
+    # float64 answer there, so two float32 results cannot be held to 1e-4 of each other; from four values
+    # on both stay within ~5e-6. Float64 keeps the groups of three.
+    assume(dtype == np.float64 or shape[1] // groups * math.prod(shape[2:]) >= 4)
     rng = np.random.default_rng(seed)
     ours, theirs = pair("GroupNorm", groups, shape[1], affine=affine, bias=bias)
     randomise_affine(ours, rng)
