@@ -22,6 +22,7 @@ class _ConvNd(Module):
     """Shared body of ``Conv1d``/``Conv2d``/``Conv3d``; ``_nd`` is the number of spatial axes."""
 
     _nd = 0
+    _backward_op = staticmethod(_conv_nd_backward)  # the functional backward its ``backward`` calls
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", dtype=np.float32, algorithm="auto"):
@@ -82,7 +83,7 @@ class _ConvNd(Module):
     def backward(self, grad_output):
         """Return dL/dx (in the input's dtype); add dL/dweight and dL/dbias into the parameters' ``grad``."""
         cache, in_dtype = self._take()
-        dx, dweight, dbias = _conv_nd_backward(grad_output, cache, f"{type(self).__name__}.backward")
+        dx, dweight, dbias = self._backward_op(grad_output, cache, f"{type(self).__name__}.backward")
         self.weight.accumulate_grad(dweight)
         if self.bias is not None:
             self.bias.accumulate_grad(dbias)

@@ -30,10 +30,11 @@ class _ConvTransposeNd(_ConvNd):
 
     A kind of ``_ConvNd``, as in PyTorch (tools that treat every convolution
     alike, such as ``summary``'s mult-add count, see it as one), with its own
-    constructor, passes and weight layout.
+    constructor, passes and weight layout; ``_ConvNd.backward`` serves it through ``_backward_op``.
     """
 
     _nd = 0
+    _backward_op = staticmethod(_conv_transpose_nd_backward)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, padding_mode="zeros", dtype=np.float32):
@@ -100,15 +101,6 @@ class _ConvTransposeNd(_ConvNd):
                                         output_padding, self.groups, self.dilation)
         self._keep((cache, in_dtype))
         return out
-
-    def backward(self, grad_output):
-        """Return dL/dx (in the input's dtype); add dL/dweight and dL/dbias into the parameters' ``grad``."""
-        cache, in_dtype = self._take()
-        dx, dweight, dbias = _conv_transpose_nd_backward(grad_output, cache, f"{type(self).__name__}.backward")
-        self.weight.accumulate_grad(dweight)
-        if self.bias is not None:
-            self.bias.accumulate_grad(dbias)
-        return dx.astype(in_dtype, copy=False)
 
     def extra_repr(self) -> str:
         # The same text as torch.nn.ConvTranspose*d: options appear only when they differ from the default.
