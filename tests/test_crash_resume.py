@@ -11,7 +11,8 @@ The kill points are reached deterministically, not by timing:
   it writes a flag file and blocks, and the test, which waits for the flag,
   sends SIGKILL. So the process dies in the middle of an epoch, with the
   model changed in memory since the last checkpoint.
-* ``die-writing-last N``: the driver wraps ``checkpoint.atomic_write``; on
+* ``die-writing-last N``: the driver wraps the ``atomic_write`` that checkpoint files are
+  written with (``numconv._ckpt_file``'s); on
   the N-th write of ``last.npz`` it writes the first half of the file into
   the temporary file, fsyncs it and SIGKILLs itself: a crash in the middle
   of writing a checkpoint.
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +37,7 @@ STEPS_PER_EPOCH = 8
 TRAIN_ARGS = ["--limit-train", "512", "--limit-test", "256", "--epochs", "3", "--batch-size", "64",
               "--seed", "7", "--no-progress"]
 TIMEOUT = 120
+REPO = str(Path(__file__).resolve().parents[1])
 
 DRIVER = r'''
 import io
@@ -44,7 +47,7 @@ import sys
 import time
 from pathlib import Path
 
-from numconv import checkpoint, cli, optim
+from numconv import _ckpt_file, checkpoint, cli, optim
 
 mode, count, flag, *train_args = sys.argv[1:]
 count, flag = int(count), Path(flag)
@@ -66,7 +69,7 @@ if mode == "pause-after-step":
     optim.SGD.step = step
 
 elif mode == "die-writing-last":
-    real_atomic_write = checkpoint.atomic_write
+    real_atomic_write = _ckpt_file.atomic_write
     writes = 0
 
     def atomic_write(path, write):
@@ -89,7 +92,7 @@ elif mode == "die-writing-last":
 
         return real_atomic_write(path, write_half_then_die)
 
-    checkpoint.atomic_write = atomic_write
+    _ckpt_file.atomic_write = atomic_write  # the module that writes checkpoint files
 
 else:
     raise SystemExit(f"unknown mode {mode}")
@@ -101,7 +104,9 @@ sys.exit(cli.main(["train", *train_args]))
 def _env():
     """One thread everywhere: the test costs one core, and results never depend on the machine's load."""
     env = dict(os.environ, NUMCONV_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1", MPLBACKEND="Agg")
+               MKL_NUM_THREADS="1", MPLBACKEND="Agg",
+               # the numconv of this checkout, whatever else is installed (the driver runs in tmp_path)
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("NUMCONV_DATA", None)
     return env
 
