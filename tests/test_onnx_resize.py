@@ -82,8 +82,9 @@ def test_layer(layer, shape, tmp_path):
     path = check_model(nn.Sequential(layer), shape, tmp_path, f"layer {layer!r}")
     back = from_onnx(path)[0]
     assert type(back) is type(layer) and repr(back) == repr(layer)
-    if isinstance(layer, nn.Upsample):  # from opset 18, scales / sizes of the spatial axes only
-        check_model(nn.Sequential(layer), shape, tmp_path, f"layer {layer!r} opset 18", opset=18)
+    if isinstance(layer, nn.Upsample):  # the oldest opset exported, and from 18 scales / sizes of the spatial axes
+        for opset in (13, 18):
+            check_model(nn.Sequential(layer), shape, tmp_path, f"layer {layer!r} opset {opset}", opset=opset)
 
 
 @pytest.mark.parametrize("layer, shape", CIRCULAR, ids=_case_id)
@@ -102,7 +103,7 @@ def ops(path):
     (nn.ZeroPad2d((1, -1, 0, 2)), (1, 2, 3, 3), ["Slice", "Pad"]),
     (nn.ReflectionPad2d((1, -1, 0, 2)), (1, 2, 3, 3), ["Pad", "Slice"]),
     (nn.Upsample(scale_factor=2.0), (1, 2, 3, 3), ["Resize"]),
-    (nn.Upsample(size=(5, 4), mode="bilinear"), (1, 2, 3, 3), ["Shape", "Concat", "Resize"]),
+    (nn.Upsample(size=(5, 4), mode="bilinear"), (1, 2, 3, 3), ["Shape", "Slice", "Concat", "Resize"]),
     (nn.Upsample(scale_factor=2.05), (1, 2, 5, 4), ["Gather", "Gather"]),  # 5 -> 10 copies i // 2 (2-D only)
     (nn.Upsample(scale_factor=2.05), (1, 2, 5), ["Resize"]),  # the 1-D forward divides by 2.05, as Resize does
     (nn.PixelShuffle(2), (1, 4, 3, 3), ["DepthToSpace"]),

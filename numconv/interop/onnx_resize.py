@@ -130,8 +130,21 @@ def _gather_nearest(b, x, sizes_in, sizes_out, indices):
 def _sizes_input(b, x, sizes_out):
     """An int64 ``sizes`` input of every axis (before opset 18): the input's batch and channels (from
     ``Shape``, as the batch is left free), then the spatial sizes."""
-    lead = b.node("Shape", [x], start=0, end=2)
+    lead = b.node("Slice", [b.node("Shape", [x]), b.ints("first", [0]), b.ints("last", [2])])
     return b.node("Concat", [lead, b.ints("spatial", sizes_out)], axis=0)
+
+
+def _nearest_rule(mode, sizes_in, out, factors, scales):
+    """``Resize``'s attributes for a nearest mode, or None where onnxruntime would copy other pixels."""
+    exact = mode == "nearest-exact"
+    ours = [U.nearest_indices(n, m, f, exact=exact, shortcuts=len(out) == 2) for n, m, f in zip(sizes_in, out, factors)]
+    ratio = scales if scales is not None else [np.float32(m) / np.float32(n) for n, m in zip(sizes_in, out)]
+    theirs = [onnx_nearest_indices(n, m, r, exact) for n, m, r in zip(sizes_in, out, ratio)]
+    if not all(np.array_equal(a, c) for a, c in zip(ours, theirs)):
+        return None, ours
+    if exact:
+        return dict(mode="nearest", coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil"), ours
+    return dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"), ours
 
 
 def upsample(b, layer, x, shapes):
@@ -148,8 +161,9 @@ def upsample(b, layer, x, shapes):
     so onnxruntime divides by the same factor; otherwise it gets ``sizes``.
     For the nearest modes the pixels onnxruntime would copy are worked out
     here (:func:`onnx_nearest_indices`) and compared with numconv's; where
-    float32 rounding makes them differ (a scale like 1 / 0.7), the layer is
-    written as ``Gather`` nodes with numconv's indices instead.
+    they differ (PyTorch's 2-D forward copies pixel ``i // 2`` whenever the
+    output is twice the input, whatever the factor), the layer is written as
+    ``Gather`` nodes with numconv's indices instead.
     """
     shape_in = shapes[0]
     sizes_in = list(shape_in[2:])
@@ -158,17 +172,10 @@ def upsample(b, layer, x, shapes):
                                                            layer.mode, layer.align_corners,
                                                            layer.recompute_scale_factor)
     scales = None if factors[0] is None else _onnx_scales(sizes_in, out, factors)
-    nearest = mode in ("nearest", "nearest-exact")
-    if nearest:
-        ours = [U.nearest_indices(n, m, f, exact=mode == "nearest-exact", shortcuts=len(out) == 2)
-                for n, m, f in zip(sizes_in, out, factors)]
-        ratio = scales if scales is not None else [np.float32(m) / np.float32(n) for n, m in zip(sizes_in, out)]
-        theirs = [onnx_nearest_indices(n, m, s, mode == "nearest-exact") for n, m, s in zip(sizes_in, out, ratio)]
-        if not all(np.array_equal(a, c) for a, c in zip(ours, theirs)):
-            return _gather_nearest(b, x, sizes_in, out, ours)
-        attributes = dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
-        if mode == "nearest-exact":
-            attributes.update(coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil")
+    if mode in ("nearest", "nearest-exact"):
+        attributes, indices = _nearest_rule(mode, sizes_in, out, factors, scales)
+        if attributes is None:
+            return _gather_nearest(b, x, sizes_in, out, indices)
     else:
         if factors[0] is not None and scales is None:
             raise UnsupportedLayerError(
@@ -176,7 +183,7 @@ def upsample(b, layer, x, shapes):
                 f"output size {tuple(out)} of input size {tuple(sizes_in)}; use size= or recompute_scale_factor=True")
         attributes = dict(mode="linear",
                           coordinate_transformation_mode="align_corners" if align_corners else "half_pixel")
-    if b.opset >= 18:  # scales or sizes of the spatial axes only: constants, and the batch axis stays symbolic
+    if b.opset >= 18:  # scales or sizes of the spatial axes only: constants, no Shape + Concat
         attributes["axes"] = list(range(2, len(shape_in)))
         if scales is not None:
             return b.node("Resize", [x, "", b.const("scales", scales, dtype=np.float32)], **attributes)
