@@ -2,7 +2,7 @@
 
 Runs a model's training step (forward, cross-entropy, backward, SGD with momentum) under
 ``cProfile`` with the process's CPU time as the clock, on one thread (numconv's workers and BLAS
-off), so that the shares do not depend on how busy the machine is. The time of each kind of call
+off), so that the shares depend less on how busy the machine is. The time of each kind of call
 is what ``cProfile`` counts inside it (its cumulative time), grouped:
 
 - convolution forward and backward, per algorithm (im2col, Winograd, row slab);
@@ -29,11 +29,7 @@ import pstats
 import sys
 import time
 
-os.environ.setdefault("NUMCONV_NUM_THREADS", "1")  # before numconv is imported: one worker
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -99,6 +95,21 @@ def kinds_of(stats: pstats.Stats) -> dict:
 
 
 def main(argv=None):
+    """Parse ``argv``, then profile and time on one thread (workers and BLAS restored afterwards)."""
+    from threadpoolctl import threadpool_limits
+
+    from numconv.kernels import workers
+
+    before = workers.num_workers()
+    workers.set_num_workers(1)
+    try:
+        with threadpool_limits(1):
+            _run(argv)
+    finally:
+        workers.set_num_workers(before)
+
+
+def _run(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="resnet8", choices=sorted(MODELS))
     p.add_argument("--batch", type=int, default=64)
@@ -136,16 +147,24 @@ def main(argv=None):
         return
     from numconv.interop import to_torch
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    theirs = torch_step(torch, to_torch(ours), x, y)
+    try:
+        _time_both(torch, step, torch_step(torch, to_torch(ours), x, y), args.rounds)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _time_both(torch, step, theirs, rounds_wanted):
+    """Time numconv's and PyTorch's step in alternating rounds and print the medians and their ratio."""
     for _ in range(3):
         theirs()
     rounds = {"numconv": [], "torch": []}
-    for _ in range(args.rounds):
+    for _ in range(rounds_wanted):
         rounds["numconv"].append(median_cpu_ms(step, 5))
         rounds["torch"].append(median_cpu_ms(theirs, 5))
     ms = {side: float(np.median(values)) for side, values in rounds.items()}
-    print(f"step without the profiler, one thread each (CPU ms, median of {args.rounds} rounds): "
+    print(f"step without the profiler, one thread each (CPU ms, median of {rounds_wanted} rounds): "
           f"numconv {ms['numconv']:.1f}, torch {ms['torch']:.1f}, ratio {ms['numconv'] / ms['torch']:.2f}")
 
 
