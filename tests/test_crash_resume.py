@@ -11,8 +11,7 @@ The kill points are reached deterministically, not by timing:
   it writes a flag file and blocks, and the test, which waits for the flag,
   sends SIGKILL. So the process dies in the middle of an epoch, with the
   model changed in memory since the last checkpoint.
-* ``die-writing-last N``: the driver wraps the ``atomic_write`` that checkpoint files are
-  written with (``numconv._ckpt_file``'s); on
+* ``die-writing-last N``: the driver wraps ``checkpoint.atomic_write``; on
   the N-th write of ``last.npz`` it writes the first half of the file into
   the temporary file, fsyncs it and SIGKILLs itself: a crash in the middle
   of writing a checkpoint.
@@ -47,7 +46,7 @@ import sys
 import time
 from pathlib import Path
 
-from numconv import _ckpt_file, checkpoint, cli, optim
+from numconv import checkpoint, cli, optim
 
 mode, count, flag, *train_args = sys.argv[1:]
 count, flag = int(count), Path(flag)
@@ -69,7 +68,7 @@ if mode == "pause-after-step":
     optim.SGD.step = step
 
 elif mode == "die-writing-last":
-    real_atomic_write = _ckpt_file.atomic_write
+    real_atomic_write = checkpoint.atomic_write
     writes = 0
 
     def atomic_write(path, write):
@@ -92,7 +91,7 @@ elif mode == "die-writing-last":
 
         return real_atomic_write(path, write_half_then_die)
 
-    _ckpt_file.atomic_write = atomic_write  # the module that writes checkpoint files
+    checkpoint.atomic_write = atomic_write
 
 else:
     raise SystemExit(f"unknown mode {mode}")
