@@ -366,11 +366,7 @@ def parse_padding(padding, nd, kernel_size, stride, dilation, where) -> tuple:
 
 def _check_weight(nd, where, x, weight, bias, groups, unbatched):
     """Check the weight and bias against the input and groups; cast both to the input's dtype."""
-    if weight.ndim != nd + 2:
-        raise ValueError(
-            f"{where}: expected a {nd + 2}-D weight (out_channels, in_channels/groups, {_KERNEL_AXES[nd]}), "
-            f"got shape {shape_str(weight.shape)}"
-        )
+    _check_weight_rank(nd, where, weight, "out_channels, in_channels/groups")
     groups = check_positive_int(groups, where, "groups")
     x_shape = x.shape[1:] if unbatched else x.shape
     channels = x.shape[1]
@@ -388,6 +384,13 @@ def _check_weight(nd, where, x, weight, bias, groups, unbatched):
         raise ValueError(f"{where}: out_channels ({weight.shape[0]}, from weight of shape {shape_str(weight.shape)}) "
                          f"must be divisible by groups ({groups})")
     return _cast_weight_and_bias(where, x.dtype, weight, bias, weight.shape[0], "")
+
+
+def _check_weight_rank(nd, where, weight, channel_axes):
+    """An (nd + 2)-D weight: two channel axes (named by ``channel_axes``), then one per kernel axis."""
+    if weight.ndim != nd + 2:
+        raise ValueError(f"{where}: expected a {nd + 2}-D weight ({channel_axes}, {_KERNEL_AXES[nd]}), "
+                         f"got shape {shape_str(weight.shape)}")
 
 
 def _cast_weight_and_bias(where, dtype, weight, bias, out_channels, bias_hint):
