@@ -1,12 +1,14 @@
 """The checks a checkpoint passes before numconv trusts it: container, description, entry sizes, values.
 
-Kept apart from ``numconv.checkpoint`` (which encodes, writes and restores)
-so each file reads in one sitting. Every failure is one ``CheckpointError``
-line naming the file and the first problem found.
+Kept apart from ``numconv._ckpt_file`` (which encodes, writes and reads)
+and ``numconv.checkpoint`` (which restores) so each file reads in one
+sitting. Every failure is one ``CheckpointError`` line naming the file and
+the first problem found.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
@@ -177,3 +179,59 @@ def check_state_values(tree: dict, path: str) -> None:
     config = tree.get("config") or {}
     if not isinstance(config, dict):
         raise CheckpointError(f"checkpoint '{path}': 'config' should be a dict, got {type(config).__name__}")
+
+
+# ---------------------------------------------------------------------------- fitting the objects restored
+def check_state_dict(model, state: dict, where: str = "checkpoint") -> None:
+    """Raise ``CheckpointError`` naming the first key, shape or dtype that does not fit ``model``.
+
+    The model's entries are checked in the model's order, so the message
+    names the first layer that differs; then entries the model lacks.
+    Nothing is loaded: call this before ``model.load_state_dict`` so that a
+    mismatch leaves the model untouched and the message names the file.
+
+    Parameters
+    ----------
+    model : Module
+    state : dict of str -> ndarray
+        E.g. the ``model`` section of a checkpoint.
+    where : str
+        How the message names the source, e.g. ``"checkpoint 'run/last.npz'"``.
+    """
+    ours = model.state_dict()
+    for key, value in ours.items():
+        if key not in state:
+            listed = ", ".join(list(state)[:4]) + (", ..." if len(state) > 4 else "")
+            raise CheckpointError(f"{where}: the model has '{key}' but the file does not "
+                                  f"(the file has {listed or 'nothing'})")
+        theirs = np.asarray(state[key])
+        if theirs.shape != value.shape:
+            raise CheckpointError(
+                f"{where} has '{key}' of shape {tuple(theirs.shape)}; the model expects {tuple(value.shape)}"
+            )
+        if theirs.dtype != value.dtype:
+            raise CheckpointError(
+                f"{where} has '{key}' of dtype {theirs.dtype}; the model expects {value.dtype} "
+                f"(convert the model with .to(np.{theirs.dtype}) first)"
+            )
+    for key in state:
+        if key not in ours:
+            raise CheckpointError(f"{where} has '{key}', which the model does not have")
+
+
+#: the bit generators numpy offers; a stored state must name one of them
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _check_generator_state(state, path: str) -> None:
+    """Refuse a random-generator state that ``set_rng_state`` could not (or should not) use."""
+    if state is None:
+        raise CheckpointError(f"checkpoint '{path}' has no random-generator state")
+    try:
+        parsed = json.loads(state) if isinstance(state, (str, bytes)) else state
+        name = parsed["bit_generator"]
+        if name not in _BIT_GENERATORS:
+            raise ValueError(f"unknown bit generator {name!r}")
+        getattr(np.random, name)().state = parsed  # numpy validates the state itself
+    except (ValueError, TypeError, KeyError, OverflowError) as error:
+        raise CheckpointError(f"checkpoint '{path}' has a malformed random-generator state ({error})") from None

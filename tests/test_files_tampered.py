@@ -15,7 +15,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from numconv import cli, checkpoint
+from numconv import _ckpt_file, cli, checkpoint
 from numconv.checkpoint import CheckpointError
 from numconv.data import read_idx
 from numconv.data.idx import IDXFormatError
@@ -143,7 +143,7 @@ def test_tampered_epoch_and_history_name_their_key(tmp_path, field, value, messa
 
     def change(document):
         items = document["tree"]["items"]
-        node = checkpoint._encode(value, field, {})
+        node = _ckpt_file._encode(value, field, {})
         for item in items:
             if item[0] == field:
                 item[1] = node

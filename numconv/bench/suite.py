@@ -404,18 +404,25 @@ def _bounded_results(cases, measured) -> list:
 
 
 def _bounded_table(rows) -> str:
-    lines = [f"bounded memory: one forward + backward pass under a workspace limit of {BOUNDED_LIMIT / 2**20:g} MiB "
-             "(numconv only, own subprocess, float32); scratch = RSS rise - output and gradients; "
-             "ratio = scratch / limit",
-             f"{'case':<52}  {'peak MiB':>8}  {'buffers MiB':>11}  {'scratch MiB':>11}  {'ratio':>5}  "
-             f"{'target':<6}  met"]
+    head = [f"bounded memory: one forward + backward pass under a workspace limit of {BOUNDED_LIMIT / 2**20:g} MiB "
+            "(numconv only, own subprocess, float32); scratch = RSS rise - output and gradients; "
+            "ratio = scratch / limit",
+            f"{'case':<52}  {'peak MiB':>8}  {'buffers MiB':>11}  {'scratch MiB':>11}  {'ratio':>5}  "
+            f"{'target':<6}  met"]
+    return _table(head, rows, lambda r: (
+        f"{r['label']:<52}  {_mib(r['rss_bytes']):>8}  {_mib(r['buffers_bytes']):>11}  "
+        f"{_mib(r['scratch_bytes']):>11}  {r['ratio']:5.2f}  {'<=' + format(r['target'], 'g'):<6}  "
+        f"{_met(r['met'])}"))
+
+
+def _table(head: list, rows, row_line) -> str:
+    """The ``head`` lines, then ``row_line(row)`` for each row, or a line per side for a row that failed."""
+    lines = list(head)
     for r in rows:
         if "errors" in r:
             lines += [f"  {side}: failed: {msg}" for side, msg in r["errors"].items()]
-            continue
-        lines.append(f"{r['label']:<52}  {_mib(r['rss_bytes']):>8}  {_mib(r['buffers_bytes']):>11}  "
-                     f"{_mib(r['scratch_bytes']):>11}  {r['ratio']:5.2f}  {'<=' + format(r['target'], 'g'):<6}  "
-                     f"{_met(r['met'])}")
+        else:
+            lines.append(row_line(r))
     return "\n".join(lines)
 
 
@@ -424,21 +431,17 @@ def _mib(n) -> str:
 
 
 def _memory_table(rows) -> str:
-    lines = ["peak memory of one call after two warm-up calls: RSS rise above the level before the call, each side "
-             "in its own subprocess, inputs not counted; 'NumPy': tracemalloc's peak of numconv's arrays in the same "
-             "call; 'kept': RSS the warm-up calls left behind (library start-up, caches, reusable workspaces)",
-             f"{'workload':<8}  {'case':<46}  {'phase':<7}  {'numconv MiB':>11}  {'torch MiB':>9}  {'ratio':>5}  "
-             f"{'target':<6}  {'met':<4}  {'NumPy MiB':>9}  {'kept: numconv / torch MiB':>25}"]
-    for r in rows:
-        if "errors" in r:
-            lines += [f"  {side}: failed: {msg}" for side, msg in r["errors"].items()]
-            continue
-        lines.append(f"{r['workload']:<8}  {r['label']:<46}  {r['phase']:<7}  {_mib(r['numconv_rss_bytes']):>11}  "
-                     f"{_mib(r['torch_rss_bytes']):>9}  {'-' if r['ratio'] is None else format(r['ratio'], '.2f'):>5}  "
-                     f"{'-' if r['target'] is None else '<=' + format(r['target'], 'g'):<6}  {_met(r['met']):<4}  "
-                     f"{_mib(r['numconv_traced_bytes']):>9}  "
-                     f"{_mib(r['numconv_retained_bytes']) + ' / ' + _mib(r['torch_retained_bytes']):>25}")
-    return "\n".join(lines)
+    head = ["peak memory of one call after two warm-up calls: RSS rise above the level before the call, each side "
+            "in its own subprocess, inputs not counted; 'NumPy': tracemalloc's peak of numconv's arrays in the same "
+            "call; 'kept': RSS the warm-up calls left behind (library start-up, caches, reusable workspaces)",
+            f"{'workload':<8}  {'case':<46}  {'phase':<7}  {'numconv MiB':>11}  {'torch MiB':>9}  {'ratio':>5}  "
+            f"{'target':<6}  {'met':<4}  {'NumPy MiB':>9}  {'kept: numconv / torch MiB':>25}"]
+    return _table(head, rows, lambda r: (
+        f"{r['workload']:<8}  {r['label']:<46}  {r['phase']:<7}  {_mib(r['numconv_rss_bytes']):>11}  "
+        f"{_mib(r['torch_rss_bytes']):>9}  {'-' if r['ratio'] is None else format(r['ratio'], '.2f'):>5}  "
+        f"{'-' if r['target'] is None else '<=' + format(r['target'], 'g'):<6}  {_met(r['met']):<4}  "
+        f"{_mib(r['numconv_traced_bytes']):>9}  "
+        f"{_mib(r['numconv_retained_bytes']) + ' / ' + _mib(r['torch_retained_bytes']):>25}"))
 
 
 def _startup_lines(s) -> str:

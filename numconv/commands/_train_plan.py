@@ -25,7 +25,7 @@ import os
 import shutil
 import warnings
 
-from ..cli import CLIError
+from ._shared import CLIError
 
 #: files a run writes into its folder; their presence means "a run lives here"
 RUN_FILES = ("last.npz", "best.npz", "history.json", "history.csv", "curves.png", "feature_maps.png",

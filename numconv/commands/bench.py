@@ -13,7 +13,7 @@ def run(args) -> int:
     """Time numconv against PyTorch (W1-W12: convolutions, pooling, batch norm, training steps, float64
     convolutions, transposed convolution and upsampling)."""
     from ..bench.suite import check_json_path, parse_only, run_suite
-    from ..cli import CLIError
+    from ._shared import CLIError
 
     try:
         only = parse_only(args.only)

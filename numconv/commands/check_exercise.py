@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from ..cli import CLIError
+from ._shared import CLIError
 
 
 def add_arguments(parser) -> None:

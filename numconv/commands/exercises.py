@@ -10,18 +10,12 @@
 
 from __future__ import annotations
 
-from ..cli import CLIError
+from ._shared import CLIError, add_list_and_copy
 
 
 def add_arguments(parser) -> None:
-    actions = parser.add_subparsers(dest="action", metavar="ACTION")
-    actions.required = True
-    actions.add_parser("list", help="list the exercises", description="List the exercises.")
-    copy = actions.add_parser("copy", help="copy the skeletons into a folder of your own",
-                              description="Copy the skeletons into a folder of your own.")
-    copy.add_argument("folder", help="where to put the copies (created if needed)")
+    copy = add_list_and_copy(parser, "exercises", "skeletons")
     copy.add_argument("names", nargs="*", metavar="NAME", help="only these exercises (default: all)")
-    copy.add_argument("--force", action="store_true", help="overwrite files that exist already")
 
 
 def run(args) -> int:

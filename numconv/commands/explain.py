@@ -45,7 +45,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Show a layer's shape, parameter and mult-add arithmetic, or a model's receptive field."""
-    from ..cli import CLIError
+    from ._shared import CLIError
     from ..tools.explain import explain, parse_shape
 
     if (args.layer is None) == (args.model is None):
@@ -66,7 +66,7 @@ def run(args) -> int:
 
 
 def _explain_model(args, input_shape):
-    from ..cli import CLIError
+    from ._shared import CLIError
     from ..models import MODELS, _canonical, available
     from ..tools.explain import explain
     from .summary import _fitting_kwargs
@@ -85,7 +85,7 @@ def _explain_model(args, input_shape):
 
 
 def _explain_layer(args, input_shape):
-    from ..cli import CLIError
+    from ._shared import CLIError
     from ..tools._shapes import layer_class
     from ..tools.explain import explain
 
@@ -118,7 +118,7 @@ def _explain_layer(args, input_shape):
 
 def _tuple_value(text: str, flag: str):
     """``"5"`` -> 5, ``"5x3"`` -> (5, 3), ``"same"``/``"valid"`` kept (padding only)."""
-    from ..cli import CLIError
+    from ._shared import CLIError
     from ..tools.explain import parse_shape
 
     if flag == "padding" and text in ("same", "valid"):

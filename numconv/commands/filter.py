@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from ..cli import CLIError
+from ._shared import CLIError
 
 # (R, G, B) weights of ITU-R BT.601 luma, the conversion Pillow's "L" mode uses.
 _LUMA = (0.299, 0.587, 0.114)
@@ -39,7 +39,7 @@ def add_arguments(p) -> None:
                    help="how the response becomes pixels (default auto: clip, or 0 = mid-grey for edge kernels)")
     p.add_argument("--size", type=int, default=None, help="kernel size for box-blur and gaussian-blur (odd)")
     p.add_argument("--sigma", type=float, default=None, help="standard deviation in pixels for gaussian-blur")
-    from ..cli import add_max_pixels_argument
+    from .predict import add_max_pixels_argument
 
     add_max_pixels_argument(p)
 

@@ -12,7 +12,7 @@ only parses arguments and prints the table.
 
 from __future__ import annotations
 
-from ..cli import CLIError
+from ._shared import CLIError
 
 
 def add_arguments(parser) -> None:

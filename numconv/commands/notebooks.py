@@ -7,17 +7,11 @@
 
 from __future__ import annotations
 
-from ..cli import CLIError
+from ._shared import CLIError, add_list_and_copy
 
 
 def add_arguments(parser) -> None:
-    actions = parser.add_subparsers(dest="action", metavar="ACTION")
-    actions.required = True
-    actions.add_parser("list", help="list the notebooks", description="List the notebooks.")
-    copy = actions.add_parser("copy", help="copy the notebooks into a folder of your own",
-                              description="Copy the notebooks into a folder of your own.")
-    copy.add_argument("folder", help="where to put the copies (created if needed)")
-    copy.add_argument("--force", action="store_true", help="overwrite files that exist already")
+    add_list_and_copy(parser, "notebooks")
 
 
 def run(args) -> int:

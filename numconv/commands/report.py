@@ -21,7 +21,7 @@ def run(args) -> int:
     """Write an HTML page with a training run's history, test results, filters, feature maps and summary."""
     import os
 
-    from ..cli import CLIError
+    from ._shared import CLIError
     from ..tools.report import write_report
 
     if not os.path.isdir(args.run_dir):

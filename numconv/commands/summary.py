@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Print a model's layers with output shapes, parameters, mult-adds and memory."""
-    from ..cli import CLIError
+    from ._shared import CLIError
     from ..models import DESCRIBE, MODELS, _canonical, available
     from ..tools.explain import parse_shape
     from ..tools.summary import summary
@@ -64,7 +64,7 @@ def run(args) -> int:
 
 def _run_shape_only(key: str, input_size, args) -> int:
     """Summarise a large network from its description: shapes worked out, no weights allocated."""
-    from ..cli import CLIError
+    from ._shared import CLIError
     from ..models import DESCRIBE
     from ..tools._shapes import SpecMaker
     from ..tools.summary import summary
@@ -85,7 +85,7 @@ def _check_memory(model, input_size, batch_size: int, max_gib: float) -> None:
     input, every layer's output and the largest im2col buffer. A model that
     shape-only arithmetic cannot follow is estimated from its input alone.
     """
-    from ..cli import CLIError
+    from ._shared import CLIError
     from ..tools.summary import summary
 
     shape = input_size if input_size is not None else getattr(model, "input_shape", None)

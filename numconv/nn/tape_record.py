@@ -1,0 +1,242 @@
+"""Recording layer calls on the tape (the forward half of ``numconv/nn/tape.py``, which tells the whole story).
+
+Each call ``layer(x)`` made inside a module's ``forward`` becomes a :class:`Call` on that module's tape, holding
+its cache, its output and, for each array argument, the :class:`Source` it came from (an earlier call's output,
+an input of the module, a view or a copy of one). What the replay does with them is in ``tape_replay.py``.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+import numpy as np
+
+from .. import _state
+from .tape_arrays import _differentiable, _fingerprint, _gradient_through_view, _is_view_of, _outputs
+
+
+class TapeError(RuntimeError):
+    """A forward pass that the tape cannot differentiate (the message says why and how to fix it)."""
+
+
+class _Stacks(threading.local):
+    """Per thread: the calls whose forward / backward is running, and each module's last outermost call."""
+
+    def __init__(self):
+        self.forward = []
+        self.backward = []
+        self.last = weakref.WeakKeyDictionary()
+        self.finished = None  # the call whose backward finished last (debug mode names it)
+
+
+_local = _Stacks()
+
+# What a Source says about where an argument came from.
+SAME, VIEW, COPY = "same", "view", "copy"
+
+
+class Source:
+    """Where one array argument of a call came from: slot ``slot`` of the calling module's tape.
+
+    ``kind`` is ``SAME`` (the very array), ``VIEW`` (a NumPy view of ``base``)
+    or ``COPY`` (an equal copy of ``base``, e.g. ``base.flatten()``).
+    """
+
+    __slots__ = ("slot", "kind", "base", "view")
+
+    def __init__(self, slot, kind=SAME, base=None, view=None):
+        self.slot, self.kind, self.base, self.view = slot, kind, base, view
+
+    def to_base(self, grad):
+        """The gradient w.r.t. the recorded array, given the gradient w.r.t. the argument."""
+        if self.kind == SAME:
+            return grad
+        if self.kind == COPY:
+            return np.reshape(grad, self.base.shape)
+        return _gradient_through_view(self.base, self.view, np.asarray(grad))
+
+
+class Call:
+    """One call of a module: its arguments' sources, its output, its cache, and the calls made inside it."""
+
+    __slots__ = ("module", "parent", "traced", "args", "sources", "output", "result_sources", "out_slots",
+                 "cache", "children", "known", "problems", "started", "done", "seen")
+
+    def __init__(self, module, parent):
+        self.module = module
+        self.parent = parent
+        self.traced = _is_traced(type(module))  # replayed by the tape (no hand-written backward)
+        self.args = ()
+        self.sources = ()         # one Source (or None) per float array argument
+        self.output = None
+        self.result_sources = ()  # traced calls: the Source of each float array it returned, on its own tape
+        self.out_slots = ()       # the slot of each float array in the output, on the parent's tape
+        self.cache = None         # what the module's forward kept with ``_keep``
+        self.children = []        # calls made inside this call's forward, in order
+        self.known = None         # traced calls: id(array) -> (slot, array, fingerprint, maker)
+        self.problems = None      # traced calls: why some argument cannot be differentiated
+        self.started = False      # the replay has run a child's backward (a retry would add gradients twice)
+        self.done = False
+        self.seen = ()            # (position, array, fingerprint) of each array argument, after the forward
+
+    @property
+    def index(self) -> int:
+        """Which call of its module this is within the outermost forward (1 = first); for messages."""
+        root = self
+        while root.parent is not None:
+            root = root.parent
+        count = 0
+        todo = [root]
+        while todo:
+            call = todo.pop()
+            if call.module is self.module:
+                count += 1
+            if call is self:
+                return count
+            todo.extend(reversed(call.children))
+        return count
+
+    # ------------------------------------------------------------------ recording (forward)
+    def add_array(self, array, maker):
+        """Give ``array`` (made by ``maker``, a Call or None for an input) the next slot on this tape."""
+        if self.known is None:
+            self.known, self.problems = {}, []
+        slot = len(self.known)
+        self.known[id(array)] = (slot, array, _fingerprint(array), maker)
+        return slot
+
+    def source_of(self, array, who):
+        """Where ``array`` came from on this tape; None (and a problem noted) if it came from nowhere.
+
+        ``who`` names the argument in a message: a string, or a function that makes one.
+        """
+        if self.known is None:
+            self.known, self.problems = {}, []
+        entry = self.known.get(id(array))
+        if entry is not None and entry[1] is array:
+            slot, _, fingerprint, maker = entry
+            if _fingerprint(array) != fingerprint:
+                made = "the model's input" if maker is None else f"{_describe(maker)}'s output"
+                who = who() if callable(who) else who
+                self.problems.append(
+                    f"{who} receives {made} after it was changed in place (e.g. `out += x` or `out[...] = 0`): "
+                    "the layers that saw it before the change kept the old values. Write `out = add(out, x)` "
+                    "with an nn.Add, or copy before changing it")
+                return None
+            return _SAME[slot] if slot < len(_SAME) else Source(slot)
+        who = who() if callable(who) else who
+        for slot, base, _, _ in reversed(list(self.known.values())):
+            if np.may_share_memory(array, base):
+                if _is_view_of(array, base):
+                    return Source(slot, VIEW, base, array)
+                break  # the most recent array sharing memory decides; never route around a layer
+        for slot, base, _, _ in reversed(list(self.known.values())):
+            if base.size == array.size and base.dtype == array.dtype and base.shape != () and \
+                    np.array_equal(base.reshape(-1), array.reshape(-1), equal_nan=True):
+                return Source(slot, COPY, base)
+        self.problems.append(
+            f"{who} is an array that no layer call produced and that is not an input of the model: it was "
+            "computed with NumPy between layers (e.g. `self.conv(x) + x`, `np.concatenate(...)`, `x * 2`), "
+            "so backward cannot route a gradient through it. Combine arrays with modules instead: nn.Add() "
+            "for a sum, nn.Cat(dim) for a concatenation, nn.Residual(body) for `body(x) + x`, "
+            "nn.Parallel(...) for branches; or give this module its own backward")
+        return None
+
+
+def _describe(call) -> str:
+    name = type(call.module).__name__
+    return f"call {call.index} of {name}" if call.index > 1 else name
+
+
+_SAME = [Source(slot) for slot in range(256)]  # the common case needs no new object
+_TRACED: dict = {}
+
+
+def _is_traced(cls) -> bool:
+    """True when ``cls`` has no hand-written backward, so the tape replays its calls."""
+    traced = _TRACED.get(cls)
+    if traced is None:
+        traced = _TRACED[cls] = getattr(cls.backward, "_replays_the_tape", False)
+    return traced
+
+
+# ---------------------------------------------------------------------------- forward
+def record_call(module, args, kwargs, forward):
+    """Run ``forward(*args, **kwargs)`` for ``module`` and record the call on the tape."""
+    stack = _local.forward
+    parent = stack[-1] if stack else None
+    call = Call(module, parent)
+    if parent is None:
+        _local.last.pop(module, None)  # a new outermost forward replaces the old tape, even if it fails
+    elif parent.traced:
+        def where():
+            return f"{_describe(call)} (called in the forward of {type(parent.module).__name__})"
+
+        call.sources = [parent.source_of(a, lambda i=i: f"argument {i} of {where()}")
+                        for i, a in enumerate(args) if _differentiable(a)]
+        for key, value in kwargs.items():
+            if isinstance(value, np.ndarray) and parent.known and id(value) in parent.known:
+                parent.problems.append(
+                    f"keyword argument {key}= of {where()} is a layer's output: gradients flow only through "
+                    "positional arguments, so pass it positionally")
+    if call.traced:
+        call.args = args
+        for a in args:
+            if _differentiable(a):
+                call.add_array(a, None)
+    stack.append(call)
+    try:
+        out = forward(*args, **kwargs)
+    finally:
+        stack.pop()
+    call.output = out
+    # Fingerprints taken after the forward: a layer may change its own input in place (inplace=True).
+    call.seen = tuple((i, a, _fingerprint(a)) for i, a in enumerate(args) if _differentiable(a))
+    if call.traced:
+        call.result_sources = [call.source_of(o, lambda: f"the value returned by {type(module).__name__}.forward")
+                               for o in _outputs(out)]
+    if parent is None:
+        _local.last[module] = call
+    else:
+        parent.children.append(call)
+        if parent.traced:
+            # A reused array (an in-place layer returns its input) gets a new slot: later users see the newest maker.
+            call.out_slots = [parent.add_array(o, call) for o in _outputs(out)]
+    return out
+
+
+def current_call(module):
+    """The call of ``module`` whose forward is running in this thread (None outside a recorded forward)."""
+    stack = _local.forward
+    if stack and stack[-1].module is module:
+        return stack[-1]
+    return None
+
+
+def being_differentiated(module):
+    """The call of ``module`` the replay is differentiating right now, if any."""
+    stack = _local.backward
+    return stack[-1] if stack and stack[-1].module is module else None
+
+
+def last_differentiated(module):
+    """The call of ``module`` whose backward finished last in this thread, if that was ``module``'s."""
+    call = _local.finished
+    return call if call is not None and call.module is module else None
+
+
+def last_call(module):
+    """The most recent outermost call of ``module`` in this thread (None if there is none)."""
+    return _local.last.get(module)
+
+
+def keep_cache(module, cache) -> None:
+    """Store ``cache`` on the running call of ``module`` (``Module._keep``); nothing inside ``no_grad``."""
+    if not _state._local.grad_enabled:
+        return
+    call = current_call(module)
+    if call is None:  # ``layer.forward(x)`` called directly: a call of its own, outside any tape
+        call = Call(module, None)
+        _local.last[module] = call
+    call.cache = cache

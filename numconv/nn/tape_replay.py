@@ -1,0 +1,190 @@
+"""Differentiating the recorded calls (the backward half of ``numconv/nn/tape.py``, which tells the whole story).
+
+``run_backward`` is the entry point of every ``Module.backward``: it finds the call to differentiate and marks it
+done afterwards. ``replay`` walks a module's tape in reverse, keeping one gradient per recorded array (a slot)
+and adding each call's input gradients into the slots its arguments came from; ``replay_chain`` is the simple
+case of a ``Sequential``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .tape_arrays import _differentiable, _fingerprint, _outputs
+from .tape_record import TapeError, _describe, _local
+
+
+# ---------------------------------------------------------------------------- backward
+def run_backward(module, backward, grads, kwargs):
+    """Run ``backward(module, *grads, **kwargs)`` on the right call of ``module``; the entry point of every backward.
+
+    The call is the one the caller is replaying (top of the backward stack),
+    else the latest not yet differentiated call of ``module`` made inside the
+    call whose backward is running (a hand-written backward calling
+    ``self.child.backward(g)``), else ``module``'s last outermost call.
+    """
+    stack = _local.backward
+    top = stack[-1] if stack else None
+    if top is not None and top.module is module:  # the replay set it up, or ``super().backward(...)``
+        return backward(module, *grads, **kwargs)
+    call = None
+    if top is not None:
+        for child in reversed(top.children):
+            if child.module is module and not child.done:
+                call = child
+                break
+    if call is None:
+        call = _local.last.get(module)
+        if call is None or call.done:
+            why = "its last forward was already differentiated" if call is not None else \
+                "it has not been called in this thread"
+            raise RuntimeError(
+                f"{type(module).__name__}.backward: there is no forward pass to differentiate ({why}). Call it "
+                "on an input first (outside numconv.no_grad()), then call backward once; backward "
+                "differentiates the most recent forward (a second forward before backward replaces the first)")
+    check_unchanged(call)
+    stack.append(call)
+    try:
+        result = backward(module, *grads, **kwargs)
+    except BaseException:
+        # A backward refused before it used anything (a replay that had not begun, a layer that had not taken
+        # its cache) keeps its forward for a corrected retry; otherwise the forward is spent.
+        if (call.started if call.traced else call.cache is None):
+            _finish(call)
+        raise
+    finally:
+        stack.pop()
+    _finish(call)
+    return result
+
+
+def check_unchanged(call) -> None:
+    """Refuse to differentiate a call whose array arguments were changed in place since its forward.
+
+    Layers keep references to what their backward needs (as PyTorch keeps
+    its saved tensors), so an array changed in place between forward and
+    backward would give a wrong gradient: one rule for every layer.
+    """
+    for position, array, fingerprint in call.seen:
+        if _fingerprint(array) != fingerprint:
+            raise RuntimeError(
+                f"{_describe(call)}.backward: its argument {position} (shape {array.shape}) was changed in place "
+                "after the forward pass that used it. Layers keep references to their inputs for backward, as "
+                "PyTorch does; copy the array before changing it (x = x.copy()), or run the forward again")
+
+
+def _finish(call) -> None:
+    """Mark a call differentiated and let go of what it held (caches, recorded arrays)."""
+    _local.finished = call
+    call.done = True
+    call.cache = None
+    call.seen = ()
+    if call.parent is None or call.traced:
+        call.known = None
+        call.args = ()
+        call.children = []
+
+
+def take_cache(module):
+    """The cache the running backward of ``module`` should use (``Module._take``)."""
+    stack = _local.backward
+    call = stack[-1] if stack else None
+    if call is None or call.module is not module:
+        call = _local.last.get(module)
+    cache = None if call is None else call.cache
+    if cache is None:
+        raise RuntimeError(
+            f"{type(module).__name__}.backward: there is no forward pass to differentiate. Call the layer on "
+            "an input first (outside numconv.no_grad()), and call backward once per forward.")
+    call.cache = None
+    return cache
+
+
+# ---------------------------------------------------------------------------- replay
+def replay(module, grad_output):
+    """The default ``Module.backward``: differentiate the recorded calls of ``module``'s running call."""
+    call = _local.backward[-1]
+    if call.problems:
+        raise TapeError(f"{type(module).__name__}.backward cannot differentiate its last forward: "
+                        + call.problems[0])
+    outputs = _outputs(call.output)
+    grads_out = _seed(module, outputs, grad_output)
+    slots = {}  # slot -> gradient of the loss w.r.t. that recorded array
+    for source, grad in zip(call.result_sources, grads_out):
+        if grad is not None:
+            _add(slots, source, grad)
+    for child in reversed(call.children):
+        grads = [slots.pop(slot, None) for slot in child.out_slots]
+        if all(g is None for g in grads):
+            continue  # nothing this call made reaches the output: its layer gets no gradient
+        if len(grads) == 1:
+            child_grad = (grads[0],)
+        else:  # several outputs: zeros for the ones that were not used
+            child_outputs = _outputs(child.output)
+            child_grad = (tuple(np.zeros_like(o) if g is None else g for g, o in zip(grads, child_outputs)),)
+        check_unchanged(child)
+        call.started = True
+        _local.backward.append(child)
+        try:
+            grads_in = child.module.backward(*child_grad)
+        finally:
+            _local.backward.pop()
+            _finish(child)
+        grads_in = grads_in if isinstance(grads_in, tuple) else (grads_in,)
+        if len(grads_in) != len(child.sources):
+            raise TapeError(
+                f"{_describe(child)}.backward returned {len(grads_in)} gradient(s) for {len(child.sources)} "
+                "array argument(s): a backward returns one gradient per array argument of forward")
+        for source, grad in zip(child.sources, grads_in):
+            if grad is not None:
+                _add(slots, source, grad)
+    inputs = [a for a in call.args if _differentiable(a)]
+    result = tuple(slots[i] if i in slots else np.zeros_like(a) for i, a in enumerate(inputs))
+    return result[0] if len(result) == 1 else result
+
+
+def replay_chain(module, grad_output):
+    """``Sequential.backward``: the tape's simplest case, a chain in which each call feeds the next.
+
+    Nothing needs routing: the gradient of each call's output is what the
+    next call's backward returned, so the calls are differentiated in reverse
+    order, each with its own cache.
+    """
+    call = _local.backward[-1]
+    grad_output = _seed(module, _outputs(call.output), grad_output)[0]
+    for child in reversed(call.children):
+        check_unchanged(child)
+        call.started = True
+        _local.backward.append(child)
+        try:
+            grad_output = child.module.backward(grad_output)
+        finally:
+            _local.backward.pop()
+            _finish(child)
+    return grad_output
+
+
+def _seed(module, outputs, grad_output) -> list:
+    """The gradient of each output, checked against the output's shape."""
+    name = type(module).__name__
+    if grad_output is None:
+        if len(outputs) == 1 and np.ndim(outputs[0]) == 0:
+            return [np.ones_like(outputs[0], dtype=float) if isinstance(outputs[0], np.ndarray) else 1.0]
+        raise TypeError(f"{name}.backward: pass the gradient of the loss w.r.t. the output "
+                        "(only a scalar output has the implicit gradient 1)")
+    grads = list(grad_output) if len(outputs) > 1 else [grad_output]
+    if len(grads) != len(outputs):
+        raise ValueError(f"{name}.backward: the last forward returned {len(outputs)} arrays, "
+                         f"but {len(grads)} gradients were given")
+    for out, grad in zip(outputs, grads):
+        if grad is not None and np.shape(grad) != np.shape(out):
+            raise ValueError(f"{name}.backward: expected a gradient of shape {np.shape(out)} (the shape of the "
+                             f"last forward's output), got shape {np.shape(grad)}")
+    return grads
+
+
+def _add(slots: dict, source, grad) -> None:
+    """Add ``grad`` into the slot ``source`` points at (a fork in the graph sums its gradients)."""
+    grad = source.to_base(grad)
+    previous = slots.get(source.slot)
+    slots[source.slot] = grad if previous is None else previous + grad
