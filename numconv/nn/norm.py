@@ -17,6 +17,7 @@ import numpy as np
 from .. import functional as F
 from .._checks import (channel_last_hint, check_float_dtype, check_ndim, check_number, check_parameters,
                        check_positive_int, shape_str)
+from ..functional.norm import _check_nc
 from ..functional.norm_layer import _normalized_shape
 from .module import Module
 from .parameter import Parameter
@@ -443,9 +444,7 @@ class GroupNorm(_AffineNorm):
 
     def forward(self, x):
         x, in_dtype = self._input(x)
-        if x.ndim < 2:
-            raise ValueError(f"GroupNorm: expected an input of shape (N, C, *) with at least 2 axes, got shape "
-                             f"{shape_str(x.shape)} ({x.ndim}-D)")
+        _check_nc(x, "GroupNorm")
         # Without a weight PyTorch accepts any channel count divisible by num_groups.
         if self.affine and x.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm: expected input with {self.num_channels} channels on axis 1 "
@@ -485,9 +484,7 @@ class LocalResponseNorm(Module):
 
     def forward(self, x):
         x = self._as_input(x, "LocalResponseNorm")
-        if x.ndim < 3:
-            raise ValueError(f"LocalResponseNorm: expected an input of shape (N, C, *) with at least 3 axes, "
-                             f"got shape {shape_str(x.shape)} ({x.ndim}-D)")
+        _check_nc(x, "LocalResponseNorm", 3)
         out, cache = F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
         self._keep(cache)
         return out
