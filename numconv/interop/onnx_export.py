@@ -30,10 +30,11 @@ from .._state import enable_grad
 from ..nn import tape
 from .onnx_activations import ACTIVATIONS
 from .onnx_graph import GraphBuilder, UnsupportedLayerError, require_onnx
+from .onnx_resize import RESIZE_CONVERTERS
 from .onnx_tape import emit_call
 from .onnx_layers import (
-    adaptive_pool, avg_pool, batch_norm, conv, flatten, group_norm, identity, instance_norm, layer_norm, linear,
-    local_response_norm, max_pool, unflatten,
+    adaptive_pool, avg_pool, batch_norm, conv, conv_transpose, flatten, group_norm, identity, instance_norm,
+    layer_norm, linear, local_response_norm, max_pool, unflatten,
 )
 
 __all__ = ["to_onnx", "CONVERTERS", "UnsupportedLayerError", "DEFAULT_OPSET"]
@@ -42,6 +43,7 @@ DEFAULT_OPSET = 17
 
 CONVERTERS = {
     **{f"Conv{d}d": conv for d in (1, 2, 3)},
+    **{f"ConvTranspose{d}d": conv_transpose for d in (1, 2, 3)},
     **{f"MaxPool{d}d": max_pool for d in (1, 2, 3)},
     **{f"AvgPool{d}d": avg_pool for d in (1, 2, 3)},
     **{f"Adaptive{k}Pool{d}d": adaptive_pool for d in (1, 2, 3) for k in ("Avg", "Max")},
@@ -51,6 +53,7 @@ CONVERTERS = {
     "Linear": linear, "Flatten": flatten, "Unflatten": unflatten, "Identity": identity,
     **{name: identity for name in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
                                    "FeatureAlphaDropout")},
+    **RESIZE_CONVERTERS,
     **ACTIVATIONS,
 }
 

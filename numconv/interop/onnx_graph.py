@@ -82,7 +82,10 @@ class GraphBuilder:
             return name
         self._stored.add(name)
         self._names.add(name)
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name=name))
+        array = np.asarray(array)
+        if array.ndim:  # a 0-d constant stays a scalar (ascontiguousarray would make it 1-D), as Pad and Clip ask
+            array = np.ascontiguousarray(array)
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name=name))
         return name
 
     def const(self, what: str, array, dtype=None) -> str:

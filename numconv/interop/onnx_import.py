@@ -74,6 +74,11 @@ def _layer_class(spec, path):
     return cls
 
 
+def _tuples(kwargs):
+    """Constructor arguments read from JSON, its lists back to the tuples they were (``size=(7, 3)``)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+
+
 def _build(spec, path=""):
     """The module a ``numconv.tree`` description names (weights still to be loaded)."""
     kind = spec.get("type")
@@ -87,7 +92,7 @@ def _build(spec, path=""):
         return nn.Parallel(branches, merge=spec["merge"], dim=int(spec["dim"]))
     if kind == "Cat":
         return nn.Cat(int(spec["dim"]))
-    return _layer_class(spec, path)(**spec.get("kwargs", {}))
+    return _layer_class(spec, path)(**_tuples(spec.get("kwargs", {})))
 
 
 def _load_state(graph, module, prefix):
@@ -108,7 +113,7 @@ def _load_state(graph, module, prefix):
 
 def _recorded_layer(graph, path, spec):
     """The numconv layer the metadata names, with its state read from the initializers."""
-    layer = _layer_class(spec, path)(**spec["kwargs"])
+    layer = _layer_class(spec, path)(**_tuples(spec["kwargs"]))
     return _load_state(graph, layer, f"{path}." if path else "")
 
 

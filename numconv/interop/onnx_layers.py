@@ -63,6 +63,39 @@ def conv(b, layer, x, shapes):
                   pads=begin + end, dilations=_spatial(layer.dilation, n), group=int(layer.groups))
 
 
+def conv_transpose(b, layer, x, shapes):
+    """``ConvTranspose`` with explicit ``pads`` and ``output_padding`` (never ``auto_pad`` or ``output_shape``).
+
+    The output padding written is the one the recorded call used: the
+    layer's own ``output_padding``, or, for a call with ``output_size=``, the
+    output padding that size resolved to for the exported input shape (a
+    static graph has no per-call sizes). Both are ONNX's formula,
+    ``out = stride * (in - 1) + output_padding + dilation * (k - 1) + 1 - 2 * padding``.
+    """
+    n = len(shapes[0]) - 2
+    kernel, stride, dilation = (_spatial(v, n) for v in (layer.kernel_size, layer.stride, layer.dilation))
+    pads = _spatial(layer.padding, n)
+    output_padding = [out - (s * (size - 1) + d * (k - 1) + 1 - 2 * p)
+                      for out, size, s, d, k, p in zip(shapes[1][2:], shapes[0][2:], stride, dilation, kernel, pads)]
+    # onnxruntime refuses output_padding >= stride, which PyTorch allows below the dilation. The output
+    # padding only stops the end crop short, and past it adds rows no input reaches (bias only): so it
+    # becomes a smaller end pad, and what is left a zero Pad after the convolution, then the bias.
+    end, extra = list(pads), [0] * n
+    for i, (s, p) in enumerate(zip(stride, pads)):
+        if output_padding[i] >= s:
+            moved = min(output_padding[i], p)
+            end[i], extra[i], output_padding[i] = p - moved, output_padding[i] - moved, 0
+    bias = [_param(b, layer, "bias")] if layer.bias is not None else []
+    y = b.node("ConvTranspose", [x, _param(b, layer, "weight")] + (bias if not any(extra) else []),
+               kernel_shape=kernel, strides=stride, pads=pads + end, output_padding=output_padding,
+               dilations=dilation, group=int(layer.groups))
+    if any(extra):
+        y = b.node("Pad", [y, b.ints("pads", [0] * (n + 2) + [0, 0] + extra)])
+        if bias:
+            y = b.node("Add", [y, _per_channel(b, bias[0], n + 2)])
+    return y
+
+
 # ------------------------------------------------------------------------------------------ pooling
 def _pool_sizes(layer, shapes, dilation):
     """Per axis: (input, padding, stride, effective kernel, PyTorch's output, floor output, ONNX ceil output)."""

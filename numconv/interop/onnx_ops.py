@@ -63,6 +63,21 @@ def conv(graph, node, attrs):
     return _load(layer, weight=weight, bias=bias)
 
 
+def conv_transpose(graph, node, attrs):
+    weight, bias = _weight(graph, node, 1), _weight(graph, node, 2)
+    n = weight.ndim - 2
+    if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") or "output_shape" in attrs:
+        raise UnsupportedLayerError(f"{_where(node)}: auto_pad and output_shape are not supported; write explicit "
+                                    f"pads and output_padding")
+    groups = int(attrs.get("group", 1))
+    cls = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[n]
+    layer = cls(weight.shape[0], weight.shape[1] * groups, tuple(weight.shape[2:]),
+                stride=tuple(attrs.get("strides", [1] * n)), padding=_symmetric(node, attrs.get("pads"), n),
+                output_padding=tuple(attrs.get("output_padding", [0] * n)),
+                dilation=tuple(attrs.get("dilations", [1] * n)), groups=groups, bias=bias is not None)
+    return _load(layer, weight=weight, bias=bias)
+
+
 def gemm(graph, node, attrs):
     if attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0 or attrs.get("transA", 0):
         raise UnsupportedLayerError(f"{_where(node)}: only Gemm with alpha = beta = 1 and transA = 0 is a Linear")
@@ -165,6 +180,76 @@ def reshape(graph, node, attrs):
     raise UnsupportedLayerError(f"{_where(node)}: only a Reshape to (batch, -1) (a Flatten) imports as a layer")
 
 
+def _text(value, default):
+    value = default if value is None else value
+    return value.decode() if isinstance(value, bytes) else value
+
+
+_PAD_LAYERS = {"constant": "ConstantPad", "reflect": "ReflectionPad", "edge": "ReplicationPad", "wrap": "CircularPad"}
+
+
+def pad(graph, node, attrs):
+    rank, mode = _rank(graph, node), _text(attrs.get("mode"), "constant")
+    pads, value = _weight(graph, node, 1), _weight(graph, node, 2)
+    if len(node.input) > 3 and node.input[3]:
+        raise UnsupportedLayerError(f"{_where(node)}: the axes input is not supported; give pads for every axis")
+    pads = [int(p) for p in pads]
+    begins, ends = pads[:rank], pads[rank:]
+    nd = rank - 2
+    if mode not in _PAD_LAYERS or not 1 <= nd <= 3 or any(begins[:2] + ends[:2]):
+        raise UnsupportedLayerError(f"{_where(node)}: only a {'/'.join(_PAD_LAYERS)} Pad of the 1 to 3 spatial "
+                                    f"axes of (N, C, ...) input is a numconv padding layer (mode {mode!r}, pads "
+                                    f"{pads}, rank {rank})")
+    if mode != "constant" and min(pads) < 0:
+        raise UnsupportedLayerError(f"{_where(node)}: negative pads (a crop) with mode {mode!r}")
+    padding = tuple(p for axis in reversed(range(2, rank)) for p in (begins[axis], ends[axis]))  # last axis first
+    cls = getattr(nn, f"{_PAD_LAYERS[mode]}{nd}d")
+    if mode == "constant":
+        return cls(padding, float(value.reshape(-1)[0]) if value is not None and value.size else 0.0)
+    return cls(padding)
+
+
+_LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
+
+
+def resize(graph, node, attrs):
+    """A ``Resize`` with constant scales or sizes, in one of the pixel rules ``to_onnx`` writes, as ``Upsample``."""
+    rank = _rank(graph, node)
+    mode = _text(attrs.get("mode"), "nearest")
+    transform = _text(attrs.get("coordinate_transformation_mode"), "half_pixel")
+    rounding = _text(attrs.get("nearest_mode"), "round_prefer_floor")
+    rules = {("nearest", "asymmetric", "floor"): ("nearest", None),
+             ("nearest", "half_pixel", "round_prefer_ceil"): ("nearest-exact", None),
+             ("linear", "half_pixel", rounding): (_LINEAR.get(rank - 2), False),
+             ("linear", "align_corners", rounding): (_LINEAR.get(rank - 2), True)}
+    rule = rules.get((mode, transform, rounding))
+    axes = [a % rank for a in attrs.get("axes", range(rank))]
+    spatial = list(range(2, rank))
+    if rule is None or rule[0] is None or attrs.get("antialias", 0) or axes not in (list(range(rank)), spatial):
+        raise UnsupportedLayerError(
+            f"{_where(node)}: mode {mode!r}, coordinate_transformation_mode {transform!r}, nearest_mode {rounding!r} "
+            f"(rank {rank}, axes {axes}) is not one of numconv's interpolations: nearest (asymmetric, floor), "
+            f"nearest-exact (half_pixel, round_prefer_ceil), linear (half_pixel or align_corners), no antialias, "
+            f"every axis or the spatial ones")
+    scales = _weight(graph, node, 2) if len(node.input) > 2 and node.input[2] else None
+    sizes = _weight(graph, node, 3) if len(node.input) > 3 and node.input[3] else None
+    given = sizes if sizes is not None and sizes.size else scales
+    lead = 0 if axes == spatial else 2  # with every axis, the batch and channel entries come first
+    if given is None or given.size != len(axes) or (given is scales and list(scales[:lead]) != [1] * lead):
+        raise UnsupportedLayerError(f"{_where(node)}: needs constant scales (1 for batch and channels) or sizes, "
+                                    f"one per axis of {axes}")
+    if given is sizes:
+        return nn.Upsample(size=tuple(int(v) for v in sizes[lead:]), mode=rule[0], align_corners=rule[1])
+    return nn.Upsample(scale_factor=tuple(float(v) for v in scales[lead:]), mode=rule[0], align_corners=rule[1])
+
+
+def depth_to_space(graph, node, attrs):
+    if _text(attrs.get("mode"), "DCR") != "CRD":
+        raise UnsupportedLayerError(f"{_where(node)}: mode DCR orders the channels block-first; only mode CRD is "
+                                    f"a PixelShuffle")
+    return nn.PixelShuffle(int(attrs["blocksize"]))
+
+
 def _softmax(cls):
     return lambda graph, node, attrs: cls(dim=int(attrs.get("axis", -1)))
 
@@ -182,5 +267,6 @@ NODE_LAYERS = {
     "HardSigmoid": hard_sigmoid, "HardSwish": lambda g, n, a: nn.Hardswish(),
     "Softsign": lambda g, n, a: nn.Softsign(), "Clip": clip, "Softmax": _softmax(nn.Softmax),
     "LogSoftmax": _softmax(nn.LogSoftmax), "Flatten": flatten, "Identity": lambda g, n, a: nn.Identity(),
-    "Dropout": lambda g, n, a: nn.Identity(), "Reshape": reshape,
+    "Dropout": lambda g, n, a: nn.Identity(), "Reshape": reshape, "ConvTranspose": conv_transpose, "Pad": pad,
+    "Resize": resize, "DepthToSpace": depth_to_space,
 }
