@@ -1,10 +1,10 @@
-"""The checkpoint file: a nested structure of arrays and plain values as one ``.npz``, written and read.
+"""The checkpoint file: a nested structure of arrays and plain values encoded for one ``.npz``, and read back.
 
-``save`` encodes the structure (arrays become entries under their path,
-everything else one JSON description under ``__meta__``) and writes it
-atomically; ``load`` reads it back with ``allow_pickle=False`` after the
-checks in ``_ckpt_checks``; ``read_config`` reads the ``config`` section
-alone, without reading any array. ``numconv.checkpoint`` builds the
+``encode`` turns the structure into arrays (entries under their path) and
+one JSON description of everything else; ``numconv.checkpoint.save`` writes
+them atomically. ``load`` reads a file back with ``allow_pickle=False``
+after the checks in ``_ckpt_checks``; ``read_config`` reads the ``config``
+section alone, without reading any array. ``numconv.checkpoint`` builds the
 training checkpoints on top and tells the whole story.
 """
 
@@ -19,9 +19,8 @@ import numpy as np
 
 from ._ckpt_checks import (FORMAT, FORMAT_VERSION, META_KEY, CheckpointError, _check_container, _check_entries,
                            _check_header, _entry_header, _foreign_hint)
-from .data._files import atomic_write
 
-__all__ = ["save", "load", "read_config"]
+__all__ = ["encode", "load", "read_config"]
 
 
 # ---------------------------------------------------------------------------- encode / decode
@@ -67,6 +66,18 @@ def _encode(obj, path: str, arrays: dict):
     )
 
 
+def encode(tree: dict, meta: dict | None = None) -> dict:
+    """The ``.npz`` entries of ``tree``: its arrays by path, and the JSON description under ``__meta__``."""
+    if not isinstance(tree, dict):
+        raise TypeError(f"checkpoint.save: expected a dict, got {type(tree).__name__}")
+    arrays: dict[str, np.ndarray] = {}
+    description = _encode(tree, "", arrays)
+    if META_KEY in arrays:
+        raise ValueError(f"checkpoint.save: '{META_KEY}' is reserved")
+    document = {"format": FORMAT, "version": FORMAT_VERSION, "tree": description, "meta": meta or {}}
+    return {META_KEY: np.array(json.dumps(document)), **arrays}
+
+
 def _decode(node, arrays):
     t = node["t"]
     if t == "array":
@@ -101,43 +112,6 @@ def _array_nodes(node):
 
 
 # ---------------------------------------------------------------------------- save / load
-def save(path, tree: dict, meta: dict | None = None) -> None:
-    """Save a nested structure of arrays and plain values as one ``.npz``, atomically.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Destination file (``.npz`` is customary but not added).
-    tree : dict
-        Nested dicts / lists / tuples whose leaves are ndarrays, NumPy
-        scalars, Python numbers, strings or None. Each top-level key is a
-        section (``"model"``, ``"optim"``, ...); arrays are stored under
-        ``section/sub/key`` paths.
-    meta : dict, optional
-        Extra JSON-able information stored as is (e.g. the command line).
-
-    A missing folder is created. If ``path`` is a symlink, the file it
-    points to is replaced and the link stays.
-    """
-    if not isinstance(tree, dict):
-        raise TypeError(f"checkpoint.save: expected a dict, got {type(tree).__name__}")
-    arrays: dict[str, np.ndarray] = {}
-    description = _encode(tree, "", arrays)
-    if META_KEY in arrays:
-        raise ValueError(f"checkpoint.save: '{META_KEY}' is reserved")
-    document = {"format": FORMAT, "version": FORMAT_VERSION, "tree": description, "meta": meta or {}}
-    text = json.dumps(document)
-    entries = {META_KEY: np.array(text), **arrays}
-
-    def write(f):
-        # Uncompressed: faster, and zip's CRC-32 still guards every entry.
-        np.savez(f, **entries)
-
-    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
-    os.makedirs(folder, exist_ok=True)  # save_checkpoint("run/last.npz") creates run/, as fit does
-    atomic_write(path, write)
-
-
 def load(path, check_entry=None) -> tuple[dict, dict]:
     """Load a file written by :func:`save`.
 

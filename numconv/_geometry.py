@@ -14,7 +14,7 @@ turns that into an error that names its own arguments.
 
 from __future__ import annotations
 
-__all__ = ["window_span", "window_output_size"]
+__all__ = ["window_span", "window_output_size", "ceil_mode_drops_last"]
 
 
 def window_span(kernel: int, dilation: int = 1) -> int:
@@ -42,11 +42,28 @@ def window_output_size(size: int, kernel: int, stride: int = 1, padding=0, dilat
     >>> window_output_size(28, 5), window_output_size(5, 2, 2, ceil_mode=True)
     (24, 3)
     """
-    before, after = (padding, padding) if isinstance(padding, int) else padding
-    room = size + before + after - window_span(kernel, dilation)
+    _, room = _room(size, kernel, padding, dilation)
     if not ceil_mode:
         return room // stride + 1  # Python's // floors, also below zero
-    out = -(-room // stride) + 1  # rounds up: the last window may hang over the end
-    if (out - 1) * stride >= size + before:
-        out -= 1
-    return out
+    return _rounded_up(room, stride) - int(ceil_mode_drops_last(size, kernel, stride, padding, dilation))
+
+
+def ceil_mode_drops_last(size: int, kernel: int, stride: int = 1, padding=0, dilation: int = 1) -> bool:
+    """True when ``ceil_mode`` drops its last window because it would start beyond the input and its leading padding.
+
+    >>> ceil_mode_drops_last(5, 2, 2, padding=1), ceil_mode_drops_last(5, 2, 2)
+    (True, False)
+    """
+    before, room = _room(size, kernel, padding, dilation)
+    return (_rounded_up(room, stride) - 1) * stride >= size + before  # where the last window would start
+
+
+def _room(size: int, kernel: int, padding, dilation: int) -> tuple:
+    """(padding before, pixels the window can move over): ``size + before + after - span``."""
+    before, after = (padding, padding) if isinstance(padding, int) else padding
+    return before, size + before + after - window_span(kernel, dilation)
+
+
+def _rounded_up(room: int, stride: int) -> int:
+    """Windows when the division rounds up: the last one may hang over the end."""
+    return -(-room // stride) + 1

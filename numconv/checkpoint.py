@@ -48,13 +48,44 @@ import numpy as np
 
 from ._ckpt_checks import (FORMAT, FORMAT_VERSION, CheckpointError, _check_generator_state, check_state_dict,
                            check_state_values, entry_limits)
-from ._ckpt_file import load, read_config, save
+from ._ckpt_file import encode, load, read_config
 from .data._files import atomic_write
 
 __all__ = [
     "CheckpointError", "FORMAT", "FORMAT_VERSION", "save", "load", "atomic_write",
     "save_checkpoint", "load_checkpoint", "Checkpoint", "save_state_dict", "load_state_dict", "read_config",
 ]
+
+
+# ---------------------------------------------------------------------------- writing
+def save(path, tree: dict, meta: dict | None = None) -> None:
+    """Save a nested structure of arrays and plain values as one ``.npz``, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file (``.npz`` is customary but not added).
+    tree : dict
+        Nested dicts / lists / tuples whose leaves are ndarrays, NumPy
+        scalars, Python numbers, strings or None. Each top-level key is a
+        section (``"model"``, ``"optim"``, ...); arrays are stored under
+        ``section/sub/key`` paths.
+    meta : dict, optional
+        Extra JSON-able information stored as is (e.g. the command line).
+
+    A missing folder is created. If ``path`` is a symlink, the file it
+    points to is replaced and the link stays. Reading is ``load``
+    (``numconv/_ckpt_file.py``, with the encoding).
+    """
+    entries = encode(tree, meta)
+
+    def write(f):
+        # Uncompressed: faster, and zip's CRC-32 still guards every entry.
+        np.savez(f, **entries)
+
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    os.makedirs(folder, exist_ok=True)  # save_checkpoint("run/last.npz") creates run/, as fit does
+    atomic_write(path, write)
 
 
 # ---------------------------------------------------------------------------- model state dicts

@@ -260,6 +260,25 @@ def test_cli_explain_model(capsys):
     assert "on input (1, 64, 64)" in capsys.readouterr().out
 
 
+def test_cli_explain_large_model_from_its_description(capsys):
+    """The ImageNet networks are explained from their shape-only description: no weights, any input size."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        assert cli.main(["explain", "--model", "vgg16", "--input", "3x20000x20000"]) == 0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    out = capsys.readouterr().out
+    assert peak < 100e6, f"explaining VGG-16 allocated {peak / 1e6:.0f} MB"  # its weights alone are 553 MB
+    assert "Receptive field of vgg16 on input (3, 20000, 20000)" in out
+    assert any(line.startswith("Linear: classifier.0") and line.split()[-3:] == ["102,764,544", "whole", "input"]
+               for line in out.splitlines())  # 512 x 7 x 7 after the adaptive pool, whatever the input
+    assert cli.main(["explain", "--model", "resnet18"]) == 0  # branches: Residual blocks as BranchSpecs
+    assert "Add: layer4.1.add" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv, message", [
     (["explain", "conv2d", "--input", "3x32x32", "--kernel", "5"], "conv2d needs --out-channels"),
     (["explain", "conv2d", "--out-channels", "4", "--kernel", "5"], "conv2d needs --input"),

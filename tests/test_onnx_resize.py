@@ -88,10 +88,21 @@ def test_layer(layer, shape, tmp_path):
 
 
 @pytest.mark.parametrize("layer, shape", CIRCULAR, ids=_case_id)
-def test_circular_padding_from_opset_19(layer, shape, tmp_path):
-    check_model(nn.Sequential(layer), shape, tmp_path, f"layer {layer!r} opset 19", opset=19)
-    with pytest.raises(UnsupportedLayerError, match=r"'0': circular padding is ONNX Pad mode 'wrap'.*opset=19"):
-        to_onnx(nn.Sequential(layer), shape, tmp_path / "x.onnx")
+def test_circular_padding(layer, shape, tmp_path):
+    """Pad mode 'wrap' from opset 19; Slice + Concat per axis before it (the default opset 17 included)."""
+    model = nn.Sequential(layer)
+    assert "Pad" in ops(check_model(model, shape, tmp_path, f"layer {layer!r} opset 19", opset=19))
+    written = ops(check_model(model, shape, tmp_path, f"layer {layer!r} opset 17"))
+    assert "Pad" not in written and "Concat" in written
+
+
+@pytest.mark.parametrize("opset", [17, 19])
+def test_conv_with_circular_padding(opset, tmp_path):
+    numconv.manual_seed(6)
+    model = nn.Sequential(nn.Conv2d(2, 3, (3, 5), padding=(1, 2), padding_mode="circular"), nn.ReLU())
+    check_model(model, (2, 2, 4, 5), tmp_path, f"conv2d circular opset {opset}", opset=opset)
+    check_model(nn.Sequential(nn.Conv1d(3, 2, 3, padding=2, padding_mode="circular")), (2, 3, 4), tmp_path,
+                f"conv1d circular opset {opset}", opset=opset)
 
 
 def ops(path):

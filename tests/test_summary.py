@@ -39,6 +39,20 @@ def test_lenet5_counts_by_hand():
     assert result.total_bytes == result.input_bytes + result.activation_bytes + result.param_bytes
 
 
+@pytest.mark.parametrize("run_forward", [True, False])
+def test_transposed_convolution_columns_are_what_it_computes(run_forward):
+    """A ConvTranspose row shows W^T @ x, (C_out * prod(k), N * prod(in)): col2im of it is the layer's output."""
+    layer = nn.ConvTranspose2d(3, 4, (3, 2), stride=2, bias=False, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 4))
+    row = summary(nn.Sequential(layer), (3, 5, 4), batch_size=2, run_forward=run_forward,
+                  print_table=False).leaf_rows()[0]
+    weight = layer.weight.data  # (C_in, C_out, kh, kw)
+    cols = weight.reshape(3, -1).T @ x.transpose(1, 0, 2, 3).reshape(3, -1)  # rows (c_out, offset), columns (n, pixel)
+    assert row.im2col_shape == cols.shape == (4 * 3 * 2, 2 * 5 * 4) and row.im2col_bytes == cols.nbytes
+    full = numconv.functional.col2im(cols, (2, 4, (5 - 1) * 2 + 3, (4 - 1) * 2 + 2), (3, 2), 2)
+    np.testing.assert_allclose(full, layer(x), rtol=1e-12, atol=1e-12)
+
+
 def test_table_text(capsys):
     result = summary(LeNet5(), batch_size=4)  # input_size defaults to the model's input_shape
     printed = capsys.readouterr().out
@@ -181,9 +195,10 @@ def _alexnet(scale=1, fc=4096, classes=1000):
             spec("Conv2d", c[1], c[2], 3, padding=1), spec("ReLU"),
             spec("Conv2d", c[2], c[3], 3, padding=1, groups=2), spec("ReLU"),
             spec("Conv2d", c[3], c[4], 3, padding=1, groups=2), spec("ReLU"),
+            spec("MaxPool2d", 3, stride=2),  # pool5: 13 x 13 -> 6 x 6
         ],
         classifier=[
-            spec("Flatten"), spec("Linear", 13 * 13 * c[4], fc // scale), spec("ReLU"), spec("Dropout"),
+            spec("Flatten"), spec("Linear", 6 * 6 * c[4], fc // scale), spec("ReLU"), spec("Dropout"),
             spec("Linear", fc // scale, fc // scale), spec("ReLU"), spec("Dropout"),
             spec("Linear", fc // scale, classes),
         ],
@@ -202,15 +217,15 @@ def test_alexnet_from_specs_without_allocating_it():
     weighted = [r for r in result.leaf_rows() if r.type_name in ("Conv2d", "Linear")]
     biases = [96, 256, 384, 384, 256, 4096, 4096, 1000]
     assert [r.params - b for r, b in zip(weighted, biases)] == [
-        34_848, 307_200, 884_736, 663_552, 442_368, 177_209_344, 16_777_216, 4_096_000]
+        34_848, 307_200, 884_736, 663_552, 442_368, 37_748_736, 16_777_216, 4_096_000]
     assert result.total_params == result.trainable_params == 34_848 + 307_200 + 884_736 + 663_552 + 442_368 + \
-        177_209_344 + 16_777_216 + 4_096_000 + sum(biases)
+        37_748_736 + 16_777_216 + 4_096_000 + sum(biases) == 60_965_224  # numconv.models.AlexNet's count
     assert [r.output_shape[2] for r in weighted[:5]] == [55, 27, 13, 13, 13]
-    assert weighted[5].input_shape == (1, 13 * 13 * 256)
+    assert weighted[5].input_shape == (1, 6 * 6 * 256)
     assert weighted[0].mult_adds == 96 * 55 * 55 * (3 * 11 * 11 + 1)  # 105,705,600
     assert weighted[1].mult_adds == 256 * 27 * 27 * (48 * 5 * 5 + 1)
     assert result.param_bytes == 4 * result.total_params
-    assert "Shapes worked out from the layers' hyper-parameters" in text and "177,213,440" in text
+    assert "Shapes worked out from the layers' hyper-parameters" in text and "37,752,832" in text
 
 
 def test_specs_equal_the_built_network():

@@ -67,7 +67,8 @@ def run(args) -> int:
 
 def _explain_model(args, input_shape):
     from ._shared import CLIError
-    from ..models import MODELS, _canonical, available
+    from ..models import DESCRIBE, MODELS, _canonical, available
+    from ..tools._shapes import SpecMaker
     from ..tools.explain import explain
     from .summary import _fitting_kwargs
 
@@ -77,9 +78,14 @@ def _explain_model(args, input_shape):
     key = _canonical(args.model)
     if key is None:
         raise CLIError(f"unknown model {args.model!r}; available: {', '.join(available())}")
-    model = MODELS[key](**_fitting_kwargs(MODELS[key], input_shape))
     try:
-        return explain(model, input_shape)
+        if key in DESCRIBE:  # a large network: its shape-only description, no weights allocated
+            describe, default_shape = DESCRIBE[key]
+            result = explain(describe(SpecMaker(), **_fitting_kwargs(describe, input_shape)),
+                             input_shape or default_shape)
+            result.name = key
+            return result
+        return explain(MODELS[key](**_fitting_kwargs(MODELS[key], input_shape)), input_shape)
     except (ValueError, TypeError) as error:
         raise CLIError(str(error).splitlines()[0]) from None
 

@@ -188,7 +188,8 @@ def to_onnx(model, input_shape, path, opset: int = DEFAULT_OPSET) -> str:
         Where to write the ``.onnx`` file.
     opset : int
         The ONNX opset (default 17; GELU and Mish use their own operators
-        from opsets 20 and 18, circular padding needs 19).
+        from opsets 20 and 18, circular padding ONNX's ``Pad`` mode
+        ``wrap`` from 19; before them, the few operators that compute them).
 
     Returns
     -------

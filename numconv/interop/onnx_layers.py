@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import nn
 from .onnx_graph import UnsupportedLayerError
+from .onnx_resize import wrap
 
 __all__ = ["CONVERTERS", "converter_for"]
 
@@ -46,17 +47,17 @@ def _conv_pads(layer, n: int) -> tuple:
     return pads, pads
 
 
-_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+_PAD_MODES = {"reflect": "reflect", "replicate": "edge"}
 
 
 def conv(b, layer, x, shapes):
     n = len(shapes[0]) - 2
     begin, end = _conv_pads(layer, n)
     if layer.padding_mode != "zeros" and any(begin + end):
-        if layer.padding_mode == "circular" and b.opset < 19:
-            raise UnsupportedLayerError(f"{b.where}: padding_mode='circular' needs opset 19 or later "
-                                        f"(Pad mode 'wrap'), got opset {b.opset}")
-        x = b.node("Pad", [x, b.ints("pads", [0, 0, *begin, 0, 0, *end])], mode=_PAD_MODES[layer.padding_mode])
+        if layer.padding_mode == "circular":
+            x = wrap(b, x, begin, end, 2)  # Pad mode 'wrap' from opset 19, Slice + Concat before
+        else:
+            x = b.node("Pad", [x, b.ints("pads", [0, 0, *begin, 0, 0, *end])], mode=_PAD_MODES[layer.padding_mode])
         begin, end = [0] * n, [0] * n
     inputs = [x, _param(b, layer, "weight")] + ([_param(b, layer, "bias")] if layer.bias is not None else [])
     return b.node("Conv", inputs, kernel_shape=_spatial(layer.kernel_size, n), strides=_spatial(layer.stride, n),

@@ -6,8 +6,7 @@
   numconv crops: before the padding for constant and circular padding,
   after it for reflection and replication (which mirror or repeat the
   input's own edge). Circular padding is ``Pad`` mode ``wrap``, which ONNX
-  has from opset 19 only; at an older opset the layer is refused, naming
-  the opset to ask for.
+  has from opset 19 only; before that, ``Slice`` + ``Concat`` per axis.
 - ``Upsample`` (and ``UpsamplingNearest2d`` / ``UpsamplingBilinear2d``)
   becomes ``Resize`` (see :func:`upsample`); a nearest resize whose pixel
   choice ``Resize`` cannot reproduce becomes one ``Gather`` per axis with
@@ -25,9 +24,9 @@ import numpy as np
 from ..functional import upsample as U
 from .onnx_graph import UnsupportedLayerError
 
-__all__ = ["RESIZE_CONVERTERS", "onnx_nearest_indices"]
+__all__ = ["RESIZE_CONVERTERS", "onnx_nearest_indices", "wrap"]
 
-_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}
 
 
 # ------------------------------------------------------------------------------------------ padding
@@ -43,11 +42,27 @@ def _crop(b, x, pairs, rank):
     return b.node("Slice", [x, b.ints("starts", starts), b.ints("ends", ends), b.ints("axes", axes)])
 
 
+def wrap(b, x, begins, ends, first_axis, native=True):
+    """Circular padding of the axes from ``first_axis`` on: ``Pad`` mode ``wrap`` from opset 19 (if
+    ``native``), else each axis's last ``begin`` and first ``end`` entries concatenated around it."""
+    if native and b.opset >= 19:
+        lead = [0] * first_axis
+        return b.node("Pad", [x, b.ints("pads", lead + list(begins) + lead + list(ends))], mode="wrap")
+    big = np.iinfo(np.int64).max
+    for axis, (before, after) in enumerate(zip(begins, ends), start=first_axis):
+        # one axis at a time, each on the result of the last: the corners wrap as on a torus
+        parts = [b.node("Slice", [x, b.ints("starts", [-before]), b.ints("ends", [big]), b.ints("axes", [axis])])
+                 ] if before else []
+        parts.append(x)
+        if after:
+            parts.append(b.node("Slice", [x, b.ints("starts", [0]), b.ints("ends", [after]), b.ints("axes", [axis])]))
+        if len(parts) > 1:
+            x = b.node("Concat", parts, axis=axis)
+    return x
+
+
 def pad(b, layer, x, shapes):
     mode, rank, given = layer._mode, len(shapes[0]), x
-    if mode == "circular" and b.opset < 19:
-        raise UnsupportedLayerError(f"{b.where}: circular padding is ONNX Pad mode 'wrap', which needs opset 19 or "
-                                    f"later; pass opset=19 (got opset {b.opset})")
     amounts = list(layer.padding)
     pairs = [(amounts[2 * j], amounts[2 * j + 1]) for j in range(len(amounts) // 2)][::-1]  # first axis first
     crop_first = mode in ("constant", "circular")  # as numconv.functional.pad: these pad the cropped input
@@ -56,10 +71,14 @@ def pad(b, layer, x, shapes):
     if any(before > 0 or after > 0 for before, after in pairs):
         lead = [0] * (rank - len(pairs))
         begins, ends = [max(0, p) for p, _ in pairs], [max(0, p) for _, p in pairs]
-        inputs = [x, b.ints("pads", lead + begins + lead + ends)]
-        if mode == "constant":
-            inputs.append(b.const("value", layer.value))
-        x = b.node("Pad", inputs, mode=_PAD_MODES[mode])
+        if mode == "circular":  # onnxruntime's wrap fails on an empty input (all of an axis cropped)
+            kept = [size + min(0, p) + min(0, q) for size, (p, q) in zip(shapes[0][len(lead):], pairs)]
+            x = wrap(b, x, begins, ends, len(lead), native=min(kept) > 0)
+        else:
+            inputs = [x, b.ints("pads", lead + begins + lead + ends)]
+            if mode == "constant":
+                inputs.append(b.const("value", layer.value))
+            x = b.node("Pad", inputs, mode=_PAD_MODES[mode])
     if not crop_first:
         x = _crop(b, x, pairs, rank)
     return x if x != given else b.node("Identity", [x])  # all zero: the layer is a copy

@@ -5,8 +5,8 @@ constructor arguments, exactly as ``numconv.nn`` takes them, but allocates no
 weights. It knows the layer's output shape for a given input shape, the
 shapes of its parameters and buffers, and the sliding window it applies along
 each spatial axis (for convolutions and pooling). ``summary`` uses it to
-describe networks too large to build (AlexNet's first fully connected layer
-alone holds 177 M weights), and ``explain`` to spell the arithmetic out.
+describe networks too large to build (VGG-16's first fully connected layer
+alone holds 103 M weights), and ``explain`` to spell the arithmetic out.
 
 Two ways to get one::
 

@@ -1,7 +1,7 @@
 """A layer's constructor arguments, checked and put in one canonical form without building the layer.
 
-``numconv.tools._shapes`` describes layers too large to build (AlexNet's
-first fully connected layer holds 177 M weights), so it cannot let the
+``numconv.tools._shapes`` describes layers too large to build (VGG-16's
+first fully connected layer holds 103 M weights), so it cannot let the
 constructor check their arguments. Each family's checks here call the same
 helpers the constructor calls (``_checks``, the ops' own argument parsers),
 so the messages are the layer's own; what they add is the canonical form the

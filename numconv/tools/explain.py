@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..nn import Module
-from ._shapes import LayerSpec, layer_class, sample_shape, spec, spec_of
+from ._shapes import BranchSpec, LayerSpec, layer_class, sample_shape, spec, spec_of
 from ._table import align_columns, shape_text
 from .explain_layer import AxisArithmetic, LayerExplanation, explain_layer
 from .receptive_field import ReceptiveField, field_after, input_field
@@ -220,6 +220,9 @@ def _named_leaves(node, prefix):
             yield from _named_leaves(child, f"{prefix}.{name}" if prefix else name)
     elif isinstance(node, LayerSpec):
         yield prefix, node
+    elif isinstance(node, BranchSpec):
+        for name, child in node.children():
+            yield from _named_leaves(child, f"{prefix}.{name}" if prefix else name)
     else:
         items = node.items() if isinstance(node, dict) else enumerate(node)
         for name, child in items:

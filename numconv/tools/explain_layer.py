@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._geometry import ceil_mode_drops_last
 from ._shapes import LayerSpec, Window
 from ._table import number_text, shape_text
 from .receptive_field import ReceptiveField, field_after, input_field
@@ -221,8 +222,7 @@ def _axis_text(axis: str, size: int, w: Window, out: int) -> str:
     else:
         symbolic, pad = "P_before + P_after", f"{before} + {after}"
     numbers = f"{rounding}(({size} + {pad} - {w.dilation}·({w.kernel}-1) - 1)/{w.stride}) + 1"
-    exact = (size + before + after - w.span) / w.stride + 1
-    dropped = w.ceil_mode and out < math.ceil(exact)
+    dropped = w.ceil_mode and ceil_mode_drops_last(size, w.kernel, w.stride, w.padding, w.dilation)
     return (f"{axis}_out = {rounding}(({axis}_in + {symbolic} - D(K-1) - 1)/S) + 1 = {numbers} = {out}"
             + (" (the last window would start past the input, so it is dropped)" if dropped else ""))
 

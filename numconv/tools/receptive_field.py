@@ -96,8 +96,8 @@ def field_after(rf: ReceptiveField, layer: LayerSpec | None, in_shape: tuple) ->
 def _apply_windows(rf: ReceptiveField, windows) -> ReceptiveField:
     size, jump, start = [], [], []
     for w, r, j, s in zip(windows, rf.size, rf.jump, rf.start):
-        size.append(r + (w.kernel - 1) * w.dilation * j)
-        start.append(s + ((w.kernel - 1) * w.dilation / 2 - w.padding[0]) * j)
+        size.append(r + (w.span - 1) * j)  # span = D(K-1) + 1, numconv._geometry.window_span
+        start.append(s + ((w.span - 1) / 2 - w.padding[0]) * j)
         jump.append(j * w.stride)
     return ReceptiveField("local", tuple(size), tuple(jump), tuple(start))
 

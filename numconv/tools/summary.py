@@ -18,8 +18,8 @@ Two ways to find the shapes:
   :func:`spec` layers): the output shape of each layer follows from its
   hyper-parameters (see ``numconv.tools._shapes``). Nothing is computed and
   no weights need to exist, so a network too large to build can still be
-  described: a list of ``spec("Linear", 43264, 4096)``-style layers costs a
-  few hundred bytes, where AlexNet built for real holds 250 M floats.
+  described: a list of ``spec("Linear", 25088, 4096)``-style layers costs a
+  few hundred bytes, where VGG-16 built for real holds 138 M floats.
 
 The numbers follow torchinfo's conventions so the two can be compared:
 

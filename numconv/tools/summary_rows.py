@@ -18,9 +18,10 @@ import numpy as np
 from .. import _state
 from ..nn import Module, Parallel, Residual, Sequential
 from ..nn.conv import _ConvNd
+from ..nn.conv_transpose import _ConvTransposeNd
 from ._shapes import BranchSpec, LayerSpec, merge_shapes, mult_adds, spec_of
 
-__all__ = ["LayerRow", "trace_forward", "trace_analytic", "mult_adds", "im2col_shape"]
+__all__ = ["LayerRow", "trace_forward", "trace_analytic", "mult_adds", "im2col_shape", "columns_shape"]
 
 
 @dataclass
@@ -47,7 +48,9 @@ class LayerRow:
         Bytes of the output array(s).
     im2col_shape : (int, int) or None
         Convolutions: the column matrix that ``algorithm="im2col"`` builds,
-        ``(C_in * prod(kernel), N * prod(out_spatial))``.
+        ``(C_in * prod(kernel), N * prod(out_spatial))``; transposed
+        convolutions: the columns ``W^T @ x`` they add onto the output,
+        ``(C_out * prod(kernel), N * prod(in_spatial))``.
     im2col_bytes : int
     is_leaf : bool
         True for a module without children (a layer); container rows hold no
@@ -96,17 +99,31 @@ def im2col_shape(in_channels: int, kernel_size, output_shape) -> tuple:
     return in_channels * math.prod(kernel_size), output_shape[0] * math.prod(output_shape[2:])
 
 
-def _fill_numbers(row: LayerRow, output_shape, param_count: int, is_conv: bool, in_channels, kernel_size,
-                  itemsize: int) -> None:
-    """Set the mult-adds and the im2col matrix of ``row`` from its (batched) output shape.
+def columns_shape(transposed: bool, in_channels: int, out_channels: int, kernel_size, input_shape,
+                  output_shape) -> tuple:
+    """(rows, columns) of the column matrix a convolution computes with, from its batched shapes.
+
+    A convolution unrolls its input (im2col): ``(C_in * prod(k), N * prod(out_spatial))``,
+    one column per output pixel. A transposed convolution computes
+    ``W^T @ x``: ``(C_out * prod(k), N * prod(in_spatial))``, one column per
+    input pixel, which col2im then adds onto the output
+    (``numconv/functional/conv_transpose.py``).
+    """
+    if transposed:
+        return im2col_shape(out_channels, kernel_size, input_shape)
+    return im2col_shape(in_channels, kernel_size, output_shape)
+
+
+def _fill_numbers(row: LayerRow, output_shape, param_count: int, is_conv: bool, columns, itemsize: int) -> None:
+    """Set the mult-adds of ``row`` from its (batched) output shape, and its column matrix (None: none).
 
     ``param_count`` counts every parameter the module holds itself, also when
     it was counted at an earlier call: each call does the work again.
     """
     row.mult_adds = mult_adds(param_count, output_shape, is_conv)
-    if is_conv and output_shape is not None:
-        row.im2col_shape = im2col_shape(in_channels, kernel_size, output_shape)
-        row.im2col_bytes = math.prod(row.im2col_shape) * itemsize
+    if columns is not None:
+        row.im2col_shape = columns
+        row.im2col_bytes = math.prod(columns) * itemsize
 
 
 # ---------------------------------------------------------------------------- tracing a forward pass
@@ -181,13 +198,16 @@ def _record_output(row: LayerRow, module, outputs: list, dtype) -> None:
     if outputs:
         row.output_shape = tuple(outputs[0].shape)
         row.output_bytes = sum(a.nbytes for a in outputs)
-    is_conv = isinstance(module, _ConvNd)
-    batched = row.output_shape
-    if is_conv and batched is not None and len(batched) == module._nd + 1:
-        batched = (1, *batched)  # an unbatched call counts as a batch of one
+    is_conv = isinstance(module, _ConvNd)  # transposed convolutions too
+    batched_in, batched_out = row.input_shape, row.output_shape
+    if is_conv and batched_out is not None and len(batched_out) == module._nd + 1:
+        batched_in, batched_out = (1, *batched_in), (1, *batched_out)  # an unbatched call counts as a batch of one
+    columns = None
+    if is_conv and batched_out is not None:
+        columns = columns_shape(isinstance(module, _ConvTransposeNd), module.in_channels, module.out_channels,
+                                module.kernel_size, batched_in, batched_out)
     param_count = sum(p.size for p in module._parameters.values() if p is not None)
-    _fill_numbers(row, batched, param_count, is_conv, getattr(module, "in_channels", 0),
-                  getattr(module, "kernel_size", ()), outputs[0].itemsize if outputs else dtype.itemsize)
+    _fill_numbers(row, batched_out, param_count, is_conv, columns, outputs[0].itemsize if outputs else dtype.itemsize)
 
 
 # ---------------------------------------------------------------------------- working shapes out
@@ -257,10 +277,13 @@ def _walk(node, path, type_name, depth, shape, dtype, rows, counted):
     out_dtype = layer.dtype or dtype
     row.output_shape = out_shape
     row.output_bytes = math.prod(out_shape) * out_dtype.itemsize
-    hp = layer.hparams
-    _fill_numbers(row, out_shape, param_count, layer.family == "conv", hp.get("in_channels", 0),
-                  hp.get("kernel_size", ()), out_dtype.itemsize)
-    row.mult_adds = layer.mult_adds(out_shape)  # the layer's own rule (transposed convolutions included)
+    is_conv = layer.family in ("conv", "convtranspose")
+    columns = None
+    if is_conv:
+        hp = layer.hparams
+        columns = columns_shape(layer.family == "convtranspose", hp["in_channels"], hp["out_channels"],
+                                hp["kernel_size"], shape, out_shape)
+    _fill_numbers(row, out_shape, param_count, is_conv, columns, out_dtype.itemsize)
     return out_shape, out_dtype
 
 
