@@ -209,59 +209,6 @@ def max_pool_backward(dout, idx, dx):
                 dx[p, i] += dout[p, m]
 
 
-@jit_helper
-def average_window(planes, pooled, p, od, oh, ow, box, divisor, backward):
-    """One window of average pooling: ``pooled[p, od, oh, ow] = planes[p][box].sum() / divisor``.
-
-    ``box`` is ``(za, zb, ya, yb, xa, xb)``, the window's part inside the
-    input, summed in float64. ``backward``: the adjoint,
-    ``planes[p][box] += pooled[p, od, oh, ow] / divisor``.
-    """
-    za, zb, ya, yb, xa, xb = box
-    if backward:
-        g = pooled[p, od, oh, ow] / divisor
-        for z in range(za, zb):
-            for y in range(ya, yb):
-                for xx in range(xa, xb):
-                    planes[p, z, y, xx] += g
-        return
-    total = 0.0
-    for z in range(za, zb):
-        for y in range(ya, yb):
-            for xx in range(xa, xb):
-                total += planes[p, z, y, xx]
-    pooled[p, od, oh, ow] = total / divisor
-
-
-@jit_helper
-def avg_pool_planes(planes, pooled, kernel, stride, padding, count_include_pad, divisor_override, backward):
-    """Average pooling's loops, forward (``pooled`` = window means of ``planes``) or ``backward``.
-
-    Backward, ``planes`` is ``dx`` and each window adds ``pooled / divisor``
-    (``dout``'s share) to its part inside the input: the same windows and
-    divisors, visited in the same order.
-    """
-    P, D, H, W = planes.shape
-    OD, OH, OW = pooled.shape[1], pooled.shape[2], pooled.shape[3]
-    kd, kh, kw = kernel
-    sd, sh, sw = stride
-    pd, ph, pw = padding
-    for p in range(P):
-        for od in range(OD):
-            z0, z1, za, zb = clipped_window(od, sd, pd, kd, D)
-            for oh in range(OH):
-                y0, y1, ya, yb = clipped_window(oh, sh, ph, kh, H)
-                outer_real = (zb - za) * (yb - ya) if za < zb and ya < yb else 0
-                outer_padded = (z1 - z0) * (y1 - y0)
-                for ow in range(OW):
-                    xa, xb, divisor = avg_window(ow, sw, pw, kw, W, outer_padded, outer_real, count_include_pad,
-                                                 divisor_override)
-                    if divisor != 0:
-                        average_window(planes, pooled, p, od, oh, ow, (za, zb, ya, yb, xa, xb), divisor, backward)
-                    elif not backward:
-                        pooled[p, od, oh, ow] = 0
-
-
 @lazy_njit
 def avg_pool_forward(x, out, kernel, stride, padding, count_include_pad, divisor_override):
     """Average pooling with PyTorch's divisor rule, written into ``out``.
@@ -285,7 +232,30 @@ def avg_pool_forward(x, out, kernel, stride, padding, count_include_pad, divisor
     count_include_pad : bool
     divisor_override : int, 0 for none
     """
-    avg_pool_planes(x, out, kernel, stride, padding, count_include_pad, divisor_override, False)
+    P, D, H, W = x.shape
+    OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
+    kd, kh, kw = kernel
+    sd, sh, sw = stride
+    pd, ph, pw = padding
+    for p in range(P):
+        for od in range(OD):
+            z0, z1, za, zb = clipped_window(od, sd, pd, kd, D)
+            for oh in range(OH):
+                y0, y1, ya, yb = clipped_window(oh, sh, ph, kh, H)
+                outer_real = (zb - za) * (yb - ya) if za < zb and ya < yb else 0
+                outer_padded = (z1 - z0) * (y1 - y0)
+                for ow in range(OW):
+                    xa, xb, divisor = avg_window(ow, sw, pw, kw, W, outer_padded, outer_real, count_include_pad,
+                                                 divisor_override)
+                    if divisor == 0:
+                        out[p, od, oh, ow] = 0
+                        continue
+                    total = 0.0
+                    for z in range(za, zb):
+                        for y in range(ya, yb):
+                            for xx in range(xa, xb):
+                                total += x[p, z, y, xx]
+                    out[p, od, oh, ow] = total / divisor
 
 
 @lazy_njit
@@ -301,7 +271,28 @@ def avg_pool_backward(dout, dx, kernel, stride, padding, count_include_pad, divi
     dx : ndarray, shape (P, D, H, W), C-contiguous, same dtype as ``dout``
     kernel, stride, padding, count_include_pad, divisor_override : as in ``avg_pool_forward``
     """
-    avg_pool_planes(dx, dout, kernel, stride, padding, count_include_pad, divisor_override, True)
+    P, D, H, W = dx.shape
+    OD, OH, OW = dout.shape[1], dout.shape[2], dout.shape[3]
+    kd, kh, kw = kernel
+    sd, sh, sw = stride
+    pd, ph, pw = padding
+    for p in range(P):
+        for od in range(OD):
+            z0, z1, za, zb = clipped_window(od, sd, pd, kd, D)
+            for oh in range(OH):
+                y0, y1, ya, yb = clipped_window(oh, sh, ph, kh, H)
+                outer_real = (zb - za) * (yb - ya) if za < zb and ya < yb else 0
+                outer_padded = (z1 - z0) * (y1 - y0)
+                for ow in range(OW):
+                    xa, xb, divisor = avg_window(ow, sw, pw, kw, W, outer_padded, outer_real, count_include_pad,
+                                                 divisor_override)
+                    if divisor == 0:
+                        continue
+                    g = dout[p, od, oh, ow] / divisor
+                    for z in range(za, zb):
+                        for y in range(ya, yb):
+                            for xx in range(xa, xb):
+                                dx[p, z, y, xx] += g
 
 
 @lazy_njit
@@ -374,58 +365,6 @@ def adaptive_window(o, size, out_size):
     return (o * size) // out_size, ((o + 1) * size + out_size - 1) // out_size
 
 
-@jit_helper
-def adaptive_pool_planes(planes, pooled, idx, kind):
-    """Adaptive pooling's loops over every output's window, ``kind`` saying what each window does.
-
-    0: ``pooled`` = the window means of ``planes``; 1: their adjoint
-    (``planes`` is ``dx``, each window adds ``pooled / window_size`` to
-    itself); 2: ``pooled`` = the window maxima, ``idx`` where they are.
-    """
-    P, D, H, W = planes.shape
-    OD, OH, OW = pooled.shape[1], pooled.shape[2], pooled.shape[3]
-    for p in range(P):
-        for od in range(OD):
-            z0, z1 = adaptive_window(od, D, OD)
-            for oh in range(OH):
-                y0, y1 = adaptive_window(oh, H, OH)
-                for ow in range(OW):
-                    x0, x1 = adaptive_window(ow, W, OW)
-                    box = (z0, z1, y0, y1, x0, x1)
-                    if kind == 2:
-                        max_window(planes, pooled, idx, p, od, oh, ow, box)
-                    else:
-                        average_window(planes, pooled, p, od, oh, ow, box, (z1 - z0) * (y1 - y0) * (x1 - x0),
-                                       kind == 1)
-
-
-@jit_helper
-def max_window(x, out, idx, p, od, oh, ow, box):
-    """One window's first maximum in scan order into ``out[p, od, oh, ow]``, its flat plane position into ``idx``.
-
-    ``box`` is ``(za, zb, ya, yb, xa, xb)``, inside the input; a NaN wins, the last one if several.
-    """
-    za, zb, ya, yb, xa, xb = box
-    H, W = x.shape[2], x.shape[3]
-    best = x[p, za, ya, xa]
-    where = (za * H + ya) * W + xa
-    nan_at = -1
-    for z in range(za, zb):
-        for y in range(ya, yb):
-            for xx in range(xa, xb):
-                v = x[p, z, y, xx]
-                here = (z * H + y) * W + xx
-                bigger = v > best  # selects, not branches (see max_pool_forward)
-                where = here if bigger else where
-                best = v if bigger else best
-                nan_at = here if v != v else nan_at
-    if nan_at >= 0:
-        best = np.nan
-        where = nan_at
-    out[p, od, oh, ow] = best
-    idx[p, od, oh, ow] = where
-
-
 @lazy_njit
 def adaptive_avg_pool_forward(x, out):
     """Adaptive average pooling, written into ``out``.
@@ -439,7 +378,21 @@ def adaptive_avg_pool_forward(x, out):
     x : ndarray, shape (P, D, H, W), C-contiguous
     out : ndarray, shape (P, OD, OH, OW), every size >= 1
     """
-    adaptive_pool_planes(x, out, np.empty((0, 0, 0, 0), dtype=np.int64), 0)
+    P, D, H, W = x.shape
+    OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
+    for p in range(P):
+        for od in range(OD):
+            z0, z1 = adaptive_window(od, D, OD)
+            for oh in range(OH):
+                y0, y1 = adaptive_window(oh, H, OH)
+                for ow in range(OW):
+                    x0, x1 = adaptive_window(ow, W, OW)
+                    total = 0.0
+                    for z in range(z0, z1):
+                        for y in range(y0, y1):
+                            for xx in range(x0, x1):
+                                total += x[p, z, y, xx]
+                    out[p, od, oh, ow] = total / ((z1 - z0) * (y1 - y0) * (x1 - x0))
 
 
 @lazy_njit
@@ -454,7 +407,20 @@ def adaptive_avg_pool_backward(dout, dx):
     dout : ndarray, shape (P, OD, OH, OW)
     dx : ndarray, shape (P, D, H, W), C-contiguous
     """
-    adaptive_pool_planes(dx, dout, np.empty((0, 0, 0, 0), dtype=np.int64), 1)
+    P, D, H, W = dx.shape
+    OD, OH, OW = dout.shape[1], dout.shape[2], dout.shape[3]
+    for p in range(P):
+        for od in range(OD):
+            z0, z1 = adaptive_window(od, D, OD)
+            for oh in range(OH):
+                y0, y1 = adaptive_window(oh, H, OH)
+                for ow in range(OW):
+                    x0, x1 = adaptive_window(ow, W, OW)
+                    g = dout[p, od, oh, ow] / ((z1 - z0) * (y1 - y0) * (x1 - x0))
+                    for z in range(z0, z1):
+                        for y in range(y0, y1):
+                            for xx in range(x0, x1):
+                                dx[p, z, y, xx] += g
 
 
 @lazy_njit
@@ -472,4 +438,29 @@ def adaptive_max_pool_forward(x, out, idx):
     out : ndarray, shape (P, OD, OH, OW)
     idx : ndarray of int64, shape (P, OD, OH, OW)
     """
-    adaptive_pool_planes(x, out, idx, 2)
+    P, D, H, W = x.shape
+    OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
+    for p in range(P):
+        for od in range(OD):
+            z0, z1 = adaptive_window(od, D, OD)
+            for oh in range(OH):
+                y0, y1 = adaptive_window(oh, H, OH)
+                for ow in range(OW):
+                    x0, x1 = adaptive_window(ow, W, OW)
+                    best = x[p, z0, y0, x0]
+                    where = (z0 * H + y0) * W + x0
+                    nan_at = -1
+                    for z in range(z0, z1):
+                        for y in range(y0, y1):
+                            for xx in range(x0, x1):
+                                v = x[p, z, y, xx]
+                                here = (z * H + y) * W + xx
+                                bigger = v > best  # selects, not branches (see max_pool_forward)
+                                where = here if bigger else where
+                                best = v if bigger else best
+                                nan_at = here if v != v else nan_at
+                    if nan_at >= 0:
+                        best = np.nan
+                        where = nan_at
+                    out[p, od, oh, ow] = best
+                    idx[p, od, oh, ow] = where
