@@ -174,7 +174,7 @@ def test_every_layer(layer, shape, tmp_path):
 # ------------------------------------------------------------------------------- hypothesis-drawn networks
 BLOCKS = ["conv", "maxpool", "avgpool", "batchnorm", "groupnorm", "instancenorm", "lrn", "activation", "residual",
           "parallel", "convtranspose", "pad", "upsample", "shuffle"]
-PADS = [nn.ZeroPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d, nn.ConstantPad2d]
+PADS = [nn.ZeroPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d, nn.ConstantPad2d, nn.CircularPad2d]
 UPSAMPLE_MODES = [("nearest", None), ("nearest-exact", None), ("bilinear", False), ("bilinear", True)]
 
 
@@ -190,7 +190,7 @@ def networks(draw):
             layers.append(nn.Conv2d(c, out, k, stride=draw(st.integers(1, 2)), padding=draw(st.integers(0, k // 2)),
                                     dilation=draw(st.integers(1, 2)) if size > 4 * k else 1, groups=groups,
                                     bias=draw(st.booleans()),
-                                    padding_mode=draw(st.sampled_from(["zeros", "reflect", "replicate"]))))
+                                    padding_mode=draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))))
             c = out
         elif kind in ("maxpool", "avgpool"):
             k = draw(st.integers(1, 3))
