@@ -102,7 +102,7 @@ def _time(step, repeat):
 
 
 def _algorithms(name):
-    from numconv.functional.winograd import winograd_applies
+    from numconv.functional.fast.winograd import winograd_applies
 
     x_shape, w_shape, stride, _ = WORKLOADS[name]
     names = ["im2col"]

@@ -157,3 +157,21 @@ def test_memory_flat_records_every_epoch():
     assert all(row["traced_bytes"] > 0 and row["traced_peak_bytes"] >= row["traced_bytes"] for row in result["rows"])
     assert isinstance(result["flat"], bool)
     assert "from epoch 2 to epoch 2" in out.getvalue()
+
+
+def test_profile_step_groups_the_time_by_kind(capsys):
+    # The script behind docs/performance.md's step profiles: it runs, names every kind, and its
+    # shares add up to the whole (the rest included).
+    import importlib.util
+    import os
+    import re
+
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "profile_step.py")
+    spec = importlib.util.spec_from_file_location("profile_step", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--model", "resnet8", "--batch", "4", "--steps", "2", "--rounds", "1"])
+    printed = capsys.readouterr().out
+    shares = [float(s) for s in re.findall(r"^  .+?\s+(-?[\d.]+) %$", printed, flags=re.M)]
+    assert len(shares) == len(module.KINDS) + 1 and abs(sum(shares) - 100) < 0.5
+    assert "conv backward, row slab" in printed and "ratio" in printed

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from numconv import functional as F
 from numconv.functional import conv as conv_module
-from numconv.functional import rowslab as rowslab_module
-from numconv.functional import winograd as W
+from numconv.functional.fast import rowslab as rowslab_module
+from numconv.functional.fast import winograd as W
 from numconv.kernels import workers
 from numconv.kernels.conv_rowslab import rowslab_columns, rowslab_expand, rowslab_scatter
 from numconv.kernels.winograd import winograd_grad_tiles, winograd_input_tiles, winograd_output_tiles

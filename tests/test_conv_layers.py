@@ -226,3 +226,34 @@ def test_constructor_errors():
         nn.Conv1d(0, 1, 3)
     with pytest.raises(TypeError, match="expected dtype float32 or float64, got int64"):
         nn.Conv1d(1, 1, 3, dtype=np.int64)
+
+
+def _frames_to_matmul(run, monkeypatch):
+    """Frames from a conv layer's ``forward`` / ``backward`` down to the frame that calls np.matmul (first call)."""
+    import sys
+
+    depths, matmul = [], np.matmul
+
+    def spy(*args, **kwargs):
+        if not depths:
+            depth, f = 1, sys._getframe(1)
+            while f is not None and not (f.f_code.co_name in ("forward", "backward")
+                                         and isinstance(f.f_locals.get("self"), nn.Conv2d)):
+                depth, f = depth + 1, f.f_back
+            depths.append(depth if f is not None else None)
+        return matmul(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(np, "matmul", spy)
+        run()
+    return depths[0]
+
+
+def test_readable_path_is_three_frames_from_the_layer(monkeypatch):
+    # nn.Conv2d.forward -> the N-d op -> conv_im2col, which calls np.matmul: a learner stepping in
+    # with a debugger reaches the matrix product in three frames (and the same back).
+    conv = nn.Conv2d(2, 3, 3, padding=1, algorithm="im2col")
+    x = np.random.default_rng(0).standard_normal((2, 2, 6, 6)).astype(np.float32)
+    assert _frames_to_matmul(lambda: conv(x), monkeypatch) == 3
+    out = conv(x)
+    assert _frames_to_matmul(lambda: conv.backward(np.ones_like(out)), monkeypatch) == 3

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +36,7 @@ STEPS_PER_EPOCH = 8
 TRAIN_ARGS = ["--limit-train", "512", "--limit-test", "256", "--epochs", "3", "--batch-size", "64",
               "--seed", "7", "--no-progress"]
 TIMEOUT = 120
+REPO = str(Path(__file__).resolve().parents[1])
 
 DRIVER = r'''
 import io
@@ -101,7 +103,9 @@ sys.exit(cli.main(["train", *train_args]))
 def _env():
     """One thread everywhere: the test costs one core, and results never depend on the machine's load."""
     env = dict(os.environ, NUMCONV_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1", MPLBACKEND="Agg")
+               MKL_NUM_THREADS="1", MPLBACKEND="Agg",
+               # the numconv of this checkout, whatever else is installed (the driver runs in tmp_path)
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("NUMCONV_DATA", None)
     return env
 

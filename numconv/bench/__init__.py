@@ -4,7 +4,7 @@ The suite ships inside the package so that ``numconv bench`` works from any
 installation (``pip install numconv``, not only a source checkout); the
 repository's ``python -m benchmarks`` is a thin entry point to the same code.
 
-* ``workloads``: the cases W1-W12 and their targets;
+* ``workloads``: the cases W1-W13 and their targets;
 * ``conditions``: the timing process's fair conditions (allocator state, BLAS kernel), set and reported;
 * ``timing``: alternating, paused, warmed-up timing and the GEMM-peak probe;
 * ``memory``: peak memory of one call, each side in its own subprocess;

@@ -1,4 +1,4 @@
-"""The benchmark workloads W1-W12: what is timed, on which shapes, against which target.
+"""The benchmark workloads W1-W13: what is timed, on which shapes, against which target.
 
 Every case is float32 (W9: float64) and comes as a pair of *builders*: ``numconv(seed)``
 and ``torch(torch_module, seed)``. A builder allocates the inputs (the same
@@ -39,7 +39,7 @@ class Case:
     Attributes
     ----------
     workload : str
-        "W1" ... "W12".
+        "W1" ... "W13".
     label : str
         What is computed, with its shapes.
     phase : str
@@ -343,6 +343,37 @@ def _step_case(workload, name, make_model, image_shape, batch, target):
     return Case(workload, label, "step", target, None, ours, theirs)
 
 
+def _module_case(workload, label, make_module, x_shape, target):
+    """Forward + backward of one module (training mode) on a random input, the same weights on both sides."""
+
+    def module(seed):
+        from .. import manual_seed
+
+        manual_seed(seed)
+        return make_module()
+
+    def ours(seed):
+        net, x = module(seed), _random(x_shape, seed + 1)
+        dy = _random(net(x).shape, seed + 2)
+        return lambda: (net(x), net.backward(dy))
+
+    def theirs(torch, seed):
+        from ..interop import to_torch
+
+        net = to_torch(module(seed))
+        x = torch.from_numpy(_random(x_shape, seed + 1)).requires_grad_()
+        dy = torch.from_numpy(_random(tuple(net(x).shape), seed + 2))
+        return lambda: torch.autograd.grad(net(x), (x, *net.parameters()), dy)
+
+    return Case(workload, label, "fwd+bwd", target, None, ours, theirs)
+
+
+def _basic_block():
+    from ..models.resnet import BasicBlock
+
+    return BasicBlock(64, 64)
+
+
 # ---------------------------------------------------------------------------- the table
 #: Workload id -> one-line description (the cases themselves come from ``build_cases``).
 WORKLOADS = {
@@ -358,11 +389,12 @@ WORKLOADS = {
     "W10": "a whole ResNet-8 training step (numconv.models.resnet8, BatchNorm, residual adds), batch 64 on 28x28",
     "W11": "ConvTranspose2d: x (16, 64, 28, 28), w (64, 32, 4, 4), stride 2, padding 1 (a decoder's x2)",
     "W12": "upsampling x2 of (16, 64, 28, 28): bilinear and nearest",
+    "W13": "a ResNet BasicBlock (two 3x3 convs with 64 channels, batch norms, ReLUs, the residual add) on (16, 64, 56, 56)",
 }
 
 
 def build_cases(only=None) -> list:
-    """Every case of the workloads named in ``only`` (default: all), in order W1..W12.
+    """Every case of the workloads named in ``only`` (default: all), in order W1..W13.
 
     Parameters
     ----------
@@ -400,6 +432,8 @@ def build_cases(only=None) -> list:
         "W11": lambda: _conv_transpose_cases("W11", (16, 64, 28, 28), (64, 32, 4, 4), 2, 1, 1.3),
         "W12": lambda: (_interpolate_cases("W12", "bilinear", (16, 64, 28, 28), 2.0, 1.0)
                         + _interpolate_cases("W12", "nearest", (16, 64, 28, 28), 2.0, None)),
+        "W13": lambda: [_module_case("W13", "ResNet BasicBlock 64 ch on 16x64x56x56", _basic_block,
+                                     (16, 64, 56, 56), 1.2)],
     }
     cases = []
     for workload in WORKLOADS:

@@ -18,19 +18,14 @@ The algorithms do steps 2 and 4 as they go, on the pieces they work on
 of the whole input is made; for a mode an algorithm cannot apply on the
 fly, ``pad`` and ``pad_backward`` run on the whole input around it.
 
-The ``algorithm`` keyword picks step 3's implementation; ``"auto"`` chooses
-one per call (``_choose_algorithm``, with the measurements behind each rule):
+The ``algorithm`` keyword picks step 3's implementation; every one gives
+the same result up to float rounding:
 
-- ``"im2col"``: the readable path above, any convolution, one thread (BLAS's own).
-- ``"winograd"``: Winograd F(2x2, 3x3) (``numconv.functional.winograd``) for
-  2-D 3 x 3 kernels with stride 1, dilation 1 and one group: 2.25x fewer
-  multiplications, the batch split over two workers.
-- ``"rowslab"``: a row-slab implicit GEMM (``numconv.functional.rowslab``) for
-  2-D layers with one group and vertical dilation 1: no im2col matrix, one
-  matrix product per output row, the batch split over two workers.
-
-Every algorithm gives the same result up to float rounding. A new one is one
-more entry in ``_ALGORITHMS``.
+- ``"im2col"``: the readable path above (``conv_im2col``), any convolution;
+- ``"winograd"`` and ``"rowslab"``: faster for the 2-D layers they apply to,
+  in ``numconv.functional.fast`` (read this file and ``im2col.py`` first);
+- ``"auto"`` (the default) picks per call by a three-line rule
+  (``numconv.functional.fast.choice._auto``).
 
 Memory stays bounded: a call's scratch stays within ``set_workspace_limit``
 (default 256 MiB, or ``$NUMCONV_CONV_WORKSPACE_MB``) beside its output and
@@ -39,7 +34,7 @@ im2col runs tile by tile (``numconv.functional.tiling``: samples, then
 groups, then output rows), padding each tile on the fly; Winograd and the
 row slab walk the batch in chunks of samples, and a call whose single
 sample would not fit their chunks runs through im2col's tiles instead
-(``_fits``, the one rule that decides it).
+(``numconv.functional.fast.choice.fits``, the one rule that decides it).
 The worker threads and their BLAS policy are described in
 ``numconv.kernels.workers`` (``NUMCONV_NUM_THREADS=1`` turns them off).
 """
@@ -47,17 +42,15 @@ The worker threads and their BLAS policy are described in
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from .._checks import as_float_array, channel_last_hint, check_ndim, check_positive_int, ntuple, shape_str
 from ..kernels import workers
 from ..kernels.workers import set_workspace_limit, workspace_limit
-from .rowslab import rowslab_applies, rowslab_backward, rowslab_forward, rowslab_sample_bytes
-from . import tiling
-from .winograd import winograd_applies, winograd_backward, winograd_forward, winograd_sample_bytes
-from .im2col import PADDING_MODES, PadCache, _check_pad, _col2im, _im2col, _pad, _span_text, conv_output_shape, pad_backward
+from .fast.choice import ALGORITHMS, choose_algorithm, fits, one_tile
+from .im2col import PadCache, _check_pad, _col2im, _im2col, _pad, _span_text, conv_output_shape, pad_backward
 
 __all__ = [
     "conv1d", "conv1d_backward", "conv2d", "conv2d_backward", "conv3d", "conv3d_backward", "ConvCache",
@@ -298,13 +291,13 @@ def _conv_nd(nd, where, x, weight, bias, stride, padding, dilation, groups, padd
     dilation = ntuple(dilation, nd, where, "dilation", minimum=1)
     pad_width = parse_padding(padding, nd, weight.shape[2:], stride, dilation, where)
     _check_kernel_fits(where, x.shape, weight.shape[2:], dilation, pad_width, padding_mode)
-    name = _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_width)
-    if not _fits(name, x, weight, stride, dilation, pad_width, padding_mode):
+    name = choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_width)
+    if not fits(name, x, weight, stride, dilation, pad_width, padding_mode):
         name = "im2col"  # its tiles always fit the workspace limit
-    chosen = _ALGORITHMS[name]
+    chosen = ALGORITHMS[name]
 
     pad_cache = None
-    if name == "im2col" and _one_tile(x, weight, stride, dilation, groups, pad_width, padding_mode):
+    if name == "im2col" and one_tile(x, weight, stride, dilation, groups, pad_width, padding_mode):
         # The readable path: pad, then one matrix product.
         if any(before or after for before, after in pad_width):
             x, pad_cache = _pad(x, pad_width, padding_mode)
@@ -335,7 +328,7 @@ def _conv_nd_backward(dout, cache: ConvCache, where):
     if isinstance(cache.state, Im2colCache):
         dx, dweight = conv_im2col_backward(dout, cache.state)
     else:
-        dx, dweight = _ALGORITHMS[cache.algorithm].backward(dout, cache.state)
+        dx, dweight = ALGORITHMS[cache.algorithm].backward(dout, cache.state)
     dbias = None
     if cache.has_bias:
         # Sum the contiguous spatial axis first: much faster than dout.sum(axis=(0, 2, 3)).
@@ -419,134 +412,3 @@ def _check_kernel_fits(where, x_shape, kernel_size, dilation, pad_width, padding
             f"{where}: kernel size {tuple(kernel_size)} with dilation {dilation} spans {_span_text(spans)} pixels, "
             f"but the padded input is only {' x '.join(str(s) for s in padded)}"
         )
-
-
-def _winograd_safe(x: np.ndarray) -> bool:
-    """Whether Winograd gives PyTorch's answer on ``x``: every value finite and far from overflow.
-
-    Winograd's transforms add and subtract neighbouring inputs before the
-    products, so an inf becomes inf - inf = NaN (where a direct convolution
-    keeps inf), and a value near the float maximum overflows (3e38 in
-    float32 gave NaN where PyTorch stays finite). Two reductions (min and
-    max, which also propagate NaN) cost about 2 % of the convolution.
-    """
-    if x.size == 0:
-        return True
-    lo, hi = float(x.min()), float(x.max())
-    limit = float(np.finfo(x.dtype).max) / 2**16  # headroom for the transforms' sums
-    return math.isfinite(lo) and math.isfinite(hi) and max(-lo, hi) < limit
-
-
-def _choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_width) -> str:
-    """Resolve ``algorithm`` to a key of ``_ALGORITHMS``.
-
-    ``"auto"``: Winograd for 3 x 3 stride-1 layers with at least 32 input and
-    output channels (unless the input holds NaN, inf or values near overflow:
-    see ``_winograd_safe``), the row-slab GEMM for other 2-D layers with one group,
-    no vertical dilation and outputs at least 10 pixels wide, im2col for the
-    rest (1-D, 3-D, groups, vertical dilation, narrow outputs). See ``_auto``
-    for the measurements.
-    """
-    if not isinstance(algorithm, str):
-        raise TypeError(f"{where}: expected algorithm to be a string, got {algorithm!r}")
-    if algorithm == "auto":
-        padded_width = x.shape[-1] + sum(pad_width[-1])
-        out_width = (padded_width - dilation[-1] * (weight.shape[-1] - 1) - 1) // stride[-1] + 1
-        name = _auto(weight.shape, stride, dilation, groups, out_width)
-        if name == "winograd" and not _winograd_safe(x):
-            name = "rowslab" if rowslab_applies(weight.shape, stride, dilation, groups) else "im2col"
-        return name
-    if algorithm not in _ALGORITHMS:
-        choices = ", ".join(repr(a) for a in ("auto", *_ALGORITHMS))
-        raise ValueError(f"{where}: unknown algorithm {algorithm!r}; expected one of {choices}")
-    if not _ALGORITHMS[algorithm].applies(weight.shape, stride, dilation, groups):
-        raise ValueError(
-            f"{where}: algorithm {algorithm!r} {_ALGORITHMS[algorithm].needs}; got weight of shape "
-            f"{shape_str(weight.shape)}, stride {stride}, dilation {dilation}, groups {groups}"
-        )
-    return algorithm
-
-
-def _one_tile(x, weight, stride, dilation, groups, pad_width, padding_mode) -> bool:
-    """Whether the whole call, forward and backward, fits the workspace limit as one im2col tile."""
-    geo = tiling.geometry(x.shape, weight.shape, stride, dilation, groups, pad_width, padding_mode)
-    if 0 in x.shape or 0 in geo.out_spatial:
-        return False
-    need = tiling.tile_bytes(geo, x.shape[0], groups, geo.out_spatial, x.itemsize, backward=True)
-    return need <= workspace_limit()
-
-
-def _fits(name, x, weight, stride, dilation, pad_width, padding_mode) -> bool:
-    """Whether algorithm ``name`` keeps this call within the workspace limit.
-
-    The fast algorithms walk the batch in chunks of whole samples on every
-    worker, so one sample's scratch per worker must fit; a padding mode they
-    cannot apply on the fly also costs a padded copy of the input and of its
-    gradient. Where that does not fit, the call runs through im2col's tiles
-    (``numconv.functional.tiling``), which cut a sample into groups and
-    output rows as needed.
-    """
-    chosen = _ALGORITHMS[name]
-    scratch = workers.num_workers() * chosen.sample_bytes(x.shape, weight.shape, stride, dilation, pad_width,
-                                                          x.itemsize)
-    if padding_mode not in chosen.pads and any(b or a for b, a in pad_width):
-        padded = x.shape[0] * x.shape[1] * math.prod(s + b + a for s, (b, a) in zip(x.shape[2:], pad_width))
-        scratch += 2 * padded * x.itemsize
-    return scratch <= workspace_limit()
-
-
-def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
-    """The algorithm ``"auto"`` picks. The rule, from measurements (docs/performance.md, "How auto chooses"):
-
-    1. Winograd for 3 x 3 stride-1 layers with at least 32 channels in and out;
-    2. else the row slab for 2-D layers it applies to whose outputs are at least 10 pixels wide;
-    3. else im2col (1-D, 3-D, groups, vertical dilation, narrow outputs): the readable path.
-    """
-    channels_in, channels_out = weight_shape[1] * groups, weight_shape[0]
-    if winograd_applies(weight_shape, stride, dilation, groups) and min(channels_in, channels_out) >= 32:
-        return "winograd"
-    if rowslab_applies(weight_shape, stride, dilation, groups) and out_width >= 10:
-        return "rowslab"
-    return "im2col"
-
-
-# ---------------------------------------------------------------------------------------------- Winograd
-def _winograd_forward(x, weight, bias, stride, dilation, groups, pad_width, mode):
-    """``winograd_forward`` with the common signature (stride, dilation and groups are 1; zero padding)."""
-    return winograd_forward(x, weight, bias, pad_width)
-
-
-# ---------------------------------------------------------------------------------------------- row-slab
-def _rowslab_forward(x, weight, bias, stride, dilation, groups, pad_width, mode):
-    """``rowslab_forward`` with the common signature (groups is 1; zero padding)."""
-    return rowslab_forward(x, weight, bias, stride, dilation, pad_width)
-
-
-# ---------------------------------------------------------------------------------------------- the registry
-def _always(weight_shape, stride, dilation, groups) -> bool:
-    return True
-
-
-def _no_scratch(x_shape, weight_shape, stride, dilation, pad_width, itemsize) -> int:
-    return 0
-
-
-class _Algorithm(NamedTuple):
-    forward: Callable   # (x, weight, bias, stride, dilation, groups, pad_width, mode) -> (out, state)
-    backward: Callable  # (dout, state) -> (dx, dweight); dx of the forward's x
-    applies: Callable   # (weight_shape, stride, dilation, groups) -> bool
-    needs: str          # what ``applies`` checks, for the error message
-    pads: tuple         # padding modes it applies on the fly; for the others x arrives padded (explicit copy)
-    sample_bytes: Callable  # (x_shape, weight_shape, stride, dilation, pad_width, itemsize) -> scratch per sample
-                            # and worker, backward pass; 0: bounded by the algorithm itself (im2col's tiles)
-
-
-_ALGORITHMS = {
-    "im2col": _Algorithm(tiling.im2col_forward, tiling.im2col_backward, _always, "", PADDING_MODES, _no_scratch),
-    "winograd": _Algorithm(_winograd_forward, winograd_backward, winograd_applies,
-                           "needs a 2-D 3 x 3 kernel with stride 1, dilation 1 and groups 1", ("zeros",),
-                           winograd_sample_bytes),
-    "rowslab": _Algorithm(_rowslab_forward, rowslab_backward, rowslab_applies,
-                          "needs a 2-D convolution with groups 1 and vertical dilation 1", ("zeros",),
-                          rowslab_sample_bytes),
-}

@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._geometry import window_output_size
 from .._checks import as_float_array, ntuple, shape_str
 from ..kernels.im2col import col2im_add
 
@@ -42,9 +43,10 @@ def conv_output_shape(spatial, kernel_size, stride, dilation) -> tuple:
 
     ``out = (size - dilation * (k - 1) - 1) // stride + 1``: the number of
     window starts ``0, stride, 2*stride, ...`` whose window (spanning
-    ``dilation * (k - 1) + 1`` pixels) still fits inside the input.
+    ``dilation * (k - 1) + 1`` pixels) still fits inside the input
+    (``numconv._geometry.window_output_size``, shared with pooling).
     """
-    return tuple((s - d * (k - 1) - 1) // st + 1 for s, k, st, d in zip(spatial, kernel_size, stride, dilation))
+    return tuple(window_output_size(s, k, st, 0, d) for s, k, st, d in zip(spatial, kernel_size, stride, dilation))
 
 
 def _windows(offset, stride, dilation, out_shape) -> tuple:

@@ -1,8 +1,13 @@
-"""Kernels for activations: the error function, which NumPy lacks.
+"""Kernels for activations: the error function, which NumPy lacks, and ReLU's gradient mask.
 
 GELU needs ``erf`` elementwise. NumPy has no ``erf`` ufunc, and a Python loop
-over ``math.erf`` costs about a microsecond per element, so this is the one
-activation loop compiled with numba.
+over ``math.erf`` costs about a microsecond per element.
+
+ReLU's backward is ``np.where(out <= 0, 0, dout)``. On the random sign
+pattern of real activations NumPy's ``where`` mispredicts a branch per
+element: 7.0 ms for a (64, 16, 28, 28) float32 array, against 0.11 ms for the
+same loop compiled by numba (and 0.11 ms for PyTorch's ``threshold_backward``).
+In a ResNet-8 training step the NumPy version was a quarter of the time.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import math
 
 from ._jit import lazy_njit
 
-__all__ = ["erf_kernel"]
+__all__ = ["erf_kernel", "zero_where_at_most"]
 
 
 @lazy_njit
@@ -28,3 +33,20 @@ def erf_kernel(x, out):
     """
     for i in range(x.shape[0]):
         out[i] = math.erf(x[i])
+
+
+@lazy_njit
+def zero_where_at_most(x, threshold, dout, out):
+    """Write ``np.where(x <= threshold, 0, dout)`` into ``out``, elementwise.
+
+    A NaN in ``x`` fails the test and passes ``dout`` on, as PyTorch's
+    ``threshold_backward`` does.
+
+    Parameters
+    ----------
+    x, dout : ndarray, shape (n,), same float dtype, contiguous
+    threshold : scalar of the arrays' dtype (compared in that precision, as NumPy compares)
+    out : ndarray, shape (n,), same dtype, allocated by the caller
+    """
+    for i in range(x.shape[0]):
+        out[i] = 0.0 if x[i] <= threshold else dout[i]

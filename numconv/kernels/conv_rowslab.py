@@ -1,6 +1,6 @@
 """numba kernels for the row-slab convolution: expand the width, and its adjoint.
 
-``numconv.functional.rowslab`` turns each output row of a 2-D convolution
+``numconv.functional.fast.rowslab`` turns each output row of a 2-D convolution
 into one matrix product over a slab of an "expanded" copy of the input, in
 which only the width axis is unrolled over the kernel's columns::
 
@@ -91,7 +91,7 @@ def rowslab_columns(expanded, first_row, stride_h, cols):  # pragma: no cover - 
     Notes
     -----
     Equals ``np.copyto(cols, slabs[:, first_row:first_row + R].transpose(0, 2, 1, 3))``
-    with ``slabs`` the overlapping views of ``numconv.functional.rowslab._slabs``;
+    with ``slabs`` the overlapping views of ``numconv.functional.fast.rowslab._slabs``;
     the NumPy copy walks rows of only ``W_out`` elements with its general
     strided loop, which took 1.2-1.6x the time of this flat one on LeNet-5.
     """

@@ -18,7 +18,7 @@ kernels do the cheap parts around them:
 Tiles are laid out ``(16, C, n, TH, TW)``: tile position ``4*i + j`` first, so
 ``V[t]`` is a (C, n*TH*TW) matrix ready for the matrix product. Tile
 ``(ti, tj)`` covers output rows ``2*ti, 2*ti + 1`` and columns ``2*tj, 2*tj + 1``.
-The NumPy versions of all three transforms are ``numconv.functional.winograd``'s
+The NumPy versions of all three transforms are ``numconv.functional.fast.winograd``'s
 ``*_numpy`` functions; the tests hold these kernels to them.
 """
 

@@ -1,7 +1,7 @@
 """Batch-split workers, the BLAS thread policy, reusable workspaces and the memory bound.
 
-The fast convolution algorithms (``numconv.functional.winograd``,
-``numconv.functional.rowslab``) split the batch into contiguous parts and
+The fast convolution algorithms (``numconv.functional.fast.winograd``,
+``numconv.functional.fast.rowslab``) split the batch into contiguous parts and
 run each part on its own Python thread; this module holds what makes that
 safe and fast.
 

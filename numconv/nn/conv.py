@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import FLOAT_DTYPES, as_float_array, check_parameters, check_positive_int, ntuple
-from ..functional.conv import _ALGORITHMS, _conv_nd, _conv_nd_backward, parse_padding
+from ..functional.conv import _conv_nd, _conv_nd_backward, parse_padding
+from ..functional.fast.choice import ALGORITHMS
 from ..functional.im2col import PADDING_MODES
 from ..init import default_layer_init_
 from .module import Module
@@ -48,8 +49,8 @@ class _ConvNd(Module):
             )
         if np.dtype(dtype) not in FLOAT_DTYPES:
             raise TypeError(f"{where}: expected dtype float32 or float64, got {np.dtype(dtype)}")
-        if not isinstance(algorithm, str) or algorithm not in ("auto", *_ALGORITHMS):
-            choices = ", ".join(repr(a) for a in ("auto", *_ALGORITHMS))
+        if not isinstance(algorithm, str) or algorithm not in ("auto", *ALGORITHMS):
+            choices = ", ".join(repr(a) for a in ("auto", *ALGORITHMS))
             raise ValueError(f"{where}: algorithm must be one of {choices}, got {algorithm!r}")
         self.algorithm = algorithm  # which implementation runs; every one gives the same numbers
         self.in_channels = in_channels

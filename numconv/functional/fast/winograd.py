@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import workers
-from ..kernels.winograd import winograd_grad_tiles, winograd_input_tiles, winograd_output_tiles
+from ...kernels import workers
+from ...kernels.winograd import winograd_grad_tiles, winograd_input_tiles, winograd_output_tiles
 
 __all__ = ["winograd_applies", "winograd_forward", "winograd_backward", "winograd_sample_bytes"]
 

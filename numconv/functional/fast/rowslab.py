@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import workers
-from ..kernels.conv_rowslab import rowslab_columns, rowslab_expand, rowslab_scatter
+from ..._geometry import window_output_size
+from ...kernels import workers
+from ...kernels.conv_rowslab import rowslab_columns, rowslab_expand, rowslab_scatter
 
 __all__ = ["rowslab_applies", "rowslab_forward", "rowslab_backward", "rowslab_sample_bytes"]
 
@@ -85,10 +86,9 @@ def _slabs(expanded, out_h, kernel_h, stride_h):
 
 def _geometry(x_shape, weight_shape, stride, dilation, pad_width):
     """Padded height used, output height and width."""
-    (top, bottom), (left, right) = pad_width
     kh, kw = weight_shape[2:]
-    out_h = (x_shape[2] + top + bottom - (kh - 1) - 1) // stride[0] + 1
-    out_w = (x_shape[3] + left + right - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    out_h = window_output_size(x_shape[2], kh, stride[0], pad_width[0])  # vertical dilation is 1 here
+    out_w = window_output_size(x_shape[3], kw, stride[1], pad_width[1], dilation[1])
     rows = (out_h - 1) * stride[0] + kh  # rows of the padded input any window touches
     return rows, out_h, out_w
 

@@ -1,0 +1,163 @@
+"""Which convolution algorithm runs: the registry, the ``"auto"`` rule and the memory test.
+
+``numconv.functional.conv`` checks the arguments and pads; this module picks
+how step 3 (the *valid* convolution) is computed:
+
+- ``"im2col"``: the readable path (``numconv.functional.conv.conv_im2col``),
+  run tile by tile (``numconv.functional.tiling``) when a call is too large
+  for one tile;
+- ``"winograd"``: ``numconv.functional.fast.winograd``;
+- ``"rowslab"``: ``numconv.functional.fast.rowslab``.
+
+``_auto`` is the rule, in three lines; the measurements behind it are in
+docs/performance.md ("How auto chooses"). A new algorithm is one more entry
+in ``ALGORITHMS``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from ..._checks import shape_str
+from ..._geometry import window_output_size
+from ...kernels import workers
+from ...kernels.workers import workspace_limit
+from .. import tiling
+from ..im2col import PADDING_MODES
+from .rowslab import rowslab_applies, rowslab_backward, rowslab_forward, rowslab_sample_bytes
+from .winograd import winograd_applies, winograd_backward, winograd_forward, winograd_sample_bytes
+
+__all__ = ["ALGORITHMS", "choose_algorithm", "fits", "one_tile"]
+
+
+def _winograd_safe(x: np.ndarray) -> bool:
+    """Whether Winograd gives PyTorch's answer on ``x``: every value finite and far from overflow.
+
+    Winograd's transforms add and subtract neighbouring inputs before the
+    products, so an inf becomes inf - inf = NaN (where a direct convolution
+    keeps inf), and a value near the float maximum overflows (3e38 in
+    float32 gave NaN where PyTorch stays finite). Two reductions (min and
+    max, which also propagate NaN) cost about 2 % of the convolution.
+    """
+    if x.size == 0:
+        return True
+    lo, hi = float(x.min()), float(x.max())
+    limit = float(np.finfo(x.dtype).max) / 2**16  # headroom for the transforms' sums
+    return math.isfinite(lo) and math.isfinite(hi) and max(-lo, hi) < limit
+
+
+def choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_width) -> str:
+    """Resolve ``algorithm`` to a key of ``ALGORITHMS``.
+
+    ``"auto"``: Winograd for 3 x 3 stride-1 layers with at least 32 input and
+    output channels (unless the input holds NaN, inf or values near overflow:
+    see ``_winograd_safe``), the row-slab GEMM for other 2-D layers with one group,
+    no vertical dilation and outputs at least 10 pixels wide, im2col for the
+    rest (1-D, 3-D, groups, vertical dilation, narrow outputs). See ``_auto``
+    for the measurements.
+    """
+    if not isinstance(algorithm, str):
+        raise TypeError(f"{where}: expected algorithm to be a string, got {algorithm!r}")
+    if algorithm == "auto":
+        out_width = window_output_size(x.shape[-1], weight.shape[-1], stride[-1], pad_width[-1], dilation[-1])
+        name = _auto(weight.shape, stride, dilation, groups, out_width)
+        if name == "winograd" and not _winograd_safe(x):
+            name = "rowslab" if rowslab_applies(weight.shape, stride, dilation, groups) else "im2col"
+        return name
+    if algorithm not in ALGORITHMS:
+        choices = ", ".join(repr(a) for a in ("auto", *ALGORITHMS))
+        raise ValueError(f"{where}: unknown algorithm {algorithm!r}; expected one of {choices}")
+    if not ALGORITHMS[algorithm].applies(weight.shape, stride, dilation, groups):
+        raise ValueError(
+            f"{where}: algorithm {algorithm!r} {ALGORITHMS[algorithm].needs}; got weight of shape "
+            f"{shape_str(weight.shape)}, stride {stride}, dilation {dilation}, groups {groups}"
+        )
+    return algorithm
+
+
+def one_tile(x, weight, stride, dilation, groups, pad_width, padding_mode) -> bool:
+    """Whether the whole call, forward and backward, fits the workspace limit as one im2col tile."""
+    geo = tiling.geometry(x.shape, weight.shape, stride, dilation, groups, pad_width, padding_mode)
+    if 0 in x.shape or 0 in geo.out_spatial:
+        return False
+    need = tiling.tile_bytes(geo, x.shape[0], groups, geo.out_spatial, x.itemsize, backward=True)
+    return need <= workspace_limit()
+
+
+def fits(name, x, weight, stride, dilation, pad_width, padding_mode) -> bool:
+    """Whether algorithm ``name`` keeps this call within the workspace limit.
+
+    The fast algorithms walk the batch in chunks of whole samples on every
+    worker, so one sample's scratch per worker must fit; a padding mode they
+    cannot apply on the fly also costs a padded copy of the input and of its
+    gradient. Where that does not fit, the call runs through im2col's tiles
+    (``numconv.functional.tiling``), which cut a sample into groups and
+    output rows as needed.
+    """
+    chosen = ALGORITHMS[name]
+    scratch = workers.num_workers() * chosen.sample_bytes(x.shape, weight.shape, stride, dilation, pad_width,
+                                                          x.itemsize)
+    if padding_mode not in chosen.pads and any(b or a for b, a in pad_width):
+        padded = x.shape[0] * x.shape[1] * math.prod(s + b + a for s, (b, a) in zip(x.shape[2:], pad_width))
+        scratch += 2 * padded * x.itemsize
+    return scratch <= workspace_limit()
+
+
+def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
+    """The algorithm ``"auto"`` picks. The rule, from measurements (docs/performance.md, "How auto chooses"):
+
+    1. Winograd for 3 x 3 stride-1 layers with at least 32 channels in and out;
+    2. else the row slab for 2-D layers it applies to whose outputs are at least 10 pixels wide;
+    3. else im2col (1-D, 3-D, groups, vertical dilation, narrow outputs): the readable path.
+    """
+    channels_in, channels_out = weight_shape[1] * groups, weight_shape[0]
+    if winograd_applies(weight_shape, stride, dilation, groups) and min(channels_in, channels_out) >= 32:
+        return "winograd"
+    if rowslab_applies(weight_shape, stride, dilation, groups) and out_width >= 10:
+        return "rowslab"
+    return "im2col"
+
+
+# ---------------------------------------------------------------------------------------------- Winograd
+def _winograd_forward(x, weight, bias, stride, dilation, groups, pad_width, mode):
+    """``winograd_forward`` with the common signature (stride, dilation and groups are 1; zero padding)."""
+    return winograd_forward(x, weight, bias, pad_width)
+
+
+# ---------------------------------------------------------------------------------------------- row-slab
+def _rowslab_forward(x, weight, bias, stride, dilation, groups, pad_width, mode):
+    """``rowslab_forward`` with the common signature (groups is 1; zero padding)."""
+    return rowslab_forward(x, weight, bias, stride, dilation, pad_width)
+
+
+# ---------------------------------------------------------------------------------------------- the registry
+def _always(weight_shape, stride, dilation, groups) -> bool:
+    return True
+
+
+def _no_scratch(x_shape, weight_shape, stride, dilation, pad_width, itemsize) -> int:
+    return 0
+
+
+class _Algorithm(NamedTuple):
+    forward: Callable   # (x, weight, bias, stride, dilation, groups, pad_width, mode) -> (out, state)
+    backward: Callable  # (dout, state) -> (dx, dweight); dx of the forward's x
+    applies: Callable   # (weight_shape, stride, dilation, groups) -> bool
+    needs: str          # what ``applies`` checks, for the error message
+    pads: tuple         # padding modes it applies on the fly; for the others x arrives padded (explicit copy)
+    sample_bytes: Callable  # (x_shape, weight_shape, stride, dilation, pad_width, itemsize) -> scratch per sample
+                            # and worker, backward pass; 0: bounded by the algorithm itself (im2col's tiles)
+
+
+ALGORITHMS = {
+    "im2col": _Algorithm(tiling.im2col_forward, tiling.im2col_backward, _always, "", PADDING_MODES, _no_scratch),
+    "winograd": _Algorithm(_winograd_forward, winograd_backward, winograd_applies,
+                           "needs a 2-D 3 x 3 kernel with stride 1, dilation 1 and groups 1", ("zeros",),
+                           winograd_sample_bytes),
+    "rowslab": _Algorithm(_rowslab_forward, rowslab_backward, rowslab_applies,
+                          "needs a 2-D convolution with groups 1 and vertical dilation 1", ("zeros",),
+                          rowslab_sample_bytes),
+}
