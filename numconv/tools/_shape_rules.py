@@ -26,8 +26,7 @@ __all__ = ["OUTPUT_RULES"]
 
 
 def _windowed_output(layer: LayerSpec, shape, channels_out) -> tuple:
-    nd = layer.nd
-    layer._check_rank(shape, (nd + 2,), "(N, C, " + ", ".join("DHW"[3 - nd:]) + ")")
+    """``(N, channels_out, *out)`` with each ``out`` from ``numconv._geometry`` (``Window.output_size``)."""
     windows = layer.windows(shape[2:])
     out = tuple(w.output_size(n) for w, n in zip(windows, shape[2:]))
     if min(out) < 1:
@@ -143,11 +142,8 @@ def _same_shape(layer, shape):
 
 def _upsample_output(layer, shape):
     hp = layer.hparams
-    try:
-        return interpolate_output_shape(shape, hp["size"], hp["scale_factor"], hp["mode"], hp["align_corners"],
-                                        hp["recompute_scale_factor"])
-    except ValueError as error:
-        raise ValueError(str(error).replace("interpolate:", f"{layer.type_name}:", 1)) from None
+    return _as_layer(layer, "interpolate", interpolate_output_shape, shape, hp["size"], hp["scale_factor"],
+                     hp["mode"], hp["align_corners"], hp["recompute_scale_factor"])
 
 
 def _pixelshuffle_output(layer, shape):
@@ -157,10 +153,16 @@ def _pixelshuffle_output(layer, shape):
 
 
 def _pad_output(layer, shape):
+    return _as_layer(layer, "pad", pad_output_shape, shape, layer.hparams["padding"], layer.pad_mode,
+                     layer.hparams.get("value", 0.0))
+
+
+def _as_layer(layer, op: str, output_shape, *args) -> tuple:
+    """``output_shape(*args)``, the op's own helper, with its errors naming the layer instead of the op ``op``."""
     try:
-        return pad_output_shape(shape, layer.hparams["padding"], layer.pad_mode, layer.hparams.get("value", 0.0))
+        return output_shape(*args)
     except ValueError as error:
-        raise ValueError(str(error).replace("pad:", f"{layer.type_name}:", 1)) from None
+        raise ValueError(str(error).replace(f"{op}:", f"{layer.type_name}:", 1)) from None
 
 
 OUTPUT_RULES = {
