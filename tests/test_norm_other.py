@@ -19,7 +19,7 @@ from numconv import functional as F
 from numconv import nn
 
 torch = pytest.importorskip("torch")
-from parity import assert_close, check_module, check_op  # noqa: E402
+from parity import TOL, _error_against_terms, assert_close, check_module, check_op  # noqa: E402
 
 
 DTYPES = [np.float64, np.float32]
@@ -110,11 +110,15 @@ def test_instance_norm_functional_matches_torch(dtype, n, c, length, use_input_s
     w, b = (rng.standard_normal(c), rng.standard_normal(c)) if affine else (None, None)
     rm, rv = rng.standard_normal(c).astype(dtype), rng.uniform(0.3, 2, c).astype(dtype)
     t_rm, t_rv = torch.tensor(rm), torch.tensor(rv)
+    # running_mean becomes 0.7 * rm + 0.3 * mean(x): two terms that can cancel (-0.58996 + 0.58977 on one
+    # draw, where both float32 results sat within 1e-7 of the terms from float64's -0.000189). Its error is
+    # measured against the terms, as the batch-norm gradients' are.
+    mean_terms = 0.7 * np.abs(rm.astype(np.float64)) + 0.3 * np.abs(x.mean(axis=(0, 2)))
     check_op(lambda x, w, b: F.instance_norm(x, rm, rv, w, b, use_input_stats, 0.3),
              F.instance_norm_backward,
              lambda x, w, b: torch.nn.functional.instance_norm(x, t_rm, t_rv, w, b, use_input_stats, 0.3),
              [x, w, b], dtype=dtype, seed=seed + UPSTREAM_SEED)
-    assert_close(rm, t_rm, dtype, "running_mean")
+    assert _error_against_terms(rm, t_rm.numpy(), mean_terms) <= TOL[np.dtype(dtype)], "running_mean"
     assert_close(rv, t_rv, dtype, "running_var")
 
 

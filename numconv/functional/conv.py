@@ -366,11 +366,7 @@ def parse_padding(padding, nd, kernel_size, stride, dilation, where) -> tuple:
 
 def _check_weight(nd, where, x, weight, bias, groups, unbatched):
     """Check the weight and bias against the input and groups; cast both to the input's dtype."""
-    if weight.ndim != nd + 2:
-        raise ValueError(
-            f"{where}: expected a {nd + 2}-D weight (out_channels, in_channels/groups, {_KERNEL_AXES[nd]}), "
-            f"got shape {shape_str(weight.shape)}"
-        )
+    _check_weight_rank(nd, where, weight, "out_channels, in_channels/groups")
     groups = check_positive_int(groups, where, "groups")
     x_shape = x.shape[1:] if unbatched else x.shape
     channels = x.shape[1]
@@ -387,15 +383,30 @@ def _check_weight(nd, where, x, weight, bias, groups, unbatched):
     if weight.shape[0] % groups:
         raise ValueError(f"{where}: out_channels ({weight.shape[0]}, from weight of shape {shape_str(weight.shape)}) "
                          f"must be divisible by groups ({groups})")
+    return _cast_weight_and_bias(where, x.dtype, weight, bias, weight.shape[0], "")
+
+
+def _check_weight_rank(nd, where, weight, channel_axes):
+    """An (nd + 2)-D weight: two channel axes (named by ``channel_axes``), then one per kernel axis."""
+    if weight.ndim != nd + 2:
+        raise ValueError(f"{where}: expected a {nd + 2}-D weight ({channel_axes}, {_KERNEL_AXES[nd]}), "
+                         f"got shape {shape_str(weight.shape)}")
+
+
+def _cast_weight_and_bias(where, dtype, weight, bias, out_channels, bias_hint):
+    """Check the kernel is not empty and the bias has one value per output channel; cast both to ``dtype``.
+
+    Shared by convolution and transposed convolution (``bias_hint`` says where the count comes from).
+    """
     if any(k == 0 for k in weight.shape[2:]):
         raise ValueError(f"{where}: expected a non-empty kernel, got weight of shape {shape_str(weight.shape)}")
-    weight = weight.astype(x.dtype, copy=False)
+    weight = weight.astype(dtype, copy=False)
     if bias is not None:
         bias = as_float_array(bias, where, "bias")
-        if bias.shape != (weight.shape[0],):
-            raise ValueError(f"{where}: expected bias of shape ({weight.shape[0]},) (one per output channel), "
-                             f"got {shape_str(bias.shape)}")
-        bias = bias.astype(x.dtype, copy=False)
+        if bias.shape != (out_channels,):
+            raise ValueError(f"{where}: expected bias of shape ({out_channels},) (one per output channel"
+                             f"{bias_hint}), got {shape_str(bias.shape)}")
+        bias = bias.astype(dtype, copy=False)
     return weight, bias
 
 

@@ -38,6 +38,7 @@ from .._checks import as_float_array, channel_last_hint, check_ndim, check_posit
 from ..kernels import workers
 from ..kernels.im2col import col2im_add
 from ..kernels.workers import workspace_limit
+from .conv import _cast_weight_and_bias, _check_weight_rank
 from .im2col import _im2col
 
 __all__ = [
@@ -47,7 +48,6 @@ __all__ = [
 ]
 
 _LAYOUTS = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)", 3: "(C, D, H, W) or (N, C, D, H, W)"}
-_KERNEL_AXES = {1: "kL", 2: "kH, kW", 3: "kD, kH, kW"}
 
 
 class ConvTransposeCache(NamedTuple):
@@ -292,11 +292,7 @@ def _conv_transpose_nd_backward(dout, cache, where):
 
 def _check_weight(nd, where, x, weight, bias, groups, unbatched):
     """Check the (C_in, C_out / groups, *k) weight and the bias; cast both to the input's dtype."""
-    if weight.ndim != nd + 2:
-        raise ValueError(
-            f"{where}: expected a {nd + 2}-D weight (in_channels, out_channels/groups, {_KERNEL_AXES[nd]}), "
-            f"got shape {shape_str(weight.shape)}"
-        )
+    _check_weight_rank(nd, where, weight, "in_channels, out_channels/groups")
     groups = check_positive_int(groups, where, "groups")
     x_shape = x.shape[1:] if unbatched else x.shape
     if weight.shape[0] != x.shape[1]:
@@ -308,17 +304,7 @@ def _check_weight(nd, where, x, weight, bias, groups, unbatched):
     if x.shape[1] % groups:
         raise ValueError(f"{where}: input channels ({x.shape[1]}) must be divisible by groups ({groups}), "
                          f"got input of shape {shape_str(x_shape)}")
-    if any(k == 0 for k in weight.shape[2:]):
-        raise ValueError(f"{where}: expected a non-empty kernel, got weight of shape {shape_str(weight.shape)}")
-    weight = weight.astype(x.dtype, copy=False)
-    c_out = weight.shape[1] * groups
-    if bias is not None:
-        bias = as_float_array(bias, where, "bias")
-        if bias.shape != (c_out,):
-            raise ValueError(f"{where}: expected bias of shape ({c_out},) (one per output channel: weight.shape[1] * "
-                             f"groups), got {shape_str(bias.shape)}")
-        bias = bias.astype(x.dtype, copy=False)
-    return weight, bias
+    return _cast_weight_and_bias(where, x.dtype, weight, bias, weight.shape[1] * groups, ": weight.shape[1] * groups")
 
 
 # ---------------------------------------------------------------------------------------------- the math

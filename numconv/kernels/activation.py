@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ._jit import lazy_njit
 
-__all__ = ["erf_kernel", "zero_where_at_most"]
+__all__ = ["erf_kernel", "zero_where_at_most", "where_at_most_zero_else"]
 
 
 @lazy_njit
@@ -50,3 +52,14 @@ def zero_where_at_most(x, threshold, dout, out):
     """
     for i in range(x.shape[0]):
         out[i] = 0.0 if x[i] <= threshold else dout[i]
+
+
+def where_at_most_zero_else(x, threshold, dout):
+    """``np.where(x <= threshold, 0, dout)`` as a new array of ``x``'s shape and dtype, by ``zero_where_at_most``.
+
+    ``threshold`` is compared in ``x``'s precision, as NumPy compares a Python float with a float32 array.
+    """
+    dx = np.empty(x.shape, dtype=x.dtype)
+    zero_where_at_most(np.ascontiguousarray(x).reshape(-1), x.dtype.type(threshold),
+                       np.ascontiguousarray(dout, dtype=x.dtype).reshape(-1), dx.reshape(-1))
+    return dx

@@ -30,36 +30,42 @@ class _ConvNd(Module):
         super().__init__()
         where = type(self).__name__
         nd = self._nd
-        in_channels = check_positive_int(in_channels, where, "in_channels")
-        out_channels = check_positive_int(out_channels, where, "out_channels")
-        groups = check_positive_int(groups, where, "groups")
-        if in_channels % groups:
-            raise ValueError(f"{where}: in_channels ({in_channels}) must be divisible by groups ({groups})")
-        if out_channels % groups:
-            raise ValueError(f"{where}: out_channels ({out_channels}) must be divisible by groups ({groups})")
-        self.kernel_size = ntuple(kernel_size, nd, where, "kernel_size", minimum=1)
-        self.stride = ntuple(stride, nd, where, "stride", minimum=1)
-        self.dilation = ntuple(dilation, nd, where, "dilation", minimum=1)
+        self._set_shape_arguments(where, in_channels, out_channels, kernel_size, stride, dilation, groups, dtype)
         # Checks the padding string, and 'same' against the stride; the pairs are worked out per call.
         parse_padding(padding, nd, self.kernel_size, self.stride, self.dilation, where)
         self.padding = padding if isinstance(padding, str) else ntuple(padding, nd, where, "padding", minimum=0)
+        self.output_padding = (0,) * nd  # as torch.nn.Conv*d: what a transposed convolution adds, none here
         if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
             raise ValueError(
                 f"{where}: padding_mode must be one of {PADDING_MODES}, but got padding_mode={padding_mode!r}"
             )
-        if np.dtype(dtype) not in FLOAT_DTYPES:
-            raise TypeError(f"{where}: expected dtype float32 or float64, got {np.dtype(dtype)}")
         if not isinstance(algorithm, str) or algorithm not in ("auto", *ALGORITHMS):
             choices = ", ".join(repr(a) for a in ("auto", *ALGORITHMS))
             raise ValueError(f"{where}: algorithm must be one of {choices}, got {algorithm!r}")
         self.algorithm = algorithm  # which implementation runs; every one gives the same numbers
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.groups = groups
         self.padding_mode = padding_mode
-        self.weight = Parameter(np.empty((out_channels, in_channels // groups, *self.kernel_size), dtype=dtype))
+        self._make_parameters((out_channels, in_channels // groups, *self.kernel_size), bias, dtype)
+
+    def _set_shape_arguments(self, where, in_channels, out_channels, kernel_size, stride, dilation, groups, dtype):
+        """Check and store what convolutions and transposed convolutions share: channels, groups, window, dtype."""
+        nd = self._nd
+        self.in_channels = check_positive_int(in_channels, where, "in_channels")
+        self.out_channels = check_positive_int(out_channels, where, "out_channels")
+        self.groups = check_positive_int(groups, where, "groups")
+        for name, channels in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
+            if channels % self.groups:
+                raise ValueError(f"{where}: {name} ({channels}) must be divisible by groups ({self.groups})")
+        if np.dtype(dtype) not in FLOAT_DTYPES:
+            raise TypeError(f"{where}: expected dtype float32 or float64, got {np.dtype(dtype)}")
+        self.kernel_size = ntuple(kernel_size, nd, where, "kernel_size", minimum=1)
+        self.stride = ntuple(stride, nd, where, "stride", minimum=1)
+        self.dilation = ntuple(dilation, nd, where, "dilation", minimum=1)
+
+    def _make_parameters(self, weight_shape, bias, dtype) -> None:
+        """The weight (of ``weight_shape``) and the optional bias, initialised as PyTorch does."""
+        self.weight = Parameter(np.empty(weight_shape, dtype=dtype))
         if bias:
-            self.bias = Parameter(np.empty(out_channels, dtype=dtype))
+            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -91,19 +97,21 @@ class _ConvNd(Module):
         return dx.astype(in_dtype, copy=False)
 
     def extra_repr(self) -> str:
-        # The same text as torch.nn.Conv*d: options appear only when they differ from the default.
+        # The same text as torch.nn.Conv*d and ConvTranspose*d: options appear only when not the default.
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0,) * len(self.padding):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * self._nd:
             s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self._nd:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
         if self.padding_mode != "zeros":
             s += f", padding_mode={self.padding_mode}"
-        if self.algorithm != "auto":
+        if getattr(self, "algorithm", "auto") != "auto":
             s += f", algorithm={self.algorithm!r}"
         return s
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import FLOAT_DTYPES, as_float_array, check_positive_int, ntuple
+from .._checks import as_float_array, ntuple
 from ..functional.conv_transpose import (
     _conv_transpose_nd,
     _conv_transpose_nd_backward,
@@ -20,7 +20,6 @@ from ..functional.conv_transpose import (
 from ..init import default_layer_init_
 from .conv import _ConvNd
 from .module import Module
-from .parameter import Parameter
 
 __all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
@@ -41,37 +40,18 @@ class _ConvTransposeNd(_ConvNd):
         Module.__init__(self)  # not _ConvNd's: the arguments and the weight layout differ
         where = type(self).__name__
         nd = self._nd
-        in_channels = check_positive_int(in_channels, where, "in_channels")
-        out_channels = check_positive_int(out_channels, where, "out_channels")
-        groups = check_positive_int(groups, where, "groups")
-        if in_channels % groups:
-            raise ValueError(f"{where}: in_channels ({in_channels}) must be divisible by groups ({groups})")
-        if out_channels % groups:
-            raise ValueError(f"{where}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+        self._set_shape_arguments(where, in_channels, out_channels, kernel_size, stride, dilation, groups, dtype)
         if padding_mode != "zeros":
             raise ValueError(f"{where}: only padding_mode='zeros' is supported for transposed convolutions (as in "
                              f"PyTorch), got padding_mode={padding_mode!r}")
         if isinstance(padding, str):
             raise ValueError(f"{where}: padding must be an int or a tuple of {nd} ints for transposed convolutions "
                              f"(no 'same' or 'valid', as in PyTorch), got {padding!r}")
-        if np.dtype(dtype) not in FLOAT_DTYPES:
-            raise TypeError(f"{where}: expected dtype float32 or float64, got {np.dtype(dtype)}")
-        self.kernel_size = ntuple(kernel_size, nd, where, "kernel_size", minimum=1)
-        self.stride = ntuple(stride, nd, where, "stride", minimum=1)
         self.padding = ntuple(padding, nd, where, "padding", minimum=0)
         self.output_padding = ntuple(output_padding, nd, where, "output_padding", minimum=0)
-        self.dilation = ntuple(dilation, nd, where, "dilation", minimum=1)
         check_output_padding(self.output_padding, self.stride, self.dilation, where)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.groups = groups
         self.padding_mode = padding_mode
-        self.weight = Parameter(np.empty((in_channels, out_channels // groups, *self.kernel_size), dtype=dtype))
-        if bias:
-            self.bias = Parameter(np.empty(out_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        self._make_parameters((in_channels, out_channels // groups, *self.kernel_size), bias, dtype)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight.shape[1] * prod(k).
@@ -101,23 +81,6 @@ class _ConvTransposeNd(_ConvNd):
                                         output_padding, self.groups, self.dilation)
         self._keep((cache, in_dtype))
         return out
-
-    def extra_repr(self) -> str:
-        # The same text as torch.nn.ConvTranspose*d: options appear only when they differ from the default.
-        nd = self._nd
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0,) * nd:
-            s += f", padding={self.padding}"
-        if self.dilation != (1,) * nd:
-            s += f", dilation={self.dilation}"
-        if self.output_padding != (0,) * nd:
-            s += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
-
 
 class ConvTranspose1d(_ConvTransposeNd):
     """1-D transposed convolution layer, as ``torch.nn.ConvTranspose1d``.
