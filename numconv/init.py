@@ -307,37 +307,31 @@ def dirac_(tensor, groups: int = 1):
 
 
 # ---------------------------------------------------------------------------- scaled by fans
+def _xavier_std(tensor, gain, where):
+    """``gain * sqrt(2 / (fan_in + fan_out))``, or None for an empty array (nothing to fill)."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    if fan_in + fan_out == 0:
+        return None
+    return check_number(gain, where, "gain") * math.sqrt(2.0 / (fan_in + fan_out))
+
+
 def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     """U(-a, a) with ``a = gain * sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio, 2010).
 
-    Parameters
-    ----------
-    tensor : ndarray or Parameter, at least 2-D, shape (out, in, *kernel)
-    gain : float
-    generator : numpy.random.Generator, optional
+    ``tensor``: an ndarray or Parameter, at least 2-D, shape (out, in,
+    *kernel); ``generator``: a numpy.random.Generator (default numconv's).
     """
-    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
-    if fan_in + fan_out == 0:
-        return tensor  # an empty array: nothing to fill
-    std = check_number(gain, "xavier_uniform_", "gain") * math.sqrt(2.0 / (fan_in + fan_out))
+    std = _xavier_std(tensor, gain, "xavier_uniform_")
+    if std is None:
+        return tensor
     bound = math.sqrt(3.0) * std  # U(-b, b) has standard deviation b / sqrt(3)
     return uniform_(tensor, -bound, bound, generator)
 
 
 def xavier_normal_(tensor, gain: float = 1.0, generator=None):
-    """N(0, std²) with ``std = gain * sqrt(2 / (fan_in + fan_out))``.
-
-    Parameters
-    ----------
-    tensor : ndarray or Parameter, at least 2-D, shape (out, in, *kernel)
-    gain : float
-    generator : numpy.random.Generator, optional
-    """
-    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
-    if fan_in + fan_out == 0:
-        return tensor
-    std = check_number(gain, "xavier_normal_", "gain") * math.sqrt(2.0 / (fan_in + fan_out))
-    return normal_(tensor, 0.0, std, generator)
+    """N(0, std²) with ``std = gain * sqrt(2 / (fan_in + fan_out))``; arguments as in ``xavier_uniform_``."""
+    std = _xavier_std(tensor, gain, "xavier_normal_")
+    return tensor if std is None else normal_(tensor, 0.0, std, generator)
 
 
 def _kaiming_std(tensor, a, mode, nonlinearity, where):

@@ -60,6 +60,21 @@ def _simulate(case, inputs, update) -> tuple:
     return np.stack(params), state
 
 
+def _variant_mistakes(case, inputs, rule, variants, names) -> dict:
+    """Mistake candidates: the outputs ``names`` (the parameters, then each state array) of ``rule(**change)``
+    run like the student's step, for each ``(change, hint)`` of ``variants``."""
+    found = {name: [] for name in names}
+    for change, hint in variants:
+        params, state = _simulate(case, inputs, rule(**change))
+        for name, array in zip(names, (params, *state) if isinstance(state, tuple) else (params, state)):
+            found[name].append((array, hint))
+    return found
+
+
+# What the optimiser exercises share: a case shrinks in its size D (at least 2) and its number of steps.
+_STEP_EXERCISE = dict(shrink_keys=("D", "steps"), minimum={"D": 2})
+
+
 # ---------------------------------------------------------------------------------------------- SGD with momentum
 SGD_CASES = [dict(D=3, steps=1, wd=0.0), dict(D=3, steps=2, wd=0.0), dict(D=4, steps=4, wd=0.0),
              dict(D=4, steps=3, wd=0.1), dict(D=6, steps=6, wd=0.01)]
@@ -90,19 +105,14 @@ def _sgd_mistakes(case, inputs, expected) -> dict:
             return param - lr * step, velocity
         return update
 
-    found = {"params": [], "velocity": []}
-    for change, hint in [
+    return _variant_mistakes(case, inputs, rule, [
         (dict(carried=False), "the velocity is not carried from step to step (each step starts again from zeros): "
                               "return the new velocity, and use the one you are given"),
         (dict(dampened=True), "velocity = momentum * velocity + (1 - momentum) * grad is the damped (moving-average) "
                               "form; torch.optim.SGD adds the whole gradient: velocity = momentum * velocity + grad"),
         (dict(decay_after=True), "the weight decay is added after the momentum: torch.optim.SGD adds weight_decay * "
                                  "param to the gradient first, and the velocity carries it"),
-    ]:
-        params, velocity = _simulate(case, inputs, rule(**change))
-        found["params"].append((params, hint))
-        found["velocity"].append((velocity, hint))
-    return found
+    ], ("params", "velocity"))
 
 
 def _sgd_factor_hint(case, output, k) -> str | None:
@@ -122,8 +132,7 @@ SGD_MOMENTUM_STEP = Exercise(
     cases=SGD_CASES,
     make_inputs=_sgd_inputs,
     reference=_sgd_reference,
-    shrink_keys=("D", "steps"),
-    minimum={"D": 2},
+    **_STEP_EXERCISE,
     settings=("steps", "wd"),
     mistakes=_sgd_mistakes,
     factor_hints=_sgd_factor_hint,
@@ -159,8 +168,7 @@ def _adam_mistakes(case, inputs, expected) -> dict:
             return param - lr * step, (m_hat, v_hat) if store_corrected else (m, v)
         return update
 
-    found = {"params": [], "m": [], "v": []}
-    for change, hint in [
+    return _variant_mistakes(case, inputs, rule, [
         (dict(correct=False), "the bias correction is missing: divide m by (1 - beta1**t) and v by (1 - beta2**t) "
                               "before the step (m and v start at zero, so early steps are too small without it)"),
         (dict(carried=False), "m and v are not carried from step to step (each step starts again from zeros): "
@@ -169,12 +177,7 @@ def _adam_mistakes(case, inputs, expected) -> dict:
                                      "and v uncorrected, and correct a copy for the step"),
         (dict(squared=False), "v averages the gradient, not its square: v = beta2 * v + (1 - beta2) * grad**2"),
         (dict(eps_inside=True), "eps is inside the square root: torch.optim.Adam divides by sqrt(v_hat) + eps"),
-    ]:
-        params, (m, v) = _simulate(case, inputs, rule(**change))
-        found["params"].append((params, hint))
-        found["m"].append((m, hint))
-        found["v"].append((v, hint))
-    return found
+    ], ("params", "m", "v"))
 
 
 ADAM_STEP = Exercise(
@@ -186,8 +189,7 @@ ADAM_STEP = Exercise(
     cases=ADAM_CASES,
     make_inputs=lambda case, rng: _optim_inputs(case, rng, dict(_ADAM)),
     reference=_adam_reference,
-    shrink_keys=("D", "steps"),
-    minimum={"D": 2},
+    **_STEP_EXERCISE,
     settings=("steps", "gscale"),
     mistakes=_adam_mistakes,
     call=lambda fn, inputs: _run_steps(fn, inputs, 2, lambda t: (t, *(inputs[k] for k in _ADAM))),

@@ -86,21 +86,19 @@ def _pool_mistakes(case, inputs, expected) -> dict:
     ]}
 
 
+# What the two pooling exercises share: the call, the cases and how a case shrinks.
+_POOL_EXERCISE = dict(arguments=("dout", "x", "kernel_size", "stride"), outputs=("dx",), cases=POOL_CASES,
+                      make_inputs=_pool_inputs, shrink_keys=("N", "C", "H", "W", "k", "stride"), minimum={"k": 2},
+                      valid=_pool_valid, settings=("N", "C", "overlap"))
+
 MAXPOOL2D_BACKWARD = Exercise(
     name="maxpool2d_backward",
     title="max pooling backward",
     signature="maxpool2d_backward(dout, x, kernel_size, stride) -> dx",
-    arguments=("dout", "x", "kernel_size", "stride"),
-    outputs=("dx",),
-    cases=POOL_CASES,
-    make_inputs=_pool_inputs,
     reference=_pool_reference,
-    shrink_keys=("N", "C", "H", "W", "k", "stride"),
-    minimum={"k": 2},
-    valid=_pool_valid,
-    settings=("N", "C", "overlap"),
     mistakes=_pool_mistakes,
     skeleton="maxpool_backward.py",
+    **_POOL_EXERCISE,
 )
 
 
@@ -140,16 +138,9 @@ AVGPOOL2D_BACKWARD = Exercise(
     name="avgpool2d_backward",
     title="average pooling backward",
     signature="avgpool2d_backward(dout, x, kernel_size, stride) -> dx",
-    arguments=("dout", "x", "kernel_size", "stride"),
-    outputs=("dx",),
-    cases=POOL_CASES,
-    make_inputs=_pool_inputs,
     reference=_avgpool_reference,
-    shrink_keys=("N", "C", "H", "W", "k", "stride"),
-    minimum={"k": 2},
-    valid=_pool_valid,
-    settings=("N", "C", "overlap"),
     mistakes=_avgpool_mistakes,
     factor_hints=_avgpool_factor_hint,
     skeleton="avgpool_backward.py",
+    **_POOL_EXERCISE,
 )

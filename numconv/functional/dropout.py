@@ -18,8 +18,11 @@ passed. It depends only on the seed and the mask's shape, not on the dtype.
 The mask is kept in the cache, so the backward multiplies ``dout`` by the very
 same mask: ``dx = dout * mask / (1 - p)``.
 
-Every op returns ``(out, cache)``; in evaluation mode (``training=False``) or
-with ``p = 0`` the output *is* the input array, unchanged, as in PyTorch.
+Every op returns ``(out, cache)``: ``out`` of the input's shape and dtype,
+``cache`` a ``DropoutCache`` whose mask broadcasts against the input (one
+entry per element, or per channel with size-1 spatial axes). In evaluation
+mode (``training=False``) or with ``p = 0`` the output *is* the input array,
+unchanged, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -168,6 +171,12 @@ def dropout1d(x, p: float = 0.5, training: bool = True, generator=None):
     return _apply_dropout(x, p, training, rng, _channel_mask_shape(x.shape, x.ndim == 3), alpha=False)
 
 
+def _warn_rank(x: np.ndarray, where: str, what_happens: str) -> None:
+    """Warn, pointing at the caller's caller, that ``where`` got an input rank it reads in a surprising way."""
+    warnings.warn(f"{where}: got a {x.ndim}-D input of shape {shape_str(x.shape)}; {what_happens}", UserWarning,
+                  stacklevel=3)
+
+
 def dropout2d(x, p: float = 0.5, training: bool = True, generator=None):
     """Drop whole channels of 2-D feature maps, as ``torch.nn.functional.dropout2d``.
 
@@ -185,26 +194,16 @@ def dropout2d(x, p: float = 0.5, training: bool = True, generator=None):
     p, training, generator
         As for :func:`dropout`; ``p`` is the probability of zeroing a channel.
 
-    Returns
-    -------
-    out : ndarray, same shape and dtype as ``x``
-    cache : DropoutCache
-        The mask has shape (N, C, 1, 1).
+    Returns ``(out, cache)``; the mask has shape (N, C, 1, 1).
     """
     x, p, training, rng = _check_common(x, p, training, generator, "dropout2d")
     if x.ndim not in (3, 4):
-        warnings.warn(
-            f"dropout2d: got a {x.ndim}-D input of shape {shape_str(x.shape)}; dropout2d is meant for 4-D "
-            "(N, C, H, W) input (PyTorch deprecates other ranks). Dropping whole entries of axes 0 and 1.",
-            UserWarning, stacklevel=2,
-        )
+        _warn_rank(x, "dropout2d", "dropout2d is meant for 4-D (N, C, H, W) input (PyTorch deprecates other "
+                   "ranks). Dropping whole entries of axes 0 and 1.")
     elif x.ndim == 3:
-        warnings.warn(
-            f"dropout2d: got a 3-D input of shape {shape_str(x.shape)}; like PyTorch, it is read as (N, C, L) "
-            "and whole (n, c) rows are dropped, not as an unbatched (C, H, W) image. Use dropout1d for "
-            "(N, C, L) data, or add a batch axis to an image.",
-            UserWarning, stacklevel=2,
-        )
+        _warn_rank(x, "dropout2d", "like PyTorch, it is read as (N, C, L) and whole (n, c) rows are dropped, not "
+                   "as an unbatched (C, H, W) image. Use dropout1d for (N, C, L) data, or add a batch axis to an "
+                   "image.")
     if training and x.ndim < 2:  # evaluation is the identity for any rank, as in PyTorch
         raise ValueError(f"dropout2d: channel dropout needs at least 2 axes (N, C), got shape {shape_str(x.shape)}")
     return _apply_dropout(x, p, training, rng, _channel_mask_shape(x.shape, True), alpha=False)
@@ -221,20 +220,12 @@ def dropout3d(x, p: float = 0.5, training: bool = True, generator=None):
     p, training, generator
         As for :func:`dropout`; ``p`` is the probability of zeroing a channel.
 
-    Returns
-    -------
-    out : ndarray, same shape and dtype as ``x``
-    cache : DropoutCache
-        The mask has shape (N, C, 1, 1, 1) or (C, 1, 1, 1).
+    Returns ``(out, cache)``; the mask has shape (N, C, 1, 1, 1) or (C, 1, 1, 1).
     """
     x, p, training, rng = _check_common(x, p, training, generator, "dropout3d")
     if x.ndim not in (4, 5):
-        warnings.warn(
-            f"dropout3d: got a {x.ndim}-D input of shape {shape_str(x.shape)}; dropout3d is meant for 5-D "
-            "(N, C, D, H, W) or 4-D (C, D, H, W) input (PyTorch deprecates other ranks). Treating axis 0 "
-            "as the channel axis of one sample.",
-            UserWarning, stacklevel=2,
-        )
+        _warn_rank(x, "dropout3d", "dropout3d is meant for 5-D (N, C, D, H, W) or 4-D (C, D, H, W) input "
+                   "(PyTorch deprecates other ranks). Treating axis 0 as the channel axis of one sample.")
     if training and x.ndim < 1:  # evaluation is the identity for any rank, as in PyTorch
         raise ValueError("dropout3d: channel dropout needs at least 1 axis, got a 0-D input")
     return _apply_dropout(x, p, training, rng, _channel_mask_shape(x.shape, x.ndim == 5), alpha=False)
@@ -255,11 +246,7 @@ def alpha_dropout(x, p: float = 0.5, training: bool = False, generator=None):
     p, training, generator
         As for :func:`dropout`.
 
-    Returns
-    -------
-    out : ndarray, same shape and dtype as ``x``
-    cache : DropoutCache
-        ``mask = a * keep``, so ``dx = dout * mask``.
+    Returns ``(out, cache)``; ``mask = a * keep``, so ``dx = dout * mask``.
     """
     x, p, training, rng = _check_common(x, p, training, generator, "alpha_dropout")
     return _apply_dropout(x, p, training, rng, x.shape, alpha=True)
@@ -275,11 +262,7 @@ def feature_alpha_dropout(x, p: float = 0.5, training: bool = False, generator=N
     p, training, generator
         As for :func:`alpha_dropout`.
 
-    Returns
-    -------
-    out : ndarray, same shape and dtype as ``x``
-    cache : DropoutCache
-        The mask has shape (N, C, 1, ..., 1).
+    Returns ``(out, cache)``; the mask has shape (N, C, 1, ..., 1).
     """
     x, p, training, rng = _check_common(x, p, training, generator, "feature_alpha_dropout")
     if training and x.ndim < 2:  # evaluation is the identity for any rank, as in PyTorch

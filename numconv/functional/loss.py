@@ -28,6 +28,7 @@ Two families: this module and ``loss_pointwise.py``.
 
 from __future__ import annotations
 
+import inspect
 from typing import NamedTuple
 
 import numpy as np
@@ -56,6 +57,22 @@ def check_reduction(reduction, where: str, allow_batchmean: bool = False) -> str
         names = ", ".join(repr(r) for r in allowed)
         raise ValueError(f"{where}: reduction must be one of {names}, got {reduction!r}")
     return reduction
+
+
+def _public(op, name: str):
+    """The public loss ``name``: ``op`` without its ``where`` argument, its errors starting with ``name``.
+
+    Each loss is written once, as ``_op(..., where)``; the ``nn`` layers call
+    that with their own name (``MSELoss: ...``), the public op with its own.
+    """
+    def public(*args, **kwargs):
+        return op(*args, **kwargs, where=name)
+
+    signature = inspect.signature(op)
+    public.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "where"])
+    public.__name__ = public.__qualname__ = name
+    public.__doc__, public.__module__ = op.__doc__, op.__module__
+    return public
 
 
 def _index_str(index) -> str:
@@ -182,10 +199,19 @@ def _as_target_array(target, where: str) -> np.ndarray:
     return array
 
 
-def _check_ignore_index(ignore_index, where: str) -> int:
+def _check_ignore_index(ignore_index, where: str, name: str = "ignore_index") -> int:
+    """``ignore_index`` as an int (any int: a negative one never matches a class); ``nn`` losses check with it."""
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
-        raise TypeError(f"{where}: expected ignore_index to be an int, got {ignore_index!r}")
+        raise TypeError(f"{where}: expected {name} to be an int, got {ignore_index!r}")
     return int(ignore_index)
+
+
+def _check_label_smoothing(label_smoothing, where: str, name: str = "label_smoothing") -> float:
+    """``label_smoothing`` as a float in [0, 1]; ``nn.CrossEntropyLoss`` checks with it too."""
+    smoothing = check_number(label_smoothing, where, name)
+    if not 0.0 <= smoothing <= 1.0:
+        raise ValueError(f"{where}: {name} must be between 0.0 and 1.0, got {label_smoothing}")
+    return smoothing
 
 
 class _IndexTarget(NamedTuple):
@@ -249,7 +275,7 @@ class NLLLossCache(NamedTuple):
     dtype: np.dtype
 
 
-def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean"):
+def _nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean", where: str):
     """Negative log-likelihood of the target classes, as ``torch.nn.functional.nll_loss``.
 
     ``loss_i = -weight[t_i] * input[i, t_i]`` for each sample (and position)
@@ -274,12 +300,6 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction:
     loss : ndarray, shape () or, for ``"none"``, the target's shape
     cache : NLLLossCache
     """
-    return _nll_loss(input, target, weight, ignore_index=ignore_index, reduction=reduction, where="nll_loss")
-
-
-def _nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
-             where: str):
-    """``nll_loss``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
     x = as_float_array(input, where)
     reduction = check_reduction(reduction, where)
     ignore_index = _check_ignore_index(ignore_index, where)
@@ -294,20 +314,15 @@ def _nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction
     return loss, NLLLossCache(x.shape, loss_shape, tgt, reduction, x.dtype)
 
 
+nll_loss = _public(_nll_loss, "nll_loss")
+
+
 def nll_loss_backward(dloss, cache: NLLLossCache) -> np.ndarray:
-    """Gradient of ``nll_loss`` w.r.t. its input.
+    """Gradient of ``nll_loss`` w.r.t. its input, the input's shape (``dloss``: the loss's shape).
 
-    Parameters
-    ----------
-    dloss : float or ndarray, shape () or (for ``"none"``) the loss's shape
-    cache : NLLLossCache
-
-    Returns
-    -------
-    dinput : ndarray, the input's shape
-        Zero everywhere except ``dinput[i, t_i] = -weight[t_i] * g_i``, with
-        ``g_i`` the upstream gradient of row ``i`` (divided by the weight sum
-        for ``"mean"``).
+    Zero everywhere except ``dinput[i, t_i] = -weight[t_i] * g_i``, with
+    ``g_i`` the upstream gradient of row ``i`` (divided by the weight sum for
+    ``"mean"``).
     """
     tgt = cache.target
     n_rows = tgt.index.shape[0]
@@ -344,8 +359,8 @@ class CrossEntropyCache(NamedTuple):
     dtype: np.dtype
 
 
-def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0):
+def _cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0, where: str):
     """Softmax cross-entropy from logits, as ``torch.nn.functional.cross_entropy``.
 
     With ``p = log_softmax(input)`` over the class axis, ``C`` classes,
@@ -385,19 +400,10 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
     loss : ndarray, shape () or, for ``"none"``, (N,), () or (N, d1, d2, ...)
     cache : CrossEntropyCache
     """
-    return _cross_entropy(input, target, weight, ignore_index=ignore_index, reduction=reduction,
-                          label_smoothing=label_smoothing, where="cross_entropy")
-
-
-def _cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0, where: str):
-    """``cross_entropy``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
     x = as_float_array(input, where)
     reduction = check_reduction(reduction, where)
     ignore_index = _check_ignore_index(ignore_index, where)
-    smoothing = check_number(label_smoothing, where, "label_smoothing")
-    if not 0.0 <= smoothing <= 1.0:
-        raise ValueError(f"{where}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    smoothing = _check_label_smoothing(label_smoothing, where)
     rows, n_classes, loss_shape = _class_layout(x, where)
     class_weight = _class_weight(weight, n_classes, x.dtype, where)
     target = _as_target_array(target, where)
@@ -445,20 +451,15 @@ def _cross_entropy(input, target, weight=None, *, ignore_index: int = -100, redu
     return loss, cache
 
 
+cross_entropy = _public(_cross_entropy, "cross_entropy")
+
+
 def cross_entropy_backward(dloss, cache: CrossEntropyCache) -> np.ndarray:
-    """Gradient of ``cross_entropy`` w.r.t. the logits.
+    """Gradient of ``cross_entropy`` w.r.t. the logits, the input's shape (``dloss``: the loss's shape).
 
-    Parameters
-    ----------
-    dloss : float or ndarray, shape () or (for ``"none"``) the loss's shape
-    cache : CrossEntropyCache
-
-    Returns
-    -------
-    dlogits : ndarray, the input's shape
-        Row by row ``g_i * (softmax(z_i) * sum_c T[i, c] - T[i])`` (see
-        ``CrossEntropyCache``); without weights or smoothing this is the
-        familiar ``g_i * (softmax(z_i) - onehot(t_i))``.
+    Row by row ``g_i * (softmax(z_i) * sum_c T[i, c] - T[i])`` (see
+    ``CrossEntropyCache``); without weights or smoothing this is the familiar
+    ``g_i * (softmax(z_i) - onehot(t_i))``.
     """
     probs, tgt, dtype = cache.probs, cache.target, cache.dtype
     n_rows = probs.shape[0]

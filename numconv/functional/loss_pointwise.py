@@ -5,6 +5,15 @@
 each a pair ``loss, cache = op(input, target, ...)`` / ``dinput =
 op_backward(dloss, cache)`` with PyTorch's semantics; the shared rules
 (reductions, shapes of ``loss`` and ``dloss``) are in ``loss.py``.
+
+What every op here shares, said once:
+
+- ``input`` is any shape; ``target`` has exactly the input's shape;
+- ``reduction`` is ``"mean"`` (divides by the number of elements; ``kl_div``
+  also takes ``"batchmean"``), ``"sum"`` or ``"none"``;
+- it returns ``(loss, cache)``: ``loss`` of shape (), or the input's shape for
+  ``"none"``, and the cache its backward takes; the backward returns the
+  gradient w.r.t. ``input``, the input's shape.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._checks import as_float_array, check_flag, check_number, shape_str
-from .loss import _first_position, _index_str, _reduce, _upstream, check_reduction
+from .loss import _first_position, _index_str, _public, _reduce, _upstream, check_reduction
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_backward", "BCECache",
@@ -55,6 +64,22 @@ def _broadcast_weight(weight, x: np.ndarray, where: str, name: str = "weight"):
         ) from None
 
 
+def _check_beta(beta, where: str, name: str = "beta") -> float:
+    """Smooth L1's ``beta`` as a float >= 0; ``nn.SmoothL1Loss`` checks with it too."""
+    beta = check_number(beta, where, name)
+    if beta < 0:
+        raise ValueError(f"{where}: {name} must be >= 0, got {beta}")
+    return beta
+
+
+def _check_delta(delta, where: str, name: str = "delta") -> float:
+    """Huber's ``delta`` as a float > 0; ``nn.HuberLoss`` checks with it too."""
+    delta = check_number(delta, where, name)
+    if not delta > 0:
+        raise ValueError(f"{where}: {name} must be > 0, got {delta}")
+    return delta
+
+
 # ====================================================================== pointwise losses
 
 class RegressionCache(NamedTuple):
@@ -81,27 +106,17 @@ def _pointwise_upstream(dloss, reduction, shape, dtype, where, divisor=None):
     return g
 
 
-def mse_loss(input, target, *, reduction: str = "mean"):
+def _mse_loss(input, target, *, reduction: str = "mean", where: str):
     """Mean squared error ``(x - y)**2``, as ``torch.nn.functional.mse_loss``.
 
-    Parameters
-    ----------
-    input, target : ndarray, same shape (any)
-    reduction : {"mean", "sum", "none"}
-        ``"mean"`` divides by the number of elements.
 
-    Returns
-    -------
-    loss : ndarray, shape () or (for ``"none"``) the input's shape
-    cache : RegressionCache
+    Cache: ``RegressionCache``.
     """
-    return _mse_loss(input, target, reduction=reduction, where="mse_loss")
-
-
-def _mse_loss(input, target, *, reduction: str = "mean", where: str):
-    """``mse_loss``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
     diff, reduction = _regression_inputs(input, target, reduction, where)
     return _reduce(diff * diff, reduction, diff.size), RegressionCache(diff, reduction, 0.0)
+
+
+mse_loss = _public(_mse_loss, "mse_loss")
 
 
 def mse_loss_backward(dloss, cache: RegressionCache) -> np.ndarray:
@@ -110,26 +125,17 @@ def mse_loss_backward(dloss, cache: RegressionCache) -> np.ndarray:
     return 2 * cache.diff * g
 
 
-def l1_loss(input, target, *, reduction: str = "mean"):
+def _l1_loss(input, target, *, reduction: str = "mean", where: str):
     """Mean absolute error ``|x - y|``, as ``torch.nn.functional.l1_loss``.
 
-    Parameters
-    ----------
-    input, target : ndarray, same shape (any)
-    reduction : {"mean", "sum", "none"}
 
-    Returns
-    -------
-    loss : ndarray, shape () or (for ``"none"``) the input's shape
-    cache : RegressionCache
+    Cache: ``RegressionCache``.
     """
-    return _l1_loss(input, target, reduction=reduction, where="l1_loss")
-
-
-def _l1_loss(input, target, *, reduction: str = "mean", where: str):
-    """``l1_loss``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
     diff, reduction = _regression_inputs(input, target, reduction, where)
     return _reduce(np.abs(diff), reduction, diff.size), RegressionCache(diff, reduction, 0.0)
+
+
+l1_loss = _public(_l1_loss, "l1_loss")
 
 
 def l1_loss_backward(dloss, cache: RegressionCache) -> np.ndarray:
@@ -142,31 +148,20 @@ def l1_loss_backward(dloss, cache: RegressionCache) -> np.ndarray:
     return np.sign(cache.diff) * g
 
 
-def smooth_l1_loss(input, target, *, reduction: str = "mean", beta: float = 1.0):
+def _smooth_l1_loss(input, target, *, reduction: str = "mean", beta: float = 1.0, where: str):
     """Smooth L1 loss, as ``torch.nn.functional.smooth_l1_loss``.
 
     With ``d = x - y``: ``0.5 d**2 / beta`` where ``|d| < beta``, else
     ``|d| - 0.5 beta``. ``beta = 0`` is the L1 loss.
 
+
     Parameters
     ----------
-    input, target : ndarray, same shape (any)
-    reduction : {"mean", "sum", "none"}
     beta : float >= 0
 
-    Returns
-    -------
-    loss : ndarray, shape () or (for ``"none"``) the input's shape
-    cache : RegressionCache
+    Cache: ``RegressionCache``.
     """
-    return _smooth_l1_loss(input, target, reduction=reduction, beta=beta, where="smooth_l1_loss")
-
-
-def _smooth_l1_loss(input, target, *, reduction: str = "mean", beta: float = 1.0, where: str):
-    """``smooth_l1_loss``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
-    beta = check_number(beta, where, "beta")
-    if beta < 0:
-        raise ValueError(f"{where}: beta must be >= 0, got {beta}")
+    beta = _check_beta(beta, where)
     diff, reduction = _regression_inputs(input, target, reduction, where)
     size = np.abs(diff)
     if beta == 0.0:
@@ -175,6 +170,9 @@ def _smooth_l1_loss(input, target, *, reduction: str = "mean", beta: float = 1.0
         b = diff.dtype.type(beta)
         elementwise = np.where(size < b, 0.5 * diff * diff / b, size - 0.5 * b)
     return _reduce(elementwise, reduction, diff.size), RegressionCache(diff, reduction, beta)
+
+
+smooth_l1_loss = _public(_smooth_l1_loss, "smooth_l1_loss")
 
 
 def smooth_l1_loss_backward(dloss, cache: RegressionCache) -> np.ndarray:
@@ -186,36 +184,28 @@ def smooth_l1_loss_backward(dloss, cache: RegressionCache) -> np.ndarray:
     return np.clip(diff / diff.dtype.type(cache.param), -1, 1) * g
 
 
-def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0):
+def _huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0, where: str):
     """Huber loss, as ``torch.nn.functional.huber_loss``.
 
     With ``d = x - y``: ``0.5 d**2`` where ``|d| < delta``, else
     ``delta (|d| - 0.5 delta)`` (smooth L1 scaled by ``delta``).
 
+
     Parameters
     ----------
-    input, target : ndarray, same shape (any)
-    reduction : {"mean", "sum", "none"}
     delta : float > 0
 
-    Returns
-    -------
-    loss : ndarray, shape () or (for ``"none"``) the input's shape
-    cache : RegressionCache
+    Cache: ``RegressionCache``.
     """
-    return _huber_loss(input, target, reduction=reduction, delta=delta, where="huber_loss")
-
-
-def _huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0, where: str):
-    """``huber_loss``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
-    delta = check_number(delta, where, "delta")
-    if not delta > 0:
-        raise ValueError(f"{where}: delta must be > 0, got {delta}")
+    delta = _check_delta(delta, where)
     diff, reduction = _regression_inputs(input, target, reduction, where)
     size = np.abs(diff)
     d = diff.dtype.type(delta)
     elementwise = np.where(size < d, 0.5 * diff * diff, d * (size - 0.5 * d))
     return _reduce(elementwise, reduction, diff.size), RegressionCache(diff, reduction, delta)
+
+
+huber_loss = _public(_huber_loss, "huber_loss")
 
 
 def huber_loss_backward(dloss, cache: RegressionCache) -> np.ndarray:
@@ -244,7 +234,7 @@ def _check_unit_interval(a: np.ndarray, what: str, where: str) -> None:
                          f"({what} must be probabilities)")
 
 
-def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean"):
+def _binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean", where: str):
     """Binary cross-entropy of probabilities, as ``torch.nn.functional.binary_cross_entropy``.
 
     ``loss = -w * (y * log(x) + (1 - y) * log(1 - x))`` with each log
@@ -260,17 +250,8 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
     reduction : {"mean", "sum", "none"}
         ``"mean"`` divides by the number of elements (not by the weights).
 
-    Returns
-    -------
-    loss : ndarray, shape () or (for ``"none"``) the input's shape
-    cache : BCECache
+    Cache: ``BCECache``.
     """
-    return _binary_cross_entropy(input, target, weight, reduction=reduction, where="binary_cross_entropy")
-
-
-def _binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean",
-                         where: str):
-    """``binary_cross_entropy``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
     x = as_float_array(input, where)
     reduction = check_reduction(reduction, where)
     y = _float_target(target, x, where)
@@ -284,6 +265,9 @@ def _binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean"
     if w is not None:
         elementwise = elementwise * w
     return _reduce(elementwise, reduction, x.size), BCECache(x, y, w, reduction)
+
+
+binary_cross_entropy = _public(_binary_cross_entropy, "binary_cross_entropy")
 
 
 def binary_cross_entropy_backward(dloss, cache: BCECache) -> np.ndarray:
@@ -320,7 +304,8 @@ def _sigmoid_and_log_sigmoid(x: np.ndarray):
     return sigmoid.astype(x.dtype, copy=False), np.minimum(x, 0) - np.log1p(e)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: str = "mean", pos_weight=None):
+def _binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: str = "mean", pos_weight=None,
+                                     where: str):
     """Sigmoid + binary cross-entropy in one stable step, as PyTorch's.
 
     ``loss = -w * (p * y * log sigmoid(x) + (1 - y) * log(1 - sigmoid(x)))``
@@ -341,18 +326,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
         Weight of the positive term, typically one per class, shape (C,)
         for an (N, C) input.
 
-    Returns
-    -------
-    loss : ndarray, shape () or (for ``"none"``) the input's shape
-    cache : BCEWithLogitsCache
+    Cache: ``BCEWithLogitsCache``.
     """
-    return _binary_cross_entropy_with_logits(input, target, weight, reduction=reduction, pos_weight=pos_weight,
-                                             where="binary_cross_entropy_with_logits")
-
-
-def _binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: str = "mean", pos_weight=None,
-                                     where: str):
-    """``binary_cross_entropy_with_logits``; ``where`` is the name its errors start with."""
     x = as_float_array(input, where)
     reduction = check_reduction(reduction, where)
     y = _float_target(target, x, where)
@@ -364,6 +339,9 @@ def _binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: 
     if w is not None:
         elementwise = elementwise * w
     return _reduce(elementwise, reduction, x.size), BCEWithLogitsCache(x, y, w, pw, reduction)
+
+
+binary_cross_entropy_with_logits = _public(_binary_cross_entropy_with_logits, "binary_cross_entropy_with_logits")
 
 
 def binary_cross_entropy_with_logits_backward(dloss, cache: BCEWithLogitsCache) -> np.ndarray:
@@ -390,7 +368,7 @@ class KLDivCache(NamedTuple):
     divisor: int      # what "mean" / "batchmean" divide by
 
 
-def kl_div(input, target, *, reduction: str = "mean", log_target: bool = False):
+def _kl_div(input, target, *, reduction: str = "mean", log_target: bool = False, where: str):
     """Kullback-Leibler divergence, as ``torch.nn.functional.kl_div``.
 
     ``input`` holds log-probabilities ``log q``; the target holds
@@ -410,16 +388,8 @@ def kl_div(input, target, *, reduction: str = "mean", log_target: bool = False):
     reduction : {"mean", "batchmean", "sum", "none"}
     log_target : bool
 
-    Returns
-    -------
-    loss : ndarray, shape () or (for ``"none"``) the input's shape
-    cache : KLDivCache
+    Cache: ``KLDivCache``.
     """
-    return _kl_div(input, target, reduction=reduction, log_target=log_target, where="kl_div")
-
-
-def _kl_div(input, target, *, reduction: str = "mean", log_target: bool = False, where: str):
-    """``kl_div``; ``where`` is the name its errors start with (the ``nn`` layers pass theirs)."""
     x = as_float_array(input, where)
     reduction = check_reduction(reduction, where, allow_batchmean=True)
     log_target = check_flag(log_target, where, "log_target")
@@ -434,6 +404,9 @@ def _kl_div(input, target, *, reduction: str = "mean", log_target: bool = False,
     divisor = (x.shape[0] if x.ndim else 1) if reduction == "batchmean" else x.size
     loss = _reduce(elementwise, "mean" if reduction == "batchmean" else reduction, divisor)
     return loss, KLDivCache(t, bool(log_target), reduction, divisor)
+
+
+kl_div = _public(_kl_div, "kl_div")
 
 
 def kl_div_backward(dloss, cache: KLDivCache) -> np.ndarray:

@@ -63,6 +63,24 @@ def _channel_vector(v, channels: int, x_shape, where: str, name: str):
     return v
 
 
+def _check_nc(x: np.ndarray, where: str, min_ndim: int = 2) -> np.ndarray:
+    """``x``, raising unless it has the (N, C, *) layout with at least ``min_ndim`` axes; the layers check with it."""
+    if x.ndim < min_ndim:
+        raise ValueError(f"{where}: expected an input of shape (N, C, *) with at least {min_ndim} axes, got shape "
+                         f"{shape_str(x.shape)} ({x.ndim}-D)")
+    return x
+
+
+def _channel_args(x_shape, running_mean, running_var, weight, bias, momentum, eps, where: str):
+    """Batch and instance norm's checked per-channel arrays (shape (C,) or None), momentum and eps."""
+    channels = x_shape[1]
+    vectors = [_channel_vector(v, channels, x_shape, where, name) for v, name in
+               ((running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"), (bias, "bias"))]
+    if (vectors[0] is None) != (vectors[1] is None):
+        raise ValueError(f"{where}: pass both running_mean and running_var, or neither")
+    return (*vectors, check_number(momentum, where, "momentum"), check_number(eps, where, "eps", minimum=0.0))
+
+
 def _as_nc_m(x: np.ndarray) -> np.ndarray:
     """View (N, C, *spatial) as (N, C, M), M the product of the spatial axes (1 if none)."""
     return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
@@ -145,27 +163,15 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         "numba" (the default under "auto") uses the fused one-pass kernels
         of ``numconv.kernels.norm``; "numpy" the NumPy expressions they equal.
 
-    Returns
-    -------
-    out : ndarray, shape of ``x``, dtype of ``x``
-    cache : BatchNormCache
+    Returns ``(out, BatchNormCache)``, ``out`` of ``x``'s shape and dtype.
     """
     where = "batch_norm"
-    x = as_float_array(x, where)
-    if x.ndim < 2:
-        raise ValueError(f"{where}: expected an input of shape (N, C, *) with at least 2 axes, got shape "
-                         f"{shape_str(x.shape)} ({x.ndim}-D)")
+    x = _check_nc(as_float_array(x, where), where)
     n, channels = x.shape[:2]
     count = n * math.prod(x.shape[2:])  # values per channel
-    running_mean = _channel_vector(running_mean, channels, x.shape, where, "running_mean")
-    running_var = _channel_vector(running_var, channels, x.shape, where, "running_var")
-    weight = _channel_vector(weight, channels, x.shape, where, "weight")
-    bias = _channel_vector(bias, channels, x.shape, where, "bias")
-    momentum = check_number(momentum, where, "momentum")
-    eps = check_number(eps, where, "eps", minimum=0.0)
+    running_mean, running_var, weight, bias, momentum, eps = _channel_args(
+        x.shape, running_mean, running_var, weight, bias, momentum, eps, where)
     algorithm = _check_algorithm(algorithm, where)
-    if (running_mean is None) != (running_var is None):
-        raise ValueError(f"{where}: pass both running_mean and running_var, or neither")
     if training:
         if count == 1:
             raise ValueError(f"{where}: Expected more than 1 value per channel when training, got input size "
@@ -236,16 +242,8 @@ def batch_norm_backward(dout, cache: BatchNormCache):
       so that one pass over the data suffices;
     - fixed running statistics (eval): ``dx = weight * invstd * g``.
 
-    Parameters
-    ----------
-    dout : ndarray, shape of the forward output
-    cache : BatchNormCache
-
-    Returns
-    -------
-    dx : ndarray, shape of the input
-    dweight : ndarray, shape (C,), or None if there was no weight
-    dbias : ndarray, shape (C,), or None if there was no bias
+    ``dout`` has the output's shape; returns ``(dx, dweight, dbias)``: the
+    input's shape, and (C,) or None where there was no weight or bias.
     """
     x3, mean, invstd, weight, has_bias, batch_stats, shape, algorithm = cache
     dtype = x3.dtype
@@ -322,26 +320,14 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
         True: each instance's own statistics; False: the running ones.
     momentum, eps : float
 
-    Returns
-    -------
-    out : ndarray, shape of ``x``
-    cache : InstanceNormCache
+    Returns ``(out, InstanceNormCache)``, ``out`` of ``x``'s shape and dtype.
     """
     where = "instance_norm"
-    x = as_float_array(x, where)
-    if x.ndim < 2:
-        raise ValueError(f"{where}: expected an input of shape (N, C, *) with at least 2 axes, got shape "
-                         f"{shape_str(x.shape)} ({x.ndim}-D)")
-    n, channels = x.shape[:2]
+    x = _check_nc(as_float_array(x, where), where)
+    n = x.shape[0]
     spatial = math.prod(x.shape[2:])
-    running_mean = _channel_vector(running_mean, channels, x.shape, where, "running_mean")
-    running_var = _channel_vector(running_var, channels, x.shape, where, "running_var")
-    weight = _channel_vector(weight, channels, x.shape, where, "weight")
-    bias = _channel_vector(bias, channels, x.shape, where, "bias")
-    momentum = check_number(momentum, where, "momentum")
-    eps = check_number(eps, where, "eps", minimum=0.0)
-    if (running_mean is None) != (running_var is None):
-        raise ValueError(f"{where}: pass both running_mean and running_var, or neither")
+    running_mean, running_var, weight, bias, momentum, eps = _channel_args(
+        x.shape, running_mean, running_var, weight, bias, momentum, eps, where)
     if use_input_stats and spatial == 1:
         raise ValueError(f"{where}: Expected more than 1 spatial element when training, got input size "
                          f"{shape_str(x.shape)}")
@@ -394,18 +380,7 @@ def _affine_backward(dy3: np.ndarray, xhat3: np.ndarray, weight, has_bias: bool)
 
 
 def instance_norm_backward(dout, cache: InstanceNormCache):
-    """Gradients of ``instance_norm``.
-
-    Parameters
-    ----------
-    dout : ndarray, shape of the forward output
-    cache : InstanceNormCache
-
-    Returns
-    -------
-    dx : ndarray, shape of the input
-    dweight, dbias : ndarray, shape (C,), or None
-    """
+    """Gradients of ``instance_norm``: ``(dx, dweight, dbias)``, the input's shape and (C,) or None."""
     xhat, invstd, weight, has_bias, use_input_stats, shape = cache
     dy3 = check_dout(dout, shape, xhat.dtype, "instance_norm_backward").reshape(xhat.shape)
     dxhat, dweight, dbias = _affine_backward(dy3, xhat, weight, has_bias)

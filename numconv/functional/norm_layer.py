@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._checks import as_float_array, check_dout, check_number, check_positive_int, shape_str
-from .norm import (_affine, _affine_backward, _as_nc_m, _channel_vector, _per_channel, _standardise,
+from .norm import (_affine, _affine_backward, _as_nc_m, _channel_vector, _check_nc, _per_channel, _standardise,
                    _standardise_backward)
 
 __all__ = [
@@ -64,10 +64,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         Element-wise affine map.
     eps : float
 
-    Returns
-    -------
-    out : ndarray, shape of ``x``
-    cache : LayerNormCache
+    Returns ``(out, LayerNormCache)``, ``out`` of ``x``'s shape and dtype.
     """
     where = "layer_norm"
     x = as_float_array(x, where)
@@ -92,13 +89,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 def layer_norm_backward(dout, cache: LayerNormCache):
-    """Gradients of ``layer_norm``.
-
-    Returns
-    -------
-    dx : ndarray, shape of the input
-    dweight, dbias : ndarray, shape normalized_shape, or None
-    """
+    """Gradients of ``layer_norm``: ``(dx, dweight, dbias)``, the input's shape and normalized_shape or None."""
     xhat, invstd, weight, has_bias, normalized_shape, shape = cache
     dy2 = check_dout(dout, shape, xhat.dtype, "layer_norm_backward").reshape(xhat.shape)
     dweight = None if weight is None else (dy2 * xhat).sum(axis=0).reshape(normalized_shape)
@@ -135,16 +126,10 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     weight, bias : ndarray, shape (C,), optional
     eps : float
 
-    Returns
-    -------
-    out : ndarray, shape of ``x``
-    cache : GroupNormCache
+    Returns ``(out, GroupNormCache)``, ``out`` of ``x``'s shape and dtype.
     """
     where = "group_norm"
-    x = as_float_array(x, where)
-    if x.ndim < 2:
-        raise ValueError(f"{where}: expected an input of shape (N, C, *) with at least 2 axes, got shape "
-                         f"{shape_str(x.shape)} ({x.ndim}-D)")
+    x = _check_nc(as_float_array(x, where), where)
     num_groups = check_positive_int(num_groups, where, "num_groups")
     n, channels = x.shape[:2]
     if channels % num_groups:
@@ -168,13 +153,7 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
 
 
 def group_norm_backward(dout, cache: GroupNormCache):
-    """Gradients of ``group_norm``.
-
-    Returns
-    -------
-    dx : ndarray, shape of the input
-    dweight, dbias : ndarray, shape (C,), or None
-    """
+    """Gradients of ``group_norm``: ``(dx, dweight, dbias)``, the input's shape and (C,) or None."""
     xhat, invstd, num_groups, weight, has_bias, shape = cache
     dy3 = check_dout(dout, shape, xhat.dtype, "group_norm_backward").reshape(xhat.shape)
     dxhat, dweight, dbias = _affine_backward(dy3, xhat, weight, has_bias)
@@ -230,16 +209,10 @@ def local_response_norm(x, size, alpha=1e-4, beta=0.75, k=1.0):
         Number of neighbouring channels in the window.
     alpha, beta, k : float
 
-    Returns
-    -------
-    out : ndarray, shape of ``x``
-    cache : LocalResponseNormCache
+    Returns ``(out, LocalResponseNormCache)``, ``out`` of ``x``'s shape and dtype.
     """
     where = "local_response_norm"
-    x = as_float_array(x, where)
-    if x.ndim < 3:
-        raise ValueError(f"{where}: expected an input of shape (N, C, *) with at least 3 axes, got shape "
-                         f"{shape_str(x.shape)} ({x.ndim}-D)")
+    x = _check_nc(as_float_array(x, where), where, 3)
     size = check_positive_int(size, where, "size")
     alpha = check_number(alpha, where, "alpha")
     beta = check_number(beta, where, "beta")

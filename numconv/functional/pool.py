@@ -254,14 +254,7 @@ def max_pool_backward(dout, cache: MaxPoolCache):
     maximum; an element that is the maximum of several overlapping windows
     collects all their gradients.
 
-    Parameters
-    ----------
-    dout : ndarray, the output's shape
-    cache : MaxPoolCache
-
-    Returns
-    -------
-    dx : ndarray, the input's shape and dtype
+    ``dout`` has the output's shape; ``dx`` the input's shape and dtype.
     """
     dout = np.ascontiguousarray(check_dout(dout, cache.out_shape, cache.dtype, "max_pool_backward"))
     planes, outputs = cache.indices.shape
@@ -406,15 +399,7 @@ def avg_pool_backward(dout, cache: AvgPoolCache):
 
     Each output gradient, divided by its window's divisor, is added to every
     input element of the window (padding positions get nothing).
-
-    Parameters
-    ----------
-    dout : ndarray, the output's shape
-    cache : AvgPoolCache
-
-    Returns
-    -------
-    dx : ndarray, the input's shape and dtype
+    ``dout`` has the output's shape; ``dx`` the input's shape and dtype.
     """
     dout = np.ascontiguousarray(check_dout(dout, cache.out_shape, cache.dtype, "avg_pool_backward"))
     dout = dout.reshape(_plane_shape(cache.out_shape, cache.nd))

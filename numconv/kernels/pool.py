@@ -54,12 +54,25 @@ def clipped_window(o, stride, padding, kernel, size):
 
 
 @jit_helper
-def avg_divisor(padded, real, count_include_pad, divisor_override):
-    """PyTorch's divisor: ``divisor_override`` if not 0, else the window's size in the padded input
-    (``count_include_pad``) or in the real input."""
+def avg_window(o, stride, padding, kernel, size, outer_padded, outer_real, count_include_pad, divisor_override):
+    """The last axis of output ``o``'s average-pooling window, and the window's divisor: ``(first, stop, divisor)``.
+
+    ``first:stop`` is the window's part inside the real input along this axis
+    (as in ``clipped_window``). ``outer_padded`` and ``outer_real`` are the
+    window's size over the other axes in the padded input and in the real
+    input (0 if it holds nothing there). The divisor is PyTorch's:
+    ``divisor_override`` if not 0, else the window's size in the padded input
+    (``count_include_pad``) or in the real input; it is 0 for a window that
+    holds no input element (whose output is 0).
+    """
+    start = o * stride - padding
+    end = min(start + kernel, size + padding)
+    first, stop = max(start, 0), min(end, size)
+    if outer_real <= 0 or first >= stop:
+        return first, stop, 0
     if divisor_override != 0:
-        return divisor_override
-    return padded if count_include_pad else real
+        return first, stop, divisor_override
+    return first, stop, outer_padded * (end - start) if count_include_pad else outer_real * (stop - first)
 
 
 @lazy_njit
@@ -229,13 +242,14 @@ def avg_pool_forward(x, out, kernel, stride, padding, count_include_pad, divisor
             z0, z1, za, zb = clipped_window(od, sd, pd, kd, D)
             for oh in range(OH):
                 y0, y1, ya, yb = clipped_window(oh, sh, ph, kh, H)
+                outer_real = (zb - za) * (yb - ya) if za < zb and ya < yb else 0
+                outer_padded = (z1 - z0) * (y1 - y0)
                 for ow in range(OW):
-                    x0, x1, xa, xb = clipped_window(ow, sw, pw, kw, W)
-                    if za >= zb or ya >= yb or xa >= xb:
+                    xa, xb, divisor = avg_window(ow, sw, pw, kw, W, outer_padded, outer_real, count_include_pad,
+                                                 divisor_override)
+                    if divisor == 0:
                         out[p, od, oh, ow] = 0
                         continue
-                    divisor = avg_divisor((z1 - z0) * (y1 - y0) * (x1 - x0), (zb - za) * (yb - ya) * (xb - xa),
-                                          count_include_pad, divisor_override)
                     total = 0.0
                     for z in range(za, zb):
                         for y in range(ya, yb):
@@ -267,12 +281,13 @@ def avg_pool_backward(dout, dx, kernel, stride, padding, count_include_pad, divi
             z0, z1, za, zb = clipped_window(od, sd, pd, kd, D)
             for oh in range(OH):
                 y0, y1, ya, yb = clipped_window(oh, sh, ph, kh, H)
+                outer_real = (zb - za) * (yb - ya) if za < zb and ya < yb else 0
+                outer_padded = (z1 - z0) * (y1 - y0)
                 for ow in range(OW):
-                    x0, x1, xa, xb = clipped_window(ow, sw, pw, kw, W)
-                    if za >= zb or ya >= yb or xa >= xb:
+                    xa, xb, divisor = avg_window(ow, sw, pw, kw, W, outer_padded, outer_real, count_include_pad,
+                                                 divisor_override)
+                    if divisor == 0:
                         continue
-                    divisor = avg_divisor((z1 - z0) * (y1 - y0) * (x1 - x0), (zb - za) * (yb - ya) * (xb - xa),
-                                          count_include_pad, divisor_override)
                     g = dout[p, od, oh, ow] / divisor
                     for z in range(za, zb):
                         for y in range(ya, yb):
@@ -344,6 +359,12 @@ def avg_pool2x2_backward(dout, dx, divisor):
 # cover the input exactly once when m divides n and overlap by one otherwise.
 
 
+@jit_helper
+def adaptive_window(o, size, out_size):
+    """Output ``o``'s adaptive window along one axis: input ``[start, end)``."""
+    return (o * size) // out_size, ((o + 1) * size + out_size - 1) // out_size
+
+
 @lazy_njit
 def adaptive_avg_pool_forward(x, out):
     """Adaptive average pooling, written into ``out``.
@@ -361,11 +382,11 @@ def adaptive_avg_pool_forward(x, out):
     OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
     for p in range(P):
         for od in range(OD):
-            z0, z1 = (od * D) // OD, ((od + 1) * D + OD - 1) // OD
+            z0, z1 = adaptive_window(od, D, OD)
             for oh in range(OH):
-                y0, y1 = (oh * H) // OH, ((oh + 1) * H + OH - 1) // OH
+                y0, y1 = adaptive_window(oh, H, OH)
                 for ow in range(OW):
-                    x0, x1 = (ow * W) // OW, ((ow + 1) * W + OW - 1) // OW
+                    x0, x1 = adaptive_window(ow, W, OW)
                     total = 0.0
                     for z in range(z0, z1):
                         for y in range(y0, y1):
@@ -390,11 +411,11 @@ def adaptive_avg_pool_backward(dout, dx):
     OD, OH, OW = dout.shape[1], dout.shape[2], dout.shape[3]
     for p in range(P):
         for od in range(OD):
-            z0, z1 = (od * D) // OD, ((od + 1) * D + OD - 1) // OD
+            z0, z1 = adaptive_window(od, D, OD)
             for oh in range(OH):
-                y0, y1 = (oh * H) // OH, ((oh + 1) * H + OH - 1) // OH
+                y0, y1 = adaptive_window(oh, H, OH)
                 for ow in range(OW):
-                    x0, x1 = (ow * W) // OW, ((ow + 1) * W + OW - 1) // OW
+                    x0, x1 = adaptive_window(ow, W, OW)
                     g = dout[p, od, oh, ow] / ((z1 - z0) * (y1 - y0) * (x1 - x0))
                     for z in range(z0, z1):
                         for y in range(y0, y1):
@@ -421,11 +442,11 @@ def adaptive_max_pool_forward(x, out, idx):
     OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
     for p in range(P):
         for od in range(OD):
-            z0, z1 = (od * D) // OD, ((od + 1) * D + OD - 1) // OD
+            z0, z1 = adaptive_window(od, D, OD)
             for oh in range(OH):
-                y0, y1 = (oh * H) // OH, ((oh + 1) * H + OH - 1) // OH
+                y0, y1 = adaptive_window(oh, H, OH)
                 for ow in range(OW):
-                    x0, x1 = (ow * W) // OW, ((ow + 1) * W + OW - 1) // OW
+                    x0, x1 = adaptive_window(ow, W, OW)
                     best = x[p, z0, y0, x0]
                     where = (z0 * H + y0) * W + x0
                     nan_at = -1

@@ -11,7 +11,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from ._jit import lazy_njit
-from .pool import avg_divisor, clipped_window  # noqa: F401 (compiled into the kernels below)
+from .pool import avg_window, clipped_window  # noqa: F401 (compiled into the kernels below)
 
 # ---------------------------------------------------------------------------- windows compiled in
 # The generic loops in pool.py take the window's size and stride as run-time
@@ -140,12 +140,11 @@ def _build_window_kernels(kh, kw, sh, sw):
                 for ow in range(OW):
                     if full_rows and lo <= ow < hi:
                         continue
-                    x0, x1, xa, xb = clipped_window(ow, sw, pw, kw, W)
-                    if ya >= yb or xa >= xb:
+                    xa, xb, divisor = avg_window(ow, sw, pw, kw, W, y1 - y0, max(yb - ya, 0), count_include_pad,
+                                                 divisor_override)
+                    if divisor == 0:
                         out[p, oh, ow] = 0
                         continue
-                    divisor = avg_divisor((y1 - y0) * (x1 - x0), (yb - ya) * (xb - xa), count_include_pad,
-                                          divisor_override)
                     total = 0.0
                     for y in range(ya, yb):
                         for xx in range(xa, xb):
@@ -183,11 +182,10 @@ def _build_window_kernels(kh, kw, sh, sw):
                 for ow in range(OW):
                     if full_rows and lo <= ow < hi:
                         continue
-                    x0, x1, xa, xb = clipped_window(ow, sw, pw, kw, W)
-                    if ya >= yb or xa >= xb:
+                    xa, xb, divisor = avg_window(ow, sw, pw, kw, W, y1 - y0, max(yb - ya, 0), count_include_pad,
+                                                 divisor_override)
+                    if divisor == 0:
                         continue
-                    divisor = avg_divisor((y1 - y0) * (x1 - x0), (yb - ya) * (xb - xa), count_include_pad,
-                                          divisor_override)
                     g = dout[p, oh, ow] / divisor
                     for y in range(ya, yb):
                         for xx in range(xa, xb):

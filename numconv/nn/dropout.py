@@ -3,7 +3,15 @@
 In training mode a layer draws a fresh mask on every forward (from numconv's
 global generator, so ``numconv.manual_seed`` makes runs repeatable) and its
 backward reuses that mask; in evaluation mode (``layer.eval()``) it is the
-identity. ``inplace=True`` overwrites the input and returns it, as in PyTorch.
+identity.
+
+Every layer takes the same two arguments:
+
+- ``p``: a float in [0, 1], default 0.5, the probability of zeroing an
+  element (or a whole channel); kept values are scaled by ``1 / (1 - p)``
+  (``p = 1`` outputs zeros, ``p = 0`` is the identity);
+- ``inplace``: write the result into the input array and return that array,
+  as PyTorch does.
 """
 
 from __future__ import annotations
@@ -49,13 +57,6 @@ class Dropout(_DropoutNd):
     are scaled by ``1 / (1 - p)``, so the expected output equals the input;
     in evaluation the layer is the identity.
 
-    Parameters
-    ----------
-    p : float in [0, 1]
-        Default 0.5. ``p = 1`` outputs zeros; ``p = 0`` is the identity.
-    inplace : bool
-        Write the result into the input array and return that array, as PyTorch does.
-
     Shapes
     ------
     input (*) -> output (*), same shape.
@@ -67,12 +68,7 @@ class Dropout(_DropoutNd):
 class Dropout1d(_DropoutNd):
     """Zero whole channels of (N, C, L) or (C, L) input, as ``torch.nn.Dropout1d``.
 
-    Parameters
-    ----------
-    p : float in [0, 1]
-        Probability of zeroing a channel (kept ones are scaled by ``1 / (1 - p)``).
-    inplace : bool
-        Write the result into the input array and return that array, as PyTorch does.
+    Takes ``p`` and ``inplace`` (see the module docstring).
     """
 
     _op = staticmethod(F.dropout1d)
@@ -83,13 +79,6 @@ class Dropout2d(_DropoutNd):
 
     Like PyTorch's, a 3-D input is read as (N, C, L) (with a warning), not as
     an unbatched image; see :func:`numconv.functional.dropout2d`.
-
-    Parameters
-    ----------
-    p : float in [0, 1]
-        Probability of zeroing a channel.
-    inplace : bool
-        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _op = staticmethod(F.dropout2d)
@@ -98,12 +87,7 @@ class Dropout2d(_DropoutNd):
 class Dropout3d(_DropoutNd):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input, as ``torch.nn.Dropout3d``.
 
-    Parameters
-    ----------
-    p : float in [0, 1]
-        Probability of zeroing a channel.
-    inplace : bool
-        Write the result into the input array and return that array, as PyTorch does.
+    Takes ``p`` and ``inplace`` (see the module docstring).
     """
 
     _op = staticmethod(F.dropout3d)
@@ -114,12 +98,6 @@ class AlphaDropout(_DropoutNd):
 
     Dropped values are set to SELU's negative saturation value and an affine
     map restores the statistics; see :func:`numconv.functional.alpha_dropout`.
-
-    Parameters
-    ----------
-    p : float in [0, 1]
-    inplace : bool
-        Write the result into the input array and return that array, as PyTorch does.
     """
 
     _op = staticmethod(F.alpha_dropout)
@@ -128,11 +106,7 @@ class AlphaDropout(_DropoutNd):
 class FeatureAlphaDropout(_DropoutNd):
     """Alpha dropout of whole channels of (N, C, *) input, as ``torch.nn.FeatureAlphaDropout``.
 
-    Parameters
-    ----------
-    p : float in [0, 1]
-    inplace : bool
-        Write the result into the input array and return that array, as PyTorch does.
+    Takes ``p`` and ``inplace`` (see the module docstring).
     """
 
     _op = staticmethod(F.feature_alpha_dropout)

@@ -16,10 +16,17 @@ weights are buffers named ``weight`` (and ``pos_weight``), and the
 deprecated ``size_average``/``reduce`` arguments still map onto
 ``reduction``. A loss computes in its input's dtype; a weight keeps the dtype
 it was given and is cast to the input's dtype when used.
+
+The layers come from one table: a row gives the name, the functional pair
+(the private form that takes the layer's name for its errors), the
+constructor's arguments in PyTorch's order with their defaults, and the
+docstring. The constructor checks each argument with the functional op's
+own check and stores it; ``forward`` passes them on by name.
 """
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -27,7 +34,7 @@ import numpy as np
 from .. import functional as F
 from ..functional import loss as _losses
 from ..functional import loss_pointwise as _pointwise
-from .._checks import as_float_array, check_number, shape_str
+from .._checks import as_float_array, check_flag, shape_str
 from .module import Module
 
 __all__ = [
@@ -41,25 +48,53 @@ def _legacy_reduction(size_average, reduce) -> str:
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     reduction = "none" if not reduce else ("mean" if size_average else "sum")
+    # stacklevel 4: this function, _Loss.__init__, the layer's __init__, then the caller's line
     warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
-                  UserWarning, stacklevel=3)
+                  UserWarning, stacklevel=4)
     return reduction
 
 
-class _Loss(Module):
-    """Shared machinery: reduction, the forward/backward protocol, the cache.
+# How a constructor argument is checked and stored, by name: the functional op's own checks.
+_NORMALISE = {
+    "ignore_index": _losses._check_ignore_index,
+    "label_smoothing": _losses._check_label_smoothing,
+    "beta": _pointwise._check_beta,
+    "delta": _pointwise._check_delta,
+    "log_target": check_flag,
+}
+_BUFFERS = ("weight", "pos_weight")  # kept as buffers (None is not saved in ``state_dict``)
+_REDUCTION_ARGS = ("size_average", "reduce", "reduction")
 
-    A subclass implements ``_loss(x, target, where) -> (loss, cache)`` by
-    calling its functional op, and names that op's backward in ``_backward``.
+
+class _Loss(Module):
+    """Shared machinery: the constructor, reduction, the forward/backward protocol, the cache.
+
+    A subclass is one row of the table below: ``_forward`` is the private
+    functional op (it takes ``where=``, the name its errors start with),
+    ``_backward`` its backward, ``_args`` the constructor arguments it takes
+    by name.
     """
 
+    _forward = _backward = None
+    _args = ()
     _allow_batchmean = False
 
-    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+    def __init__(self, *args, **kwargs):
         super().__init__()
+        where = type(self).__name__
+        bound = inspect.signature(type(self)).bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = bound.arguments
+        reduction = values.pop("reduction")
+        size_average, reduce = values.pop("size_average", None), values.pop("reduce", None)
         if size_average is not None or reduce is not None:
             reduction = _legacy_reduction(size_average, reduce)
-        self.reduction = F.check_reduction(reduction, type(self).__name__, self._allow_batchmean)
+        self.reduction = F.check_reduction(reduction, where, self._allow_batchmean)
+        for name, value in values.items():
+            if name in _BUFFERS:
+                self.register_buffer(name, None if value is None else as_float_array(value, where, name))
+            else:
+                setattr(self, name, _NORMALISE[name](value, where, name))
 
     def forward(self, input, target):
         """Compute the loss.
@@ -76,7 +111,8 @@ class _Loss(Module):
         """
         where = type(self).__name__
         x = as_float_array(input, where)
-        loss, cache = self._loss(x, target, where)
+        loss, cache = type(self)._forward(x, target, reduction=self.reduction, where=where,
+                                          **{name: getattr(self, name) for name in self._args})
         self._keep((cache, loss.shape, loss.dtype))
         return loss if self.reduction == "none" else float(loss)
 
@@ -126,271 +162,102 @@ class _Loss(Module):
             )
         return value
 
-    def _loss(self, x, target, where):
-        raise NotImplementedError
+
+# The docstring lines every loss shares, by argument name; a row gives the others.
+_ARG_DOCS = {
+    "size_average": "size_average, reduce : deprecated, use ``reduction``",
+    "reduction": 'reduction : {"mean", "sum", "none"}',
+}
+_SAME_SHAPE = "input (*); target (*), the same shape."
 
 
-class _WeightedLoss(_Loss):
-    """A loss with an optional ``weight`` buffer (``None`` is not saved in ``state_dict``)."""
+def _loss_layer(name, forward, backward, params, summary, arg_docs, shapes, allow_batchmean=False):
+    """A ``_Loss`` subclass: ``params`` is ``((name, default), ...)`` in PyTorch's order.
 
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
-        super().__init__(size_average, reduce, reduction)
-        if weight is not None:
-            weight = as_float_array(weight, type(self).__name__, "weight")
-        self.register_buffer("weight", weight)
+    The docstring is ``summary``, a Parameters section (one entry per
+    argument: ``arg_docs[name]``, else the shared text) and ``shapes``.
+    """
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    signature = inspect.Signature([inspect.Parameter(p, kind, default=d) for p, d in params])
+
+    def __init__(self, *args, **kwargs):  # its own function, so that inspect and interop see this signature
+        _Loss.__init__(self, *args, **kwargs)
+    __init__.__signature__ = inspect.Signature([inspect.Parameter("self", kind), *signature.parameters.values()])
+    docs = {**_ARG_DOCS, **arg_docs}
+    lines = [docs[p] for p, _ in params if p in docs]  # "reduce" is documented with "size_average"
+    doc = (f"{summary}\n\n    Parameters\n    ----------\n    " + "\n    ".join(lines)
+           + f"\n\n    Shapes\n    ------\n    {shapes}\n    ")
+    namespace = {"__doc__": doc, "__module__": __name__, "__qualname__": name, "__signature__": signature,
+                 "__init__": __init__, "_forward": staticmethod(forward), "_backward": staticmethod(backward),
+                 "_args": tuple(p for p, _ in params if p not in _REDUCTION_ARGS),
+                 "_allow_batchmean": allow_batchmean}
+    return type(name, (_Loss,), namespace)
 
 
-def _check_ignore_index(ignore_index, where: str) -> int:
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
-        raise TypeError(f"{where}: expected ignore_index to be an int, got {ignore_index!r}")
-    return int(ignore_index)
+_WEIGHT, _SIZE_AVERAGE, _REDUCE, _REDUCTION = ("weight", None), ("size_average", None), ("reduce", None), (
+    "reduction", "mean")
+_LEGACY = [_SIZE_AVERAGE, _REDUCE, _REDUCTION]  # the arguments every loss but Huber starts or ends with
+_CLASS_WEIGHT_DOC = "weight : ndarray, shape (C,), optional\n        A weight per class; kept as the buffer ``weight``."
+_BROADCAST_WEIGHT_DOC = ("weight : ndarray, broadcastable to the input's shape, optional\n"
+                         "        Kept as the buffer ``weight``.")
+_IGNORE_INDEX_DOC = "ignore_index : int\n        Class-index target value that is skipped (default -100)."
 
-
-class CrossEntropyLoss(_WeightedLoss):
+# One row per loss: name, functional pair, constructor arguments (name, default), docstring parts.
+CrossEntropyLoss = _loss_layer(
+    "CrossEntropyLoss", _losses._cross_entropy, F.cross_entropy_backward,
+    [_WEIGHT, _SIZE_AVERAGE, ("ignore_index", -100), _REDUCE, _REDUCTION, ("label_smoothing", 0.0)],
     """Softmax cross-entropy from logits, as ``torch.nn.CrossEntropyLoss``.
 
     See ``numconv.functional.cross_entropy`` for the exact formula (class
-    weights, ``ignore_index``, label smoothing, probability targets).
-
-    Parameters
-    ----------
-    weight : ndarray, shape (C,), optional
-        A weight per class; kept as the buffer ``weight``.
-    size_average, reduce : deprecated, use ``reduction``
-    ignore_index : int
-        Class-index target value that is skipped (default -100).
-    reduction : {"mean", "sum", "none"}
-    label_smoothing : float in [0, 1]
-
-    Shapes
-    ------
-    input (N, C), (C,) or (N, C, d1, ...); target: integer class indices
+    weights, ``ignore_index``, label smoothing, probability targets).""",
+    {"weight": _CLASS_WEIGHT_DOC, "ignore_index": _IGNORE_INDEX_DOC,
+     "label_smoothing": "label_smoothing : float in [0, 1]"},
+    """input (N, C), (C,) or (N, C, d1, ...); target: integer class indices
     (N,), () or (N, d1, ...), or float probabilities of the input's shape.
-    Output: a float, or for "none" an array of the target's (index) shape.
-    """
-
-    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
-                 reduction: str = "mean", label_smoothing: float = 0.0):
-        super().__init__(weight, size_average, reduce, reduction)
-        self.ignore_index = _check_ignore_index(ignore_index, "CrossEntropyLoss")
-        smoothing = check_number(label_smoothing, "CrossEntropyLoss", "label_smoothing")
-        if not 0.0 <= smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
-        self.label_smoothing = smoothing
-
-    def _loss(self, x, target, where):
-        return _losses._cross_entropy(x, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
-                               label_smoothing=self.label_smoothing, where=where)
-
-    _backward = staticmethod(F.cross_entropy_backward)
-
-
-class NLLLoss(_WeightedLoss):
+    Output: a float, or for "none" an array of the target's (index) shape.""")
+NLLLoss = _loss_layer(
+    "NLLLoss", _losses._nll_loss, F.nll_loss_backward,
+    [_WEIGHT, _SIZE_AVERAGE, ("ignore_index", -100), _REDUCE, _REDUCTION],
     """Negative log-likelihood of log-probabilities, as ``torch.nn.NLLLoss``.
 
-    Use it after a ``LogSoftmax`` (``CrossEntropyLoss`` does both at once).
-
-    Parameters
-    ----------
-    weight : ndarray, shape (C,), optional
-    size_average, reduce : deprecated, use ``reduction``
-    ignore_index : int
-    reduction : {"mean", "sum", "none"}
-
-    Shapes
-    ------
-    input (N, C), (C,) or (N, C, d1, ...); target integer (N,), () or (N, d1, ...).
-    """
-
-    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
-                 reduction: str = "mean"):
-        super().__init__(weight, size_average, reduce, reduction)
-        self.ignore_index = _check_ignore_index(ignore_index, "NLLLoss")
-
-    def _loss(self, x, target, where):
-        return _losses._nll_loss(x, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
-                          where=where)
-
-    _backward = staticmethod(F.nll_loss_backward)
-
-
-class BCELoss(_WeightedLoss):
+    Use it after a ``LogSoftmax`` (``CrossEntropyLoss`` does both at once).""",
+    {"weight": _CLASS_WEIGHT_DOC, "ignore_index": _IGNORE_INDEX_DOC},
+    "input (N, C), (C,) or (N, C, d1, ...); target integer (N,), () or (N, d1, ...).")
+BCELoss = _loss_layer(
+    "BCELoss", _pointwise._binary_cross_entropy, F.binary_cross_entropy_backward, [_WEIGHT, *_LEGACY],
     """Binary cross-entropy of probabilities in [0, 1], as ``torch.nn.BCELoss``.
 
-    Each log is clamped to >= -100, as in PyTorch.
-
-    Parameters
-    ----------
-    weight : ndarray, broadcastable to the input's shape, optional
-    size_average, reduce : deprecated, use ``reduction``
-    reduction : {"mean", "sum", "none"}
-
-    Shapes
-    ------
-    input (*) with values in [0, 1]; target (*), the same shape, in [0, 1].
-    """
-
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
-        super().__init__(weight, size_average, reduce, reduction)
-
-    def _loss(self, x, target, where):
-        return _pointwise._binary_cross_entropy(x, target, self.weight, reduction=self.reduction, where=where)
-
-    _backward = staticmethod(F.binary_cross_entropy_backward)
-
-
-class BCEWithLogitsLoss(_Loss):
-    """Sigmoid + binary cross-entropy, stable for any logit, as ``torch.nn.BCEWithLogitsLoss``.
-
-    Parameters
-    ----------
-    weight : ndarray, broadcastable to the input's shape, optional
-        Kept as the buffer ``weight``.
-    size_average, reduce : deprecated, use ``reduction``
-    reduction : {"mean", "sum", "none"}
-    pos_weight : ndarray, broadcastable to the input's shape, optional
+    Each log is clamped to >= -100, as in PyTorch.""",
+    {"weight": _BROADCAST_WEIGHT_DOC}, "input (*) with values in [0, 1]; target (*), the same shape, in [0, 1].")
+BCEWithLogitsLoss = _loss_layer(
+    "BCEWithLogitsLoss", _pointwise._binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits_backward,
+    [_WEIGHT, *_LEGACY, ("pos_weight", None)],
+    "Sigmoid + binary cross-entropy, stable for any logit, as ``torch.nn.BCEWithLogitsLoss``.",
+    {"weight": _BROADCAST_WEIGHT_DOC,
+     "pos_weight": """pos_weight : ndarray, broadcastable to the input's shape, optional
         Weight of the positive examples, usually one per class (C,); kept
-        as the buffer ``pos_weight``.
-
-    Shapes
-    ------
-    input (*) logits; target (*), the same shape.
-    """
-
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None):
-        super().__init__(size_average, reduce, reduction)
-        if weight is not None:
-            weight = as_float_array(weight, "BCEWithLogitsLoss", "weight")
-        if pos_weight is not None:
-            pos_weight = as_float_array(pos_weight, "BCEWithLogitsLoss", "pos_weight")
-        self.register_buffer("weight", weight)
-        self.register_buffer("pos_weight", pos_weight)
-
-    def _loss(self, x, target, where):
-        return _pointwise._binary_cross_entropy_with_logits(x, target, self.weight, reduction=self.reduction,
-                                                            pos_weight=self.pos_weight, where=where)
-
-    _backward = staticmethod(F.binary_cross_entropy_with_logits_backward)
-
-
-class MSELoss(_Loss):
-    """Mean squared error ``(x - y)**2``, as ``torch.nn.MSELoss``.
-
-    Parameters
-    ----------
-    size_average, reduce : deprecated, use ``reduction``
-    reduction : {"mean", "sum", "none"}
-
-    Shapes
-    ------
-    input (*); target (*), the same shape.
-    """
-
-    def _loss(self, x, target, where):
-        return _pointwise._mse_loss(x, target, reduction=self.reduction, where=where)
-
-    _backward = staticmethod(F.mse_loss_backward)
-
-
-class L1Loss(_Loss):
-    """Mean absolute error ``|x - y|``, as ``torch.nn.L1Loss`` (gradient 0 where x == y).
-
-    Parameters
-    ----------
-    size_average, reduce : deprecated, use ``reduction``
-    reduction : {"mean", "sum", "none"}
-
-    Shapes
-    ------
-    input (*); target (*), the same shape.
-    """
-
-    def _loss(self, x, target, where):
-        return _pointwise._l1_loss(x, target, reduction=self.reduction, where=where)
-
-    _backward = staticmethod(F.l1_loss_backward)
-
-
-class SmoothL1Loss(_Loss):
-    """Smooth L1 loss, as ``torch.nn.SmoothL1Loss``: quadratic below ``beta``, linear above.
-
-    Parameters
-    ----------
-    size_average, reduce : deprecated, use ``reduction``
-    reduction : {"mean", "sum", "none"}
-    beta : float >= 0
-        Where the loss turns from quadratic to linear; 0 gives the L1 loss.
-
-    Shapes
-    ------
-    input (*); target (*), the same shape.
-    """
-
-    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
-        super().__init__(size_average, reduce, reduction)
-        beta = check_number(beta, "SmoothL1Loss", "beta")
-        if beta < 0:
-            raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
-        self.beta = beta
-
-    def _loss(self, x, target, where):
-        return _pointwise._smooth_l1_loss(x, target, reduction=self.reduction, beta=self.beta, where=where)
-
-    _backward = staticmethod(F.smooth_l1_loss_backward)
-
-
-class HuberLoss(_Loss):
-    """Huber loss, as ``torch.nn.HuberLoss``: quadratic below ``delta``, linear (slope ``delta``) above.
-
-    Parameters
-    ----------
-    reduction : {"mean", "sum", "none"}
-    delta : float > 0
-
-    Shapes
-    ------
-    input (*); target (*), the same shape.
-    """
-
-    def __init__(self, reduction: str = "mean", delta: float = 1.0):
-        super().__init__(reduction=reduction)
-        delta = check_number(delta, "HuberLoss", "delta")
-        if not delta > 0:
-            raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
-        self.delta = delta
-
-    def _loss(self, x, target, where):
-        return _pointwise._huber_loss(x, target, reduction=self.reduction, delta=self.delta, where=where)
-
-    _backward = staticmethod(F.huber_loss_backward)
-
-
-class KLDivLoss(_Loss):
-    """Kullback-Leibler divergence of log-probabilities, as ``torch.nn.KLDivLoss``.
-
-    Parameters
-    ----------
-    size_average, reduce : deprecated, use ``reduction``
-    reduction : {"mean", "batchmean", "sum", "none"}
+        as the buffer ``pos_weight``."""},
+    "input (*) logits; target (*), the same shape.")
+MSELoss = _loss_layer(
+    "MSELoss", _pointwise._mse_loss, F.mse_loss_backward, _LEGACY,
+    "Mean squared error ``(x - y)**2``, as ``torch.nn.MSELoss``.", {}, _SAME_SHAPE)
+L1Loss = _loss_layer(
+    "L1Loss", _pointwise._l1_loss, F.l1_loss_backward, _LEGACY,
+    "Mean absolute error ``|x - y|``, as ``torch.nn.L1Loss`` (gradient 0 where x == y).", {}, _SAME_SHAPE)
+SmoothL1Loss = _loss_layer(
+    "SmoothL1Loss", _pointwise._smooth_l1_loss, F.smooth_l1_loss_backward, [*_LEGACY, ("beta", 1.0)],
+    "Smooth L1 loss, as ``torch.nn.SmoothL1Loss``: quadratic below ``beta``, linear above.",
+    {"beta": "beta : float >= 0\n        Where the loss turns from quadratic to linear; 0 gives the L1 loss."},
+    _SAME_SHAPE)
+HuberLoss = _loss_layer(
+    "HuberLoss", _pointwise._huber_loss, F.huber_loss_backward, [_REDUCTION, ("delta", 1.0)],
+    "Huber loss, as ``torch.nn.HuberLoss``: quadratic below ``delta``, linear (slope ``delta``) above.",
+    {"delta": "delta : float > 0"}, _SAME_SHAPE)
+KLDivLoss = _loss_layer(
+    "KLDivLoss", _pointwise._kl_div, F.kl_div_backward, [*_LEGACY, ("log_target", False)],
+    "Kullback-Leibler divergence of log-probabilities, as ``torch.nn.KLDivLoss``.",
+    {"reduction": """reduction : {"mean", "batchmean", "sum", "none"}
         "batchmean" gives the true KL divergence per sample; "mean" (the
-        default, as in PyTorch) divides by the number of elements.
-    log_target : bool
-        The target holds log-probabilities instead of probabilities.
-
-    Shapes
-    ------
-    input (*) log-probabilities; target (*), the same shape.
-    """
-
-    _allow_batchmean = True
-
-    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
-        super().__init__(size_average, reduce, reduction)
-        if not isinstance(log_target, (bool, np.bool_)):
-            raise TypeError(f"KLDivLoss: expected log_target to be a bool, got {log_target!r}")
-        self.log_target = bool(log_target)
-
-    def _loss(self, x, target, where):
-        return _pointwise._kl_div(x, target, reduction=self.reduction, log_target=self.log_target, where=where)
-
-    _backward = staticmethod(F.kl_div_backward)
+        default, as in PyTorch) divides by the number of elements.""",
+     "log_target": "log_target : bool\n        The target holds log-probabilities instead of probabilities."},
+    "input (*) log-probabilities; target (*), the same shape.", allow_batchmean=True)

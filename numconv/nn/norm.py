@@ -17,6 +17,7 @@ import numpy as np
 from .. import functional as F
 from .._checks import (channel_last_hint, check_float_dtype, check_ndim, check_number, check_parameters,
                        check_positive_int, shape_str)
+from ..functional.norm import _check_nc
 from ..functional.norm_layer import _normalized_shape
 from .module import Module
 from .parameter import Parameter
@@ -68,7 +69,48 @@ def _accumulate_affine_grads(module: Module, dweight, dbias) -> None:
         module.bias.accumulate_grad(dbias)
 
 
-class _NormBase(Module):
+class _AffineNorm(Module):
+    """A norm layer's optional affine map: its reset, and the backward that accumulates its gradients.
+
+    ``forward`` keeps ``(backward_fn, cache, input shape, input dtype)``.
+    """
+
+    def reset_parameters(self) -> None:
+        """Weight back to ones and bias back to zeros (those the layer has)."""
+        _reset_affine(self)
+
+    def _init_affine(self, shape, eps, affine: bool, bias: bool, dtype) -> np.dtype:
+        """Store the checked ``eps``; register ``weight`` and ``bias`` of ``shape`` when ``affine``; the dtype."""
+        name = type(self).__name__
+        self.eps = check_number(eps, name, "eps", minimum=0, keep=True)
+        dtype = check_float_dtype(dtype, name)
+        _register_affine(self, shape, affine, bias, dtype)
+        return dtype
+
+    def _input(self, x):
+        """``(x as this layer's input, x's own dtype)``, once the parameters are checked to be set."""
+        check_parameters(self)
+        return self._as_input(x, type(self).__name__), x.dtype
+
+    def _normalise(self, forward_fn, backward_fn, x, in_dtype, groups):
+        """``forward_fn(x, groups, weight, bias, eps)`` (layer norm, group norm), kept for ``backward``."""
+        weight, bias = _affine_data(self)
+        out, cache = forward_fn(x, groups, weight, bias, self.eps)
+        self._keep((backward_fn, cache, x.shape, in_dtype))
+        return out
+
+    def _upstream(self, grad_output, in_shape, cache):
+        """``grad_output`` as ``backward_fn`` takes it (its own checks suffice here)."""
+        return grad_output
+
+    def backward(self, grad_output):
+        backward_fn, cache, in_shape, in_dtype = self._take()
+        dx, dweight, dbias = backward_fn(self._upstream(grad_output, in_shape, cache), cache)
+        _accumulate_affine_grads(self, dweight, dbias)
+        return dx.reshape(in_shape).astype(in_dtype, copy=False)
+
+
+class _NormBase(_AffineNorm):
     """What batch norm and instance norm share: the affine parameters and the running statistics.
 
     Subclasses set ``_ranks`` (the accepted input ranks), ``_layout`` (for
@@ -85,12 +127,10 @@ class _NormBase(Module):
         super().__init__()
         name = type(self).__name__
         self.num_features = check_positive_int(num_features, name, "num_features", minimum=0)
-        self.eps = check_number(eps, name, "eps", minimum=0, keep=True)
         self.momentum = None if momentum is None else check_number(momentum, name, "momentum", keep=True)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        dtype = check_float_dtype(dtype, name)
-        _register_affine(self, self.num_features, self.affine, bias, dtype)
+        dtype = self._init_affine(self.num_features, eps, self.affine, bias, dtype)
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
             self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
@@ -110,10 +150,12 @@ class _NormBase(Module):
     def reset_parameters(self) -> None:
         """Reset the running statistics, and the weight to ones and the bias to zeros."""
         self.reset_running_stats()
-        _reset_affine(self)
+        super().reset_parameters()
 
-    def _check_input(self, x: np.ndarray) -> None:
+    def _input(self, x):
+        x, in_dtype = super()._input(x)
         check_ndim(x, self._ranks, type(self).__name__, self._layout)
+        return x, in_dtype
 
     def _channel_error(self, x: np.ndarray, axis: int) -> ValueError:
         return ValueError(
@@ -122,16 +164,13 @@ class _NormBase(Module):
             + channel_last_hint(x.shape, axis, self.num_features)
         )
 
-    def backward(self, grad_output):
-        backward_fn, cache, in_shape, in_dtype = self._take()
+    def _upstream(self, grad_output, in_shape, cache):
         grad_output = np.asarray(grad_output)
         if grad_output.shape != in_shape:
             raise ValueError(f"{type(self).__name__}.backward: expected grad_output of shape {shape_str(in_shape)} "
                              f"(the output's shape), got {shape_str(grad_output.shape)}")
         # An unbatched input was normalised as a batch of one: give the gradient that batch axis.
-        dx, dweight, dbias = backward_fn(grad_output.reshape(cache.shape), cache)
-        _accumulate_affine_grads(self, dweight, dbias)
-        return dx.reshape(in_shape).astype(in_dtype, copy=False)
+        return grad_output.reshape(cache.shape)
 
     def extra_repr(self) -> str:
         return (
@@ -144,11 +183,8 @@ class _BatchNorm(_NormBase):
     """Batch norm: each channel standardised over the batch (and spatial axes)."""
 
     def forward(self, x):
-        check_parameters(self)
         name = type(self).__name__
-        x_in = x
-        x = self._as_input(x, name)
-        self._check_input(x)
+        x, in_dtype = self._input(x)
         # Without weight or running statistics, nothing ties the layer to a channel
         # count (PyTorch then accepts any); otherwise the count must match.
         if (self.affine or self.track_running_stats) and x.shape[1] != self.num_features:
@@ -172,7 +208,7 @@ class _BatchNorm(_NormBase):
             self.running_var if update_or_read else None,
             weight, bias, use_batch_stats, factor, self.eps,
         )
-        self._keep((F.batch_norm_backward, cache, x.shape, x_in.dtype))
+        self._keep((F.batch_norm_backward, cache, x.shape, in_dtype))
         return out
 
 
@@ -244,11 +280,8 @@ class _InstanceNorm(_NormBase):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias=bias)
 
     def forward(self, x):
-        check_parameters(self)
         name = type(self).__name__
-        x_in = x
-        x = self._as_input(x, name)
-        self._check_input(x)
+        x, in_dtype = self._input(x)
         channel_axis = x.ndim - self._unbatched_rank
         if x.shape[channel_axis] != self.num_features:
             if self.affine or self.track_running_stats:
@@ -271,7 +304,7 @@ class _InstanceNorm(_NormBase):
             batched, self.running_mean, self.running_var, weight, bias, use_input_stats,
             0.0 if self.momentum is None else self.momentum, self.eps,
         )
-        self._keep((F.instance_norm_backward, cache, x.shape, x_in.dtype))
+        self._keep((F.instance_norm_backward, cache, x.shape, in_dtype))
         return out.reshape(x.shape)
 
 
@@ -330,7 +363,7 @@ class InstanceNorm3d(_InstanceNorm):
     _unbatched_rank = 4
 
 
-class LayerNorm(Module):
+class LayerNorm(_AffineNorm):
     """Layer normalisation, as ``torch.nn.LayerNorm``.
 
     Each sample is standardised over its last ``len(normalized_shape)`` axes,
@@ -355,18 +388,11 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=np.float32):
         super().__init__()
         self.normalized_shape = _normalized_shape(normalized_shape, "LayerNorm")
-        self.eps = check_number(eps, "LayerNorm", "eps", minimum=0, keep=True)
         self.elementwise_affine = bool(elementwise_affine)
-        dtype = check_float_dtype(dtype, "LayerNorm")
-        _register_affine(self, self.normalized_shape, self.elementwise_affine, bias, dtype)
-
-    def reset_parameters(self) -> None:
-        _reset_affine(self)
+        self._init_affine(self.normalized_shape, eps, self.elementwise_affine, bias, dtype)
 
     def forward(self, x):
-        check_parameters(self)
-        x_in = x
-        x = self._as_input(x, "LayerNorm")
+        x, in_dtype = self._input(x)
         k = len(self.normalized_shape)
         if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
             pattern = "(*, " + ", ".join(str(s) for s in self.normalized_shape) + ")"
@@ -374,23 +400,14 @@ class LayerNorm(Module):
                 f"LayerNorm: expected an input of shape {pattern} (normalized_shape={self.normalized_shape}), "
                 f"got input of shape {shape_str(x.shape)}"
             )
-        weight, bias = _affine_data(self)
-        out, cache = F.layer_norm(x, self.normalized_shape, weight, bias, self.eps)
-        self._keep((cache, x_in.dtype))
-        return out
-
-    def backward(self, grad_output):
-        cache, in_dtype = self._take()
-        dx, dweight, dbias = F.layer_norm_backward(grad_output, cache)
-        _accumulate_affine_grads(self, dweight, dbias)
-        return dx.astype(in_dtype, copy=False)
+        return self._normalise(F.layer_norm, F.layer_norm_backward, x, in_dtype, self.normalized_shape)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
 
 
-class GroupNorm(Module):
+class GroupNorm(_AffineNorm):
     """Group normalisation, as ``torch.nn.GroupNorm``.
 
     The channels are split into ``num_groups`` groups of consecutive
@@ -422,35 +439,17 @@ class GroupNorm(Module):
         if self.num_channels % self.num_groups:
             raise ValueError(f"GroupNorm: num_channels ({self.num_channels}) must be divisible by num_groups "
                              f"({self.num_groups})")
-        self.eps = check_number(eps, "GroupNorm", "eps", minimum=0, keep=True)
         self.affine = bool(affine)
-        dtype = check_float_dtype(dtype, "GroupNorm")
-        _register_affine(self, self.num_channels, self.affine, bias, dtype)
-
-    def reset_parameters(self) -> None:
-        _reset_affine(self)
+        self._init_affine(self.num_channels, eps, self.affine, bias, dtype)
 
     def forward(self, x):
-        check_parameters(self)
-        x_in = x
-        x = self._as_input(x, "GroupNorm")
-        if x.ndim < 2:
-            raise ValueError(f"GroupNorm: expected an input of shape (N, C, *) with at least 2 axes, got shape "
-                             f"{shape_str(x.shape)} ({x.ndim}-D)")
+        x, in_dtype = self._input(x)
+        _check_nc(x, "GroupNorm")
         # Without a weight PyTorch accepts any channel count divisible by num_groups.
         if self.affine and x.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm: expected input with {self.num_channels} channels on axis 1 "
                              f"(num_channels={self.num_channels}), got input of shape {shape_str(x.shape)}")
-        weight, bias = _affine_data(self)
-        out, cache = F.group_norm(x, self.num_groups, weight, bias, self.eps)
-        self._keep((cache, x_in.dtype))
-        return out
-
-    def backward(self, grad_output):
-        cache, in_dtype = self._take()
-        dx, dweight, dbias = F.group_norm_backward(grad_output, cache)
-        _accumulate_affine_grads(self, dweight, dbias)
-        return dx.astype(in_dtype, copy=False)
+        return self._normalise(F.group_norm, F.group_norm_backward, x, in_dtype, self.num_groups)
 
     def extra_repr(self) -> str:
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
@@ -485,9 +484,7 @@ class LocalResponseNorm(Module):
 
     def forward(self, x):
         x = self._as_input(x, "LocalResponseNorm")
-        if x.ndim < 3:
-            raise ValueError(f"LocalResponseNorm: expected an input of shape (N, C, *) with at least 3 axes, "
-                             f"got shape {shape_str(x.shape)} ({x.ndim}-D)")
+        _check_nc(x, "LocalResponseNorm", 3)
         out, cache = F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
         self._keep(cache)
         return out

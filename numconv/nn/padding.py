@@ -5,13 +5,18 @@ same on every side) or a tuple ``(left, right)``, ``(left, right, top,
 bottom)`` or ``(left, right, top, bottom, front, back)``, PyTorch's order,
 last axis first; negative amounts crop. None has parameters, so each keeps
 its input's dtype.
+
+The fifteen classes come from one table: a row per family (the
+``functional.pad`` mode and what it puts around the input), times the ranks
+1 to 3. ``ConstantPad*d(padding, value)`` takes the value; the others take
+only ``padding``, as in PyTorch.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._checks import ntuple
+from .._checks import check_number, ntuple
 from ..functional import padding as P
 from .module import Module
 
@@ -35,9 +40,7 @@ class _PadNd(Module):
             padding = (int(padding),) * (2 * self._nd)
         # Negative amounts crop, as in PyTorch; ntuple checks the length and the types.
         self.padding = ntuple(padding, 2 * self._nd, where, "padding")
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{where}: expected value to be a number, got {value!r}")
-        self.value = float(value)
+        self.value = float(check_number(value, where, "value"))
 
     def forward(self, x):
         out, cache = P.pad(self._as_input(x), self.padding, self._mode, self.value)
@@ -59,125 +62,44 @@ class _ConstantPadNd(_PadNd):
         return f"padding={self.padding}, value={self.value}"
 
 
-class _ZeroPadNd(_PadNd):
-    def __init__(self, padding):
-        super().__init__(padding, 0.0)
-
-
-class _ReflectionPadNd(_PadNd):
-    _mode = "reflect"
+class _FixedPadNd(_PadNd):
+    """Zero, reflection, replication, circular: the constructor takes only ``padding``."""
 
     def __init__(self, padding):
         super().__init__(padding)
 
 
-class _ReplicationPadNd(_PadNd):
-    _mode = "replicate"
+# Per rank: the padded axes, the padding's order, the accepted input shapes.
+_AXES = {1: "the last axis", 2: "the last two axes", 3: "the last three axes"}
+_ORDER = {1: "(left, right)", 2: "(left, right, top, bottom)", 3: "(left, right, top, bottom, front, back)"}
+_COUNT = {1: "one axis", 2: "two axes", 3: "three axes"}
+_SHAPES = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)", 3: "(C, D, H, W) or (N, C, D, H, W)"}
 
-    def __init__(self, padding):
-        super().__init__(padding)
-
-
-class _CircularPadNd(_PadNd):
-    _mode = "circular"
-
-    def __init__(self, padding):
-        super().__init__(padding)
-
-
-class ZeroPad1d(_ZeroPadNd):
-    """Zeros around the last axis, as ``torch.nn.ZeroPad1d``: padding (left, right)."""
-
-    _nd = 1
+# One row per family: name prefix, base class, functional.pad mode, the docstring's first line (``{axes}`` the
+# padded axes) and what it adds on the input's size.
+_FAMILIES = [
+    ("Zero", _FixedPadNd, "constant", "Zeros around {axes}", "any shape with at least {axes_count}"),
+    ("Constant", _ConstantPadNd, "constant", "``value`` around {axes}", "any shape with at least {axes_count}"),
+    ("Reflection", _FixedPadNd, "reflect", "The input mirrored about its edges on {axes}",
+     "{shapes}; each padding smaller than its axis (the edge pixel is not repeated)"),
+    ("Replication", _FixedPadNd, "replicate", "The edge pixels repeated on {axes}", "{shapes}"),
+    ("Circular", _FixedPadNd, "circular", "The input wrapped around on {axes}", "{shapes}; each padding at most its axis"),
+]
 
 
-class ZeroPad2d(_ZeroPadNd):
-    """Zeros around the last two axes, as ``torch.nn.ZeroPad2d``: padding (left, right, top, bottom).
-
-    >>> ZeroPad2d((1, 0, 0, 1))(np.ones((1, 1, 1, 2)))
-    array([[[[0., 1., 1.],
-             [0., 0., 0.]]]])
-    """
-
-    _nd = 2
-
-
-class ZeroPad3d(_ZeroPadNd):
-    """Zeros around the last three axes, as ``torch.nn.ZeroPad3d``: padding (left, right, top, bottom, front, back)."""
-
-    _nd = 3
+def _pad_layer(family: str, base: type, mode: str, what: str, inputs: str, nd: int) -> type:
+    """The ``{family}Pad{nd}d`` class: ``base`` with ``nd`` padded axes and ``mode``."""
+    name = f"{family}Pad{nd}d"
+    fill = {"axes": _AXES[nd], "axes_count": _COUNT[nd], "shapes": _SHAPES[nd]}
+    doc = (f"{what.format(**fill)}, as ``torch.nn.{name}``: padding {_ORDER[nd]} or an int.\n\n"
+           f"    Input: {inputs.format(**fill)}.\n    ")
+    return type(name, (base,), {"__doc__": doc, "__module__": __name__, "__qualname__": name,
+                                "_nd": nd, "_mode": mode})
 
 
-class ConstantPad1d(_ConstantPadNd):
-    """``value`` around the last axis, as ``torch.nn.ConstantPad1d``: padding (left, right)."""
-
-    _nd = 1
-
-
-class ConstantPad2d(_ConstantPadNd):
-    """``value`` around the last two axes, as ``torch.nn.ConstantPad2d``: padding (left, right, top, bottom)."""
-
-    _nd = 2
-
-
-class ConstantPad3d(_ConstantPadNd):
-    """``value`` around the last three axes, as ``torch.nn.ConstantPad3d``."""
-
-    _nd = 3
-
-
-class ReflectionPad1d(_ReflectionPadNd):
-    """The input mirrored about its edge, as ``torch.nn.ReflectionPad1d``: (C, L) or (N, C, L); padding < L."""
-
-    _nd = 1
-
-
-class ReflectionPad2d(_ReflectionPadNd):
-    """The input mirrored about its edges, as ``torch.nn.ReflectionPad2d``: (C, H, W) or (N, C, H, W).
-
-    Each padding must be smaller than its axis (the edge pixel is not repeated).
-    """
-
-    _nd = 2
-
-
-class ReflectionPad3d(_ReflectionPadNd):
-    """The input mirrored about its edges, as ``torch.nn.ReflectionPad3d``: (C, D, H, W) or (N, C, D, H, W)."""
-
-    _nd = 3
-
-
-class ReplicationPad1d(_ReplicationPadNd):
-    """The edge pixel repeated, as ``torch.nn.ReplicationPad1d``: (C, L) or (N, C, L)."""
-
-    _nd = 1
-
-
-class ReplicationPad2d(_ReplicationPadNd):
-    """The edge pixels repeated, as ``torch.nn.ReplicationPad2d``: (C, H, W) or (N, C, H, W)."""
-
-    _nd = 2
-
-
-class ReplicationPad3d(_ReplicationPadNd):
-    """The edge pixels repeated, as ``torch.nn.ReplicationPad3d``: (C, D, H, W) or (N, C, D, H, W)."""
-
-    _nd = 3
-
-
-class CircularPad1d(_CircularPadNd):
-    """The input wrapped around, as ``torch.nn.CircularPad1d``: (C, L) or (N, C, L); padding <= L."""
-
-    _nd = 1
-
-
-class CircularPad2d(_CircularPadNd):
-    """The input wrapped around (a torus), as ``torch.nn.CircularPad2d``: (C, H, W) or (N, C, H, W)."""
-
-    _nd = 2
-
-
-class CircularPad3d(_CircularPadNd):
-    """The input wrapped around, as ``torch.nn.CircularPad3d``: (C, D, H, W) or (N, C, D, H, W)."""
-
-    _nd = 3
+_LAYERS = {f"{row[0]}Pad{nd}d": _pad_layer(*row, nd) for row in _FAMILIES for nd in (1, 2, 3)}
+ZeroPad1d, ZeroPad2d, ZeroPad3d = (_LAYERS[f"ZeroPad{nd}d"] for nd in (1, 2, 3))
+ConstantPad1d, ConstantPad2d, ConstantPad3d = (_LAYERS[f"ConstantPad{nd}d"] for nd in (1, 2, 3))
+ReflectionPad1d, ReflectionPad2d, ReflectionPad3d = (_LAYERS[f"ReflectionPad{nd}d"] for nd in (1, 2, 3))
+ReplicationPad1d, ReplicationPad2d, ReplicationPad3d = (_LAYERS[f"ReplicationPad{nd}d"] for nd in (1, 2, 3))
+CircularPad1d, CircularPad2d, CircularPad3d = (_LAYERS[f"CircularPad{nd}d"] for nd in (1, 2, 3))

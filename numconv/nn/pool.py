@@ -29,9 +29,22 @@ def _as_tuple(value, n):
 
 
 class _Pool(Module):
-    """Shared forward/backward: call the functional op, keep its cache, hand it to the backward."""
+    """Shared forward/backward: call the functional op, keep its cache, hand it to the backward.
+
+    A family defines ``_pool(x, where)`` (its functional op with the layer's
+    arguments) and ``_backward_op`` (that op's backward).
+    """
 
     _nd = 2
+    _backward_op = None
+
+    def _pool(self, x, where: str):
+        raise NotImplementedError
+
+    def forward(self, x):
+        out, cache = self._pool(x, type(self).__name__)
+        self._keep((type(self)._backward_op, cache))
+        return out
 
     def backward(self, grad_output):
         backward, cache = self._take()
@@ -50,11 +63,11 @@ class _MaxPoolNd(_Pool):
         self.ceil_mode = ceil_mode
         P._window_params(self._nd, kernel_size, self.stride, padding, dilation, type(self).__name__)
 
-    def forward(self, x):
-        out, cache = P._max_pool(x, self._nd, self.kernel_size, self.stride, self.padding, self.dilation,
-                                 self.ceil_mode, self.return_indices, type(self).__name__)
-        self._keep((P.max_pool_backward, cache))
-        return out
+    _backward_op = P.max_pool_backward
+
+    def _pool(self, x, where):
+        return P._max_pool(x, self._nd, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                           self.return_indices, where)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -105,11 +118,11 @@ class MaxPool3d(_MaxPoolNd):
 
 # ---------------------------------------------------------------------------- average pooling
 class _AvgPoolNd(_Pool):
-    def forward(self, x):
-        out, cache = P._avg_pool(x, self._nd, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                                 self.count_include_pad, getattr(self, "divisor_override", None), type(self).__name__)
-        self._keep((P.avg_pool_backward, cache))
-        return out
+    _backward_op = P.avg_pool_backward
+
+    def _pool(self, x, where):
+        return P._avg_pool(x, self._nd, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                           self.count_include_pad, getattr(self, "divisor_override", None), where)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -177,18 +190,20 @@ class AvgPool3d(AvgPool2d):
 
 
 # ---------------------------------------------------------------------------- adaptive pooling
-class _AdaptiveAvgPoolNd(_Pool):
+class _AdaptivePoolNd(_Pool):
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
-    def forward(self, x):
-        out, cache = PA._adaptive_avg_pool(x, self._nd, self.output_size, type(self).__name__)
-        self._keep((PA.adaptive_avg_pool_backward, cache))
-        return out
-
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
+    _backward_op = PA.adaptive_avg_pool_backward
+
+    def _pool(self, x, where):
+        return PA._adaptive_avg_pool(x, self._nd, self.output_size, where)
 
 
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
@@ -218,19 +233,15 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     _nd = 3
 
 
-class _AdaptiveMaxPoolNd(_Pool):
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
+    _backward_op = P.max_pool_backward
+
     def __init__(self, output_size, return_indices=False):
-        super().__init__()
-        self.output_size = output_size
+        super().__init__(output_size)
         self.return_indices = return_indices
 
-    def forward(self, x):
-        out, cache = PA._adaptive_max_pool(x, self._nd, self.output_size, self.return_indices, type(self).__name__)
-        self._keep((P.max_pool_backward, cache))
-        return out
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+    def _pool(self, x, where):
+        return PA._adaptive_max_pool(x, self._nd, self.output_size, self.return_indices, where)
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):

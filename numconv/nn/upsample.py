@@ -95,41 +95,44 @@ class UpsamplingBilinear2d(Upsample):
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
 
 
-class PixelShuffle(Module):
+class _Shuffle(Module):
+    """What PixelShuffle and PixelUnshuffle share: one factor (named ``_factor``) and a functional pair."""
+
+    _factor = ""
+    _forward = _backward = None
+
+    def __init__(self, factor):
+        super().__init__()
+        U.check_positive_int(factor, type(self).__name__, self._factor)
+        setattr(self, self._factor, factor)
+
+    def forward(self, x):
+        out, cache = type(self)._forward(self._as_input(x), getattr(self, self._factor))
+        self._keep(cache)
+        return out
+
+    def backward(self, grad_output):
+        return type(self)._backward(grad_output, self._take())
+
+    def extra_repr(self) -> str:
+        return f"{self._factor}={getattr(self, self._factor)}"
+
+
+class PixelShuffle(_Shuffle):
     """(*, C * r^2, H, W) -> (*, C, H * r, W * r), as ``torch.nn.PixelShuffle``; see ``pixel_shuffle``."""
 
+    _factor = "upscale_factor"
+    _forward, _backward = staticmethod(U.pixel_shuffle), staticmethod(U.pixel_shuffle_backward)
+
     def __init__(self, upscale_factor):
-        super().__init__()
-        U.check_positive_int(upscale_factor, type(self).__name__, "upscale_factor")
-        self.upscale_factor = upscale_factor
-
-    def forward(self, x):
-        out, cache = U.pixel_shuffle(self._as_input(x), self.upscale_factor)
-        self._keep(cache)
-        return out
-
-    def backward(self, grad_output):
-        return U.pixel_shuffle_backward(grad_output, self._take())
-
-    def extra_repr(self) -> str:
-        return f"upscale_factor={self.upscale_factor}"
+        super().__init__(upscale_factor)
 
 
-class PixelUnshuffle(Module):
+class PixelUnshuffle(_Shuffle):
     """(*, C, H * r, W * r) -> (*, C * r^2, H, W), as ``torch.nn.PixelUnshuffle``; see ``pixel_unshuffle``."""
 
+    _factor = "downscale_factor"
+    _forward, _backward = staticmethod(U.pixel_unshuffle), staticmethod(U.pixel_unshuffle_backward)
+
     def __init__(self, downscale_factor):
-        super().__init__()
-        U.check_positive_int(downscale_factor, type(self).__name__, "downscale_factor")
-        self.downscale_factor = downscale_factor
-
-    def forward(self, x):
-        out, cache = U.pixel_unshuffle(self._as_input(x), self.downscale_factor)
-        self._keep(cache)
-        return out
-
-    def backward(self, grad_output):
-        return U.pixel_unshuffle_backward(grad_output, self._take())
-
-    def extra_repr(self) -> str:
-        return f"downscale_factor={self.downscale_factor}"
+        super().__init__(downscale_factor)

@@ -64,15 +64,21 @@ def max_pool_forward(x, kernel, stride, padding, dilation, ceil_mode=False):
     out : ndarray, shape (N, C, *out_spatial)
     indices : ndarray of int64, same shape; -1 for a window with no input element
     """
-    N, C, *spatial = x.shape
+    spatial = x.shape[2:]
     out_spatial = [output_size(*args, ceil_mode) for args in zip(spatial, kernel, stride, padding, dilation)]
+    return _max_over_windows(x, out_spatial, lambda position: _window(position, kernel, stride, padding, dilation))
+
+
+def _max_over_windows(x, out_spatial, window):
+    """``out`` and ``indices`` of max pooling with the windows ``window(position)`` (points of the input)."""
+    N, C, *spatial = x.shape
     out = np.empty((N, C, *out_spatial), dtype=x.dtype)
     indices = np.empty((N, C, *out_spatial), dtype=np.int64)
     for n in range(N):
         for c in range(C):
             for position in itertools.product(*(range(m) for m in out_spatial)):
                 best, best_at = -np.inf, -1
-                for point in _window(position, kernel, stride, padding, dilation):
+                for point in window(position):
                     if not _inside(point, spatial):
                         continue  # padding is -inf: it never wins
                     value = x[(n, c) + point]
@@ -206,17 +212,6 @@ def adaptive_avg_pool_backward(dout, x_shape):
 
 def adaptive_max_pool_forward(x, out_spatial):
     """Adaptive max pooling: ``out`` and ``indices`` (its backward is ``max_pool_backward``)."""
-    N, C, *spatial = x.shape
-    out = np.empty((N, C, *out_spatial), dtype=x.dtype)
-    indices = np.empty((N, C, *out_spatial), dtype=np.int64)
-    for n in range(N):
-        for c in range(C):
-            for position in itertools.product(*(range(m) for m in out_spatial)):
-                best, best_at = -np.inf, -1
-                for q in itertools.product(*_adaptive_ranges(position, spatial, out_spatial)):
-                    value = x[(n, c) + q]
-                    if best_at == -1 or value > best or np.isnan(value):
-                        best, best_at = value, int(np.ravel_multi_index(q, spatial))
-                out[(n, c) + position] = best
-                indices[(n, c) + position] = best_at
-    return out, indices
+    spatial = x.shape[2:]
+    return _max_over_windows(
+        x, out_spatial, lambda position: itertools.product(*_adaptive_ranges(position, spatial, out_spatial)))
