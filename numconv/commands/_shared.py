@@ -75,6 +75,23 @@ def build_transform(settings: dict):
     return Compose(steps)
 
 
+def run_model(model, images, checkpoint_path):
+    """The model's output (no gradients) on ``images`` (N, C, H, W) made by the checkpoint's own data settings.
+
+    A checkpoint whose recorded settings make images its model cannot take (an edited ``pad`` or
+    ``image_size``: 28 x 28 images for LeNet-5's 32 x 32) is refused with one clear ``CLIError``.
+    """
+    from .. import no_grad
+
+    try:
+        with no_grad():
+            return model(images)
+    except ValueError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CLIError(f"checkpoint '{checkpoint_path}': its model cannot take the {images.shape[2]} x "
+                       f"{images.shape[3]} images its data settings make ({first_line})") from None
+
+
 def load_dataset(name: str, train: bool, transform, data_dir=None, download=False, limit=None):
     """Build a data set by its command-line name, turning a failure into one clear ``CLIError``."""
     from .. import data

@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 
 from ._shared import DATASETS, CLIError, build_transform, class_names, criterion, load_dataset, load_model, \
-    transform_settings
+    run_model, transform_settings
 
 
 def add_arguments(p):
@@ -37,6 +37,9 @@ def run(args) -> int:
                        f"pass --dataset ({', '.join(sorted(DATASETS))})")
     settings = data_cfg.get("transform") or transform_settings(dataset)
     test_set = load_dataset(dataset, False, build_transform(settings), args.data_dir, args.download, args.limit_test)
+    if len(test_set):
+        model.eval()
+        run_model(model, np.asarray(test_set[0][0])[None], args.checkpoint)  # one image: a clear error if it cannot
     metrics = evaluate(model, DataLoader(test_set, batch_size=args.batch_size, shuffle=False), criterion())
     names = data_cfg.get("classes") or class_names(dataset, test_set)
     print(f"{args.checkpoint} (epoch {ckpt.epoch}) on the {dataset} test set ({metrics['n']:,} images)")

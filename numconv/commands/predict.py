@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from ._shared import DATASETS, CLIError, build_transform, class_names, load_model, transform_settings
+from ._shared import DATASETS, CLIError, build_transform, class_names, load_model, run_model, transform_settings
 
 
 def add_arguments(p):
@@ -62,8 +62,6 @@ def load_image(path, size: int = 28, max_pixels: int | None = None):
 
 def run(args) -> int:
     """Classify image files with a trained checkpoint."""
-    from .._state import no_grad
-
     if args.max_pixels < 1:
         raise CLIError(f"--max-pixels must be at least 1, got {args.max_pixels}")
 
@@ -84,8 +82,7 @@ def run(args) -> int:
         if reason:
             print(f"numconv predict: warning: '{path}' is unlike the training images: {reason}; the answer below "
                   "may mean little", file=sys.stderr)
-    with no_grad():
-        logits = np.asarray(model(np.stack(batch)), dtype=np.float64)
+    logits = np.asarray(run_model(model, np.stack(batch), args.checkpoint), dtype=np.float64)
     shifted = logits - logits.max(axis=1, keepdims=True)
     probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
     top = max(1, min(args.top, probs.shape[1]))
