@@ -14,6 +14,7 @@ Tolerances: float64 1e-10, float32 1e-4 (DESIGN.md), never loosened to pass.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 TOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
 
@@ -196,3 +197,36 @@ def _error_against_terms(ours, theirs, term_scale) -> float:
     scale = float(np.max(np.asarray(term_scale, dtype=np.float64), initial=0.0))
     err = float(np.max(np.abs(a - b), initial=0.0))
     return err / scale if scale > 0 else err
+
+
+class LargestErrors:
+    """The largest relative error against PyTorch of each kind (dx, dweight, ...) per key, printed after a module.
+
+    A test module keeps one, ``LARGEST = LargestErrors()``, exposes its fixture as
+    ``report_largest_errors = LARGEST.fixture()``, and records each comparison's errors (the dict that
+    ``check_op`` / ``check_module`` return) under a key such as the dtype's name.
+    """
+
+    NAMES = {"grad0": "dx", "grad1": "dweight", "grad2": "dbias"}
+
+    def __init__(self):
+        self.seen = {}
+
+    def record(self, errors, key) -> None:
+        seen = self.seen.setdefault(key, {})
+        for name, value in errors.items():
+            name = self.NAMES.get(name, name)
+            seen[name] = max(seen.get(name, 0.0), value)
+
+    def record_dtype(self, errors, dtype) -> None:
+        self.record(errors, np.dtype(dtype).name)
+
+    def fixture(self):
+        """A module-scoped autouse fixture that prints the largest errors once the module's tests ran."""
+        @pytest.fixture(scope="module", autouse=True)
+        def report_largest_errors():
+            yield
+            for key, errors in sorted(self.seen.items()):
+                print(f"\nlargest relative error vs PyTorch, {key}: "
+                      + ", ".join(f"{k} {v:.2e}" for k, v in errors.items()))
+        return report_largest_errors

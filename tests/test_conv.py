@@ -14,27 +14,15 @@ from numconv import functional as F
 from numconv.reference.conv import conv_nd_naive, conv_nd_naive_backward
 
 torch = pytest.importorskip("torch")
-from parity import check_op, rel_error, upstream_rng  # noqa: E402
+from parity import LargestErrors, check_op, rel_error, upstream_rng  # noqa: E402
 
 TF = torch.nn.functional
 CONV = {1: (F.conv1d, F.conv1d_backward, TF.conv1d), 2: (F.conv2d, F.conv2d_backward, TF.conv2d),
         3: (F.conv3d, F.conv3d_backward, TF.conv3d)}
 TORCH_LAYER = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
-MAX_ERRORS = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def report_largest_errors():
-    yield
-    for dtype, errors in sorted(MAX_ERRORS.items()):
-        print(f"\nlargest relative error vs PyTorch, {dtype}: " + ", ".join(f"{k} {v:.2e}" for k, v in errors.items()))
-
-
-def record(errors, dtype):
-    seen = MAX_ERRORS.setdefault(np.dtype(dtype).name, {})
-    for key, value in errors.items():
-        name = {"grad0": "dx", "grad1": "dweight", "grad2": "dbias"}.get(key, key)
-        seen[name] = max(seen.get(name, 0.0), value)
+LARGEST = LargestErrors()
+report_largest_errors = LARGEST.fixture()
+record = LARGEST.record_dtype  # record(errors, dtype)
 
 
 @st.composite

@@ -27,16 +27,11 @@ from numconv.kernels.winograd import winograd_grad_tiles, winograd_input_tiles, 
 from numconv.reference.conv import conv_nd_naive, conv_nd_naive_backward
 
 torch = pytest.importorskip("torch")
-from parity import check_op, rel_error  # noqa: E402
+from parity import LargestErrors, check_op, rel_error  # noqa: E402
 
-MAX_ERRORS = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def report_largest_errors():
-    yield
-    for key, errors in sorted(MAX_ERRORS.items()):
-        print(f"\nlargest relative error vs PyTorch, {key}: " + ", ".join(f"{k} {v:.2e}" for k, v in errors.items()))
+LARGEST = LargestErrors()
+report_largest_errors = LARGEST.fixture()
+record = LARGEST.record  # record(errors, key)
 
 
 @pytest.fixture
@@ -63,13 +58,6 @@ def every_call_parallel():
 def parallel():
     with every_call_parallel():
         yield
-
-
-def record(errors, key):
-    seen = MAX_ERRORS.setdefault(key, {})
-    for name, value in errors.items():
-        name = {"grad0": "dx", "grad1": "dweight", "grad2": "dbias"}.get(name, name)
-        seen[name] = max(seen.get(name, 0.0), value)
 
 
 # ---------------------------------------------------------------------------------------------- drawn cases

@@ -15,28 +15,16 @@ from numconv import nn
 from numconv.reference.conv_transpose import conv_transpose_nd_naive, conv_transpose_nd_naive_backward
 
 torch = pytest.importorskip("torch")
-from parity import check_module, check_op, rel_error  # noqa: E402
+from parity import LargestErrors, check_module, check_op, rel_error  # noqa: E402
 
 TF = torch.nn.functional
 OPS = {nd: (getattr(F, f"conv_transpose{nd}d"), getattr(F, f"conv_transpose{nd}d_backward"),
             getattr(TF, f"conv_transpose{nd}d")) for nd in (1, 2, 3)}
 CONV = {nd: getattr(F, f"conv{nd}d") for nd in (1, 2, 3)}
 LAYERS = {nd: (getattr(nn, f"ConvTranspose{nd}d"), getattr(torch.nn, f"ConvTranspose{nd}d")) for nd in (1, 2, 3)}
-MAX_ERRORS = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def report_largest_errors():
-    yield
-    for dtype, errors in sorted(MAX_ERRORS.items()):
-        print(f"\nlargest relative error vs PyTorch, {dtype}: " + ", ".join(f"{k} {v:.2e}" for k, v in errors.items()))
-
-
-def record(errors, dtype):
-    seen = MAX_ERRORS.setdefault(np.dtype(dtype).name, {})
-    for key, value in errors.items():
-        name = {"grad0": "dx", "grad1": "dweight", "grad2": "dbias"}.get(key, key)
-        seen[name] = max(seen.get(name, 0.0), value)
+LARGEST = LargestErrors()
+report_largest_errors = LARGEST.fixture()
+record = LARGEST.record_dtype  # record(errors, dtype)
 
 
 @st.composite

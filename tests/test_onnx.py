@@ -355,16 +355,20 @@ def test_merge_modules(tmp_path):
     check_model(randomise_statistics(model), (2, 2, 6, 6), tmp_path, "merge modules")
 
 
-def test_foreign_file_maps_operators(tmp_path):
-    """A file without numconv's metadata (as another exporter writes) imports operator by operator."""
-    model = randomise_statistics(models.SmallVGG(input_size=32, channels=(4, 8)))
-    path = to_onnx(model, (1, 3, 32, 32), tmp_path / "vgg.onnx")
+def as_foreign_file(path, tmp_path):
+    """A copy of the ONNX file at ``path`` as another exporter writes it: no numconv metadata, other node names."""
     proto = onnx.load(path)
     del proto.metadata_props[:]
     for node in proto.graph.node:
         node.name = f"n_{node.name.replace('/', '_')}"
     onnx.save(proto, tmp_path / "foreign.onnx")
-    imported = from_onnx(tmp_path / "foreign.onnx")
+    return tmp_path / "foreign.onnx"
+
+
+def test_foreign_file_maps_operators(tmp_path):
+    """A file without numconv's metadata (as another exporter writes) imports operator by operator."""
+    model = randomise_statistics(models.SmallVGG(input_size=32, channels=(4, 8)))
+    imported = from_onnx(as_foreign_file(to_onnx(model, (1, 3, 32, 32), tmp_path / "vgg.onnx"), tmp_path))
     assert isinstance(imported[0], nn.Conv2d) and isinstance(imported[1], nn.BatchNorm2d)
     x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
     np.testing.assert_array_equal(numconv_eval(imported, x), numconv_eval(model, x))

@@ -17,7 +17,7 @@ from numconv.functional.upsample import nearest_indices
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from test_onnx import check_model, numconv_eval, run_onnx  # noqa: E402
+from test_onnx import as_foreign_file, check_model, numconv_eval, run_onnx  # noqa: E402
 
 CONV_TRANSPOSE = [
     (nn.ConvTranspose1d(3, 4, 3, stride=2, padding=1, output_padding=1), (2, 3, 6)),
@@ -185,13 +185,7 @@ def test_foreign_file_maps_operators(tmp_path):
 
 
 def _foreign_round_trip(model, tmp_path, opset):
-    path = to_onnx(model, (1, 2, 3, 4), tmp_path / "m.onnx", opset=opset)
-    proto = onnx.load(path)
-    del proto.metadata_props[:]
-    for node in proto.graph.node:
-        node.name = f"n_{node.name.replace('/', '_')}"
-    onnx.save(proto, tmp_path / "foreign.onnx")
-    imported = from_onnx(tmp_path / "foreign.onnx")
+    imported = from_onnx(as_foreign_file(to_onnx(model, (1, 2, 3, 4), tmp_path / "m.onnx", opset=opset), tmp_path))
     kinds = [type(m).__name__ for m in imported]
     assert kinds == ["ConvTranspose2d", "ReflectionPad2d", "ConstantPad2d", "Upsample", "PixelShuffle", "Upsample",
                      "Identity"]
