@@ -44,7 +44,7 @@ class _ConvNd(Module):
             raise ValueError(f"{where}: algorithm must be one of {choices}, got {algorithm!r}")
         self.algorithm = algorithm  # which implementation runs; every one gives the same numbers
         self.padding_mode = padding_mode
-        self._make_parameters((out_channels, in_channels // groups, *self.kernel_size), bias, dtype)
+        self._make_parameters((self.out_channels, self.in_channels // self.groups, *self.kernel_size), bias, dtype)
 
     def _set_shape_arguments(self, where, in_channels, out_channels, kernel_size, stride, dilation, groups, dtype):
         """Check and store what convolutions and transposed convolutions share: channels, groups, window, dtype."""

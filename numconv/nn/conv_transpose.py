@@ -51,7 +51,7 @@ class _ConvTransposeNd(_ConvNd):
         self.output_padding = ntuple(output_padding, nd, where, "output_padding", minimum=0)
         check_output_padding(self.output_padding, self.stride, self.dilation, where)
         self.padding_mode = padding_mode
-        self._make_parameters((in_channels, out_channels // groups, *self.kernel_size), bias, dtype)
+        self._make_parameters((self.in_channels, self.out_channels // self.groups, *self.kernel_size), bias, dtype)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight.shape[1] * prod(k).
