@@ -1,7 +1,7 @@
 """Shape arithmetic of the layers, worked out without running them.
 
 A :class:`LayerSpec` describes one layer by its type (``"Conv2d"``) and its
-constructor arguments, exactly as ``numconv.nn`` takes them, but allocates no
+constructor arguments, exactly as ``numconv.nn`` takes them, but holds no
 weights. It knows the layer's output shape for a given input shape, the
 shapes of its parameters and buffers, and the sliding window it applies along
 each spatial axis (for convolutions and pooling). ``summary`` uses it to
@@ -54,9 +54,6 @@ _FAMILIES = {
     **{f"{kind}Pad{n}d": "pad" for kind in ("Zero", "Constant", "Reflection", "Replication", "Circular")
        for n in (1, 2, 3)},
 }
-# The mode of each padding layer (functional.pad's).
-_PAD_MODES = {"Zero": "constant", "Constant": "constant", "Reflection": "reflect", "Replication": "replicate",
-              "Circular": "circular"}
 # Layers whose output has the input's shape and whose every output element
 # depends only on the input element at the same place.
 _ELEMENTWISE = (
@@ -179,8 +176,8 @@ class LayerSpec:
 
     @property
     def pad_mode(self) -> str:
-        """A padding layer's ``functional.pad`` mode (``"reflect"`` for ``ReflectionPad2d``, ...)."""
-        return _PAD_MODES[self.type_name[:self.type_name.index("Pad")]]
+        """A padding layer's ``functional.pad`` mode (``"reflect"`` for ``ReflectionPad2d``, ...): the layer's own."""
+        return getattr(nn, self.type_name)._mode
 
     def __repr__(self) -> str:
         """Like the layer's constructor call: required arguments, then those that differ from the defaults."""
@@ -255,7 +252,7 @@ class LayerSpec:
 
 # ---------------------------------------------------------------------------- building specs
 def spec(layer, *args, **kwargs) -> LayerSpec:
-    """Describe a layer by name (or ``numconv.nn`` class) and its constructor arguments, allocating nothing.
+    """Describe a layer by name (or ``numconv.nn`` class) and its constructor arguments, without its weights.
 
     The arguments are those of the ``numconv.nn`` class, with its defaults:
     ``spec("Conv2d", 96, 256, 5, padding=2, groups=2)`` describes
