@@ -85,7 +85,7 @@ _WINDOW_DOC = """
         Default: ``kernel_size``.
     padding : int or {ints}
         Implicit {fill} padding, at most ``kernel_size // 2``."""
-_MAX_POOL_DOC = """{nd}-D max pooling, as ``torch.nn.{name}``.
+_MAX_POOL_DOC = """{nd}-D max pooling of (N, C, {axes}) or (C, {axes}), as ``torch.nn.{name}``.
 
     Parameters
     ----------""" + _WINDOW_DOC + """
@@ -101,8 +101,8 @@ _MAX_POOL_DOC = """{nd}-D max pooling, as ``torch.nn.{name}``.
     ``{axis}_out = floor(({axis} + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1``{each_axis}.
     ``backward`` sends each output gradient to its window's (first) maximum.
     """
-MaxPool1d, MaxPool2d, MaxPool3d = (ranked(_MaxPoolNd, f"MaxPool{nd}d", nd, _MAX_POOL_DOC, __name__, fill="``-inf``")
-                                   for nd in (1, 2, 3))
+MaxPool1d, MaxPool2d, MaxPool3d = (
+    ranked(_MaxPoolNd, f"MaxPool{nd}d", nd, _MAX_POOL_DOC, __name__, fill="``-inf``") for nd in (1, 2, 3))
 
 
 # ---------------------------------------------------------------------------- average pooling
@@ -142,7 +142,7 @@ class AvgPool1d(_AvgPoolNd):
         self.count_include_pad = count_include_pad
 
 
-_AVG_POOL_DOC = """{nd}-D average pooling, as ``torch.nn.{name}``.
+_AVG_POOL_DOC = """{nd}-D average pooling of (N, C, {axes}) or (C, {axes}), as ``torch.nn.{name}``.
 
     Parameters
     ----------""" + _WINDOW_DOC + """
@@ -188,7 +188,8 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
         return PA._adaptive_max_pool(x, self._nd, self.output_size, self.return_indices, where)
 
 
-_ADAPTIVE_DOC = """{nd}-D adaptive {kind} pooling, as ``torch.nn.{name}``.
+_ADAPTIVE_DOC = ("{nd}-D adaptive {kind} pooling of (N, C, {axes}) or (C, {axes}) to ``output_size``, as "
+                 "``torch.nn.{name}``." + """
 
     Parameters
     ----------
@@ -200,12 +201,14 @@ _ADAPTIVE_DOC = """{nd}-D adaptive {kind} pooling, as ``torch.nn.{name}``.
     input (N, C, {axes}) or (C, {axes}) -> output (N, C, {out_axes}) or (C, {out_axes}):
     output ``i`` along {axis} covers inputs ``floor(i * {axis} / {axis}_out)`` to
     ``ceil((i + 1) * {axis} / {axis}_out) - 1``{each_axis}.
-    """
+    """)
 _OUTPUT_SIZE = {1: "int", 2: "int or (int or None, int or None)",
                 3: "int or (int or None, int or None, int or None)"}
 _NONE_KEEPS = {1: "", 2: " None keeps that input size.", 3: " None keeps that input size."}
-_RETURN_INDICES = ("\n    return_indices : bool\n        ``forward`` returns ``(out, indices)``;\n        ``backward`` sends "
-                   "each output's gradient to its window's (first) maximum.")
+_RETURN_INDICES = """
+    return_indices : bool
+        ``forward`` returns ``(out, indices)``; ``backward`` sends each output's gradient to its
+        window's (first) maximum."""
 AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d = (
     ranked(_AdaptiveAvgPoolNd, f"AdaptiveAvgPool{nd}d", nd, _ADAPTIVE_DOC, __name__, kind="average",
            output_size=_OUTPUT_SIZE, more=_NONE_KEEPS)
