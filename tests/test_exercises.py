@@ -3,13 +3,15 @@
 import importlib.util
 import inspect
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import numconv
 from numconv.cli import main
-from numconv.exercises import EXERCISES, SETTINGS, check
+from numconv.exercises import EXERCISES, SETTINGS, check, copy_skeletons, skeleton_path, skeleton_text
 from numconv.exercises.solutions import (
     adam_step,
     avgpool_backward,
@@ -54,8 +56,10 @@ def _load(path):
     return module
 
 
-def _skeleton(name):
-    return _load(os.path.join(SKELETONS, EXERCISES[name].skeleton))
+def _skeleton(name, folder):
+    """The learner's file of exercise ``name``, written into ``folder`` and loaded."""
+    (path,) = copy_skeletons(folder, [name])
+    return _load(path)
 
 
 # ---------------------------------------------------------------------------------------------- solutions and skeletons
@@ -73,8 +77,9 @@ def test_solutions_are_plain_numpy(name):
 
 
 @pytest.mark.parametrize("name", list(EXERCISES))
-def test_untouched_skeleton_says_not_implemented(name):
-    module = _skeleton(name)
+def test_untouched_skeleton_says_not_implemented(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the learner works in the folder of the copies
+    module = _skeleton(name, tmp_path)
     fn = getattr(module, name)
     assert list(inspect.signature(fn).parameters) == list(inspect.signature(SOLUTIONS[name]).parameters)
     assert list(inspect.signature(fn).parameters) == list(EXERCISES[name].arguments)
@@ -91,6 +96,27 @@ def test_untouched_skeleton_says_not_implemented(name):
 def test_every_skeleton_file_is_an_exercise():
     files = sorted(f for f in os.listdir(SKELETONS) if f.endswith(".py"))
     assert files == sorted(ex.skeleton for ex in EXERCISES.values())
+    assert all(skeleton_path(name) == os.path.join(SKELETONS, ex.skeleton) for name, ex in EXERCISES.items())
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_skeleton_source_loads_and_says_not_implemented(name):
+    """The installed source, without the lines that run the check, is a module the checker can take as it is."""
+    module = _load(skeleton_path(name))
+    assert check(getattr(module, name), name, verbose=False).problem == "not implemented"
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_learners_file_says_how_to_check_it(name):
+    """The source's docstring is its own (title, Task, Shapes); the learner's file ends it with "Check it"."""
+    text, file = skeleton_text(name), EXERCISES[name].skeleton
+    docstring = text.split('"""')[1]
+    assert docstring.startswith("Exercise: ") and "\nTask\n----\n" in docstring and "\nShapes\n------\n" in docstring
+    assert docstring.endswith(f"\n\nCheck it\n--------\n    python {file}\n    numconv check-exercise {file}\n")
+    assert text.endswith(f'\n\n\nif __name__ == "__main__":\n    from numconv.exercises import check\n\n'
+                         f'    raise SystemExit(0 if check({name}, "{name}") else 1)\n')
+    source = open(skeleton_path(name), encoding="utf-8").read()
+    assert "Check it" not in source and "__main__" not in source  # written once, in _copy.py
 
 
 # ---------------------------------------------------------------------------------------------- broken solutions
@@ -386,7 +412,7 @@ def test_exercises_list_and_copy(tmp_path, capsys):
     assert all(ex.skeleton in out and ex.signature in out for ex in EXERCISES.values())
     assert main(["exercises", "copy", str(tmp_path / "mine"), "im2col"]) == 0
     copied = tmp_path / "mine" / "im2col.py"
-    assert copied.read_text() == open(os.path.join(SKELETONS, "im2col.py")).read()
+    assert copied.read_text() == skeleton_text("im2col")
     capsys.readouterr()
     assert main(["check-exercise", str(copied)]) == 1
     assert f"fill in the TODOs in {copied} and run" in capsys.readouterr().out  # outside the cwd: in full
@@ -397,6 +423,16 @@ def test_exercises_list_and_copy(tmp_path, capsys):
     assert len(list((tmp_path / "mine").glob("*.py"))) == len(EXERCISES)
     assert main(["exercises", "copy", str(tmp_path), "conv3d"]) == 2
     assert "unknown exercise 'conv3d'" in capsys.readouterr().err
+
+
+def test_copied_skeleton_runs_the_check(tmp_path):
+    """``python relu_backward.py`` in the learner's folder runs the checker on the untouched function."""
+    (path,) = copy_skeletons(tmp_path, ["relu_backward"])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    run = subprocess.run([sys.executable, path], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    assert run.stdout.startswith("relu_backward: NOT IMPLEMENTED YET")
+    assert "fill in the TODOs in relu_backward.py and run the check again" in run.stdout
 
 
 @pytest.mark.torch

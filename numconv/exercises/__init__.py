@@ -2,8 +2,9 @@
 
 The skeletons are installed with the package, in
 ``numconv/exercises/skeletons/`` (one file per exercise, with the task, the
-shapes and hints); ``numconv exercises copy DIR`` (or ``copy_skeletons``) puts
-copies where a learner can edit them. ``check`` runs a solution on many cases
+shapes and hints); ``numconv exercises copy DIR`` (or ``copy_skeletons``)
+writes the learner's files where they can be edited, each ending with how to
+check it (``skeleton_text``). ``check`` runs a solution on many cases
 against numconv's own ops and explains what is wrong::
 
     from numconv.exercises import check
@@ -21,9 +22,9 @@ Adam, and a residual network written with only ``forward`` and trained.
 Worked solutions are in ``numconv.exercises.solutions`` (read them after trying).
 """
 
-from ._copy import SKELETONS, copy_skeletons, skeleton_path
+from ._copy import SKELETONS, copy_skeletons, skeleton_path, skeleton_text
 from .cases import EXERCISES, SETTINGS, Exercise, Setting, get_exercise
 from .check import RTOL, CheckResult, check
 
 __all__ = ["check", "CheckResult", "EXERCISES", "Exercise", "get_exercise", "RTOL", "SETTINGS", "Setting",
-           "SKELETONS", "copy_skeletons", "skeleton_path"]
+           "SKELETONS", "copy_skeletons", "skeleton_path", "skeleton_text"]

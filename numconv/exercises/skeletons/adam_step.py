@@ -20,11 +20,6 @@ Shapes
 ------
 param, grad, m, v : (D,)   ->  param, m, v : (D,)
 t : int; lr, beta1, beta2, eps : float
-
-Check it
---------
-    python adam_step.py
-    numconv check-exercise adam_step.py
 """
 
 import numpy as np
@@ -36,9 +31,3 @@ def adam_step(param, grad, m, v, t, lr, beta1, beta2, eps):
     # TODO 2: the bias-corrected m_hat and v_hat (for the step only: return m and v uncorrected).
     # TODO 3: the new param; return (param, m, v).
     raise NotImplementedError("adam_step: fill in the TODOs")
-
-
-if __name__ == "__main__":
-    from numconv.exercises import check
-
-    raise SystemExit(0 if check(adam_step, "adam_step") else 1)

@@ -15,11 +15,6 @@ Shapes
 ------
 dout : (N, C, H_out, W_out), H_out = (H - kernel_size) // stride + 1
 x    : (N, C, H, W)       ->  dx : (N, C, H, W)
-
-Check it
---------
-    python avgpool_backward.py
-    numconv check-exercise avgpool_backward.py
 """
 
 import numpy as np
@@ -31,9 +26,3 @@ def avgpool2d_backward(dout, x, kernel_size, stride):
     # TODO 2: loop over the output positions (i, j); share dout[:, :, i, j] evenly over the window's
     #         kernel_size**2 inputs. Windows overlap when stride < kernel_size: add (+=), do not assign.
     raise NotImplementedError("avgpool2d_backward: fill in the TODOs")
-
-
-if __name__ == "__main__":
-    from numconv.exercises import check
-
-    raise SystemExit(0 if check(avgpool2d_backward, "avgpool2d_backward") else 1)

@@ -18,11 +18,6 @@ Shapes
 cols    : (C * kernel_h * kernel_w, N * H_out * W_out)
 x_shape : (N, C, H, W), before padding   ->  dx : (N, C, H, W)
 kernel_h, kernel_w, stride, padding : int
-
-Check it
---------
-    python col2im.py
-    numconv check-exercise col2im.py
 """
 
 import numpy as np
@@ -35,9 +30,3 @@ def col2im(cols, x_shape, kernel_h, kernel_w, stride, padding):
     #         dx_padded[:, c, p : p + stride * H_out : stride, q : q + stride * W_out : stride].
     # TODO 3: crop: dx = dx_padded[:, :, padding:padding + H, padding:padding + W].
     raise NotImplementedError("col2im: fill in the TODOs")
-
-
-if __name__ == "__main__":
-    from numconv.exercises import check
-
-    raise SystemExit(0 if check(col2im, "col2im") else 1)

@@ -15,11 +15,6 @@ Shapes
 ------
 dout : any shape; mask : bool, the same shape   ->  dx : the same shape
 p : float, the probability of dropping a value
-
-Check it
---------
-    python dropout_backward.py
-    numconv check-exercise dropout_backward.py
 """
 
 import numpy as np
@@ -30,9 +25,3 @@ def dropout_backward(dout, mask, p):
     # TODO 1: the forward pass multiplied each x by mask / (1 - p): what does the backward pass multiply dout by?
     # Hint: a dropped value never reached the output; a kept one was scaled by 1 / (1 - p).
     raise NotImplementedError("dropout_backward: fill in the TODOs")
-
-
-if __name__ == "__main__":
-    from numconv.exercises import check
-
-    raise SystemExit(0 if check(dropout_backward, "dropout_backward") else 1)

@@ -22,11 +22,6 @@ x    : (N, C, H, W)
 kernel_h, kernel_w, stride, padding : int
 cols : (C * kernel_h * kernel_w, N * H_out * W_out),
        H_out = (H + 2 * padding - kernel_h) // stride + 1, same for W
-
-Check it
---------
-    python im2col.py
-    numconv check-exercise im2col.py
 """
 
 import numpy as np
@@ -43,9 +38,3 @@ def im2col(x, kernel_h, kernel_w, stride, padding):
     #         q : q + stride * W_out : stride], shape (N, C, H_out, W_out). Fill an array of shape
     #         (C, kernel_h, kernel_w, N, H_out, W_out) and reshape it at the end.
     raise NotImplementedError("im2col: fill in the TODOs")
-
-
-if __name__ == "__main__":
-    from numconv.exercises import check
-
-    raise SystemExit(0 if check(im2col, "im2col") else 1)

@@ -18,11 +18,6 @@ dout : (N, M)
 x    : (N, D)      ->  dx : (N, D)
 w    : (M, D)      ->  dw : (M, D)
 b    : (M,)        ->  db : (M,)
-
-Check it
---------
-    python linear_backward.py
-    numconv check-exercise linear_backward.py
 """
 
 import numpy as np
@@ -35,9 +30,3 @@ def linear_backward(dout, x, w, b):
     # TODO 3: db: b[i] was added to out[n, i] for every n. Shape (M,).
     # Hint: (M, N) @ (N, D) is (M, D).
     raise NotImplementedError("linear_backward: fill in the TODOs")
-
-
-if __name__ == "__main__":
-    from numconv.exercises import check
-
-    raise SystemExit(0 if check(linear_backward, "linear_backward") else 1)

@@ -18,11 +18,6 @@ Shapes
 ------
 param, grad, velocity : (D,)   ->  param, velocity : (D,)
 lr, momentum, weight_decay : float
-
-Check it
---------
-    python sgd_momentum_step.py
-    numconv check-exercise sgd_momentum_step.py
 """
 
 import numpy as np
@@ -34,9 +29,3 @@ def sgd_momentum_step(param, grad, velocity, lr, momentum, weight_decay):
     # TODO 2: the new velocity (from the one you are given), then the new param.
     # TODO 3: return both, as new arrays.
     raise NotImplementedError("sgd_momentum_step: fill in the TODOs")
-
-
-if __name__ == "__main__":
-    from numconv.exercises import check
-
-    raise SystemExit(0 if check(sgd_momentum_step, "sgd_momentum_step") else 1)
