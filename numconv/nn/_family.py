@@ -9,17 +9,7 @@ shapes their docstrings name. A family's body is one class with ``_nd = 0``;
 
 from __future__ import annotations
 
-# What a docstring says for each rank: the spatial axes, the kernel axes, a per-axis tuple argument,
-# and the axis its output-size formula is written for.
-RANKS = {
-    1: {"nd": 1, "axes": "L", "out_axes": "L_out", "kernel_axes": "kL", "ints": "(int,)", "axis": "L",
-        "each_axis": ""},
-    2: {"nd": 2, "axes": "H, W", "out_axes": "H_out, W_out", "kernel_axes": "kH, kW", "ints": "(int, int)",
-        "axis": "H", "each_axis": " (same for W)"},
-    3: {"nd": 3, "axes": "D, H, W", "out_axes": "D_out, H_out, W_out", "kernel_axes": "kD, kH, kW",
-        "ints": "(int, int, int)", "axis": "D", "each_axis": " (same for H and W)"},
-}
-
+from ..functional._docs import RANKS
 
 def ranked(base: type, name: str, nd: int, doc: str, module: str, **fill) -> type:
     """The ``nd``-axis member of ``base``'s family, named ``name`` (e.g. ``"Conv2d"``).

@@ -126,7 +126,7 @@ class _AvgPoolNd(_Pool):
 
 
 class AvgPool1d(_AvgPoolNd):
-    """1-D average pooling, as ``torch.nn.AvgPool1d`` (which has no ``divisor_override``).
+    """1-D average pooling of (N, C, L) or (C, L), as ``torch.nn.AvgPool1d`` (which has no ``divisor_override``).
 
     ``kernel_size``, ``stride`` and ``padding`` are stored as 1-tuples, as in
     PyTorch. Other arguments as in :class:`AvgPool2d`.
