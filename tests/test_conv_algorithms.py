@@ -254,7 +254,8 @@ def test_rowslab_columns_equal_numpy(n, c, kh, kw, out_h, out_w, stride_h, first
 
 # ---------------------------------------------------------------------------------------------- auto
 @pytest.mark.parametrize("x_shape, w_shape, kwargs, expected", [
-    ((2, 64, 8, 8), (64, 64, 3, 3), dict(padding=1), "winograd"),    # W4-like
+    ((2, 64, 8, 12), (64, 64, 3, 3), dict(padding=1), "winograd"),   # W4-like
+    ((2, 64, 7, 7), (64, 64, 3, 3), dict(padding=1), "im2col"),      # ResNet's last stage: 7 wide
     ((2, 16, 8, 16), (32, 16, 3, 3), dict(padding=1), "rowslab"),    # W3-like: few channels
     ((2, 32, 8, 34), (64, 32, 3, 3), dict(stride=2), "rowslab"),     # W5-like, outputs 16 wide
     ((2, 32, 8, 21), (64, 32, 3, 3), dict(stride=2), "rowslab"),     # ... 10 wide
@@ -484,3 +485,15 @@ def test_chunked_im2col_bounds_peak_memory(restore_settings):
     assert unbounded > 2 * columns  # columns and their gradient
     assert bounded < columns  # output, dx and two chunks' columns: less than the full matrix
     print(f"\nim2col fwd+bwd peak: {unbounded / 2**20:.1f} MiB unbounded, {bounded / 2**20:.1f} MiB chunked")
+
+
+@pytest.mark.parametrize("k, c", [(1, 1), (3, 5), (16, 8)])
+def test_winograd_filter_transforms_equal_their_einsum(k, c):
+    """``transform_filters`` and ``filter_gradient`` (one product with kron(G, G)) equal the docstrings' einsums."""
+    rng = np.random.default_rng(k * 10 + c)
+    weight = rng.standard_normal((k, c, 3, 3))
+    expected = np.einsum("ap,kcpq,bq->abkc", W.G, weight, W.G).reshape(16, k, c)
+    np.testing.assert_allclose(W.transform_filters(weight), expected, rtol=1e-14, atol=1e-14)
+    d_u = rng.standard_normal((16, k, c))
+    expected = np.einsum("ap,abkc,bq->kcpq", W.G, d_u.reshape(4, 4, k, c), W.G)
+    np.testing.assert_allclose(W.filter_gradient(d_u), expected, rtol=1e-14, atol=1e-14)

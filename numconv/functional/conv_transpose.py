@@ -399,7 +399,9 @@ def _backward(dout, x, weight, stride, padding, dilation, groups):
             dx[first:last] = dx_groups.reshape(c_in, count, *x.shape[2:]).swapaxes(0, 1)
             x_groups = x[first:last].reshape(count, groups, c_g, positions).transpose(1, 2, 0, 3)
             x_groups = x_groups.reshape(groups, c_g, count * positions)
-            dweight += np.matmul(x_groups, cols.swapaxes(1, 2))  # (G, C_g, K_g * prod(k))
+            # (G, C_g, K_g * prod(k)), computed as (cols @ x.T).T: OpenBLAS ran this long, thin product
+            # 13-30 % faster in that orientation (as the im2col convolution's weight gradient).
+            dweight += np.matmul(cols, x_groups.swapaxes(1, 2)).swapaxes(1, 2)
         return dweight
 
     partial = workers.run_parts(part, workers.batch_parts(n, 4 * weight.size * n * positions))

@@ -52,12 +52,12 @@ def _winograd_safe(x: np.ndarray) -> bool:
 def choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_width) -> str:
     """Resolve ``algorithm`` to a key of ``ALGORITHMS``.
 
-    ``"auto"``: Winograd for 3 x 3 stride-1 layers with at least 32 input and
-    output channels (unless the input holds NaN, inf or values near overflow:
-    see ``_winograd_safe``), the row-slab GEMM for other 2-D layers with one group,
-    no vertical dilation and outputs at least 10 pixels wide, im2col for the
-    rest (1-D, 3-D, groups, vertical dilation, narrow outputs). See ``_auto``
-    for the measurements.
+    ``"auto"``: im2col for outputs narrower than 10 pixels, Winograd for 3 x 3
+    stride-1 layers with at least 32 input and output channels (unless the
+    input holds NaN, inf or values near overflow: see ``_winograd_safe``), the
+    row-slab GEMM for other 2-D layers with one group and no vertical
+    dilation, im2col for the rest (1-D, 3-D, groups, vertical dilation). See
+    ``_auto`` for the rule.
     """
     if not isinstance(algorithm, str):
         raise TypeError(f"{where}: expected algorithm to be a string, got {algorithm!r}")
@@ -109,16 +109,16 @@ def fits(name, x, weight, stride, dilation, pad_width, padding_mode) -> bool:
 def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
     """The algorithm ``"auto"`` picks. The rule, from measurements (docs/performance.md, "How auto chooses"):
 
-    1. Winograd for 3 x 3 stride-1 layers with at least 32 channels in and out;
-    2. else the row slab for 2-D layers it applies to whose outputs are at least 10 pixels wide;
-    3. else im2col (1-D, 3-D, groups, vertical dilation, narrow outputs): the readable path.
+    1. im2col for outputs narrower than 10 pixels (and for 1-D, 3-D, groups, vertical dilation);
+    2. Winograd for 3 x 3 stride-1 layers with at least 32 channels in and out;
+    3. else the row slab.
     """
     channels_in, channels_out = weight_shape[1] * groups, weight_shape[0]
+    if out_width < 10:
+        return "im2col"
     if winograd_applies(weight_shape, stride, dilation, groups) and min(channels_in, channels_out) >= 32:
         return "winograd"
-    if rowslab_applies(weight_shape, stride, dilation, groups) and out_width >= 10:
-        return "rowslab"
-    return "im2col"
+    return "rowslab" if rowslab_applies(weight_shape, stride, dilation, groups) else "im2col"
 
 
 # ---------------------------------------------------------------------------------------------- Winograd
