@@ -40,9 +40,18 @@ if __name__ == "__main__":
 def skeleton_path(name: str) -> str:
     """The installed skeleton source of exercise ``name``.
 
-    It is read-only, and holds the task, the shapes and the function to
-    write, without the lines that run the check: ``copy_skeletons`` writes the
-    learner's file. It can still be loaded and checked as it is.
+    Parameters
+    ----------
+    name : str
+        An exercise's name (a key of ``EXERCISES``).
+
+    Returns
+    -------
+    str
+        The path of the source. It is read-only, and holds the task, the
+        shapes and the function to write, without the lines that run the
+        check (``copy_skeletons`` writes the learner's file); it can still be
+        loaded and checked as it is.
     """
     from .cases import get_exercise
 
