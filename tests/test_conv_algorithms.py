@@ -497,3 +497,44 @@ def test_winograd_filter_transforms_equal_their_einsum(k, c):
     d_u = rng.standard_normal((16, k, c))
     expected = np.einsum("ap,abkc,bq->kcpq", W.G, d_u.reshape(4, 4, k, c), W.G)
     np.testing.assert_allclose(W.filter_gradient(d_u), expected, rtol=1e-14, atol=1e-14)
+
+
+# ---------------------------------------------------------------------------------------------- auto's im2col, split
+SPLIT_CASES = [  # (conv, x shape, weight shape, keyword arguments): calls "auto" sends to im2col
+    (F.conv2d, (5, 3, 7, 7), (4, 3, 3, 3), dict(padding=1)),                               # 7 wide
+    (F.conv2d, (4, 4, 9, 8), (6, 2, 3, 3), dict(padding=1, groups=2)),                     # groups
+    (F.conv2d, (3, 2, 9, 9), (3, 2, 3, 3), dict(padding=2, padding_mode="reflect", stride=2)),
+    (F.conv1d, (6, 3, 20), (5, 3, 4), dict(stride=2, padding=1, dilation=2)),
+    (F.conv3d, (3, 2, 5, 6, 4), (3, 2, 2, 3, 3), dict(padding=(1, 0, 1))),
+]
+
+
+@pytest.mark.parametrize("conv, x_shape, w_shape, kwargs", SPLIT_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_auto_im2col_split_over_workers_matches_torch(conv, x_shape, w_shape, kwargs, dtype, restore_settings,
+                                                      parallel):
+    """Under "auto", an im2col call large enough for the workers runs batch-split (``tiling``): equal to
+    PyTorch, and in float64 to the readable path run on the whole batch."""
+    import torch
+
+    workers.set_num_workers(2)
+    rng = np.random.default_rng(len(x_shape) * 7 + x_shape[1])
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    out, cache = conv(x, w, b, **kwargs)
+    assert cache.algorithm == "im2col" and isinstance(cache.state, tuple)  # tiling's state, not Im2colCache
+    assert len(cache.state[3]) == 2  # one set of columns per worker
+    backward = getattr(F, conv.__name__ + "_backward")
+    torch_fn = getattr(torch.nn.functional, conv.__name__)
+    torch_kwargs = dict(kwargs)
+    mode = torch_kwargs.pop("padding_mode", "zeros")
+    if mode != "zeros":  # torch's functional conv takes no padding mode: pad first, as nn.Conv does
+        pads = [p for p in (torch_kwargs.pop("padding"),) * (len(x_shape) - 2) for p in (p, p)]
+        torch_fn = (lambda f: lambda t, *a, **k: f(torch.nn.functional.pad(t, pads, mode=mode), *a, **k))(torch_fn)
+    record(check_op(conv, backward, torch_fn, [x, w, b], kwargs=kwargs, torch_kwargs=torch_kwargs, dtype=dtype,
+                    seed=3), f"auto im2col split {np.dtype(dtype).name}")
+    if dtype == np.float64:
+        readable, readable_cache = conv(x, w, b, **kwargs, algorithm="im2col")
+        assert rel_error(out, readable) <= 1e-14
+        dout = rng.standard_normal(out.shape)
+        for ours, theirs in zip(backward(dout, cache), backward(dout, readable_cache)):
+            assert rel_error(ours, theirs) <= 1e-14
