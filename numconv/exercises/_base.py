@@ -21,12 +21,15 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Exercise", "Setting", "SETTINGS", "values", "distinct", "out_size", "near"]
+__all__ = ["Exercise", "exercise", "Setting", "SETTINGS", "values", "distinct", "out_size", "near"]
 
 
 @dataclass(frozen=True)
 class Exercise:
     """One exercise.
+
+    The family modules make their records with ``exercise`` below, which
+    reads the name, the arguments and the outputs from the signature.
 
     Attributes
     ----------
@@ -90,13 +93,36 @@ class Exercise:
 
     def smaller(self, case: dict) -> list:
         """Every valid case with one of ``shrink_keys`` decreased by one (not below its minimum)."""
-        found = []
-        for key in self.shrink_keys:
-            if case[key] > self.minimum.get(key, 1):
-                smaller = dict(case, **{key: case[key] - 1})
-                if self.valid(smaller):
-                    found.append(smaller)
-        return found
+        shrunk = [dict(case, **{key: case[key] - 1}) for key in self.shrink_keys
+                  if case[key] > self.minimum.get(key, 1)]
+        return [smaller for smaller in shrunk if self.valid(smaller)]
+
+
+def exercise(signature: str, title: str, skeleton: str | None = None, **fields) -> Exercise:
+    """An ``Exercise`` whose name, arguments and outputs are read from its signature.
+
+    Parameters
+    ----------
+    signature : str
+        ``"relu_backward(dout, x) -> dx"`` or ``"... -> (dx, dw, db)"``: the
+        name, the arguments in order and the outputs, as the learner reads them.
+    title : str
+        What the learner writes, in a few words.
+    skeleton : str, optional
+        The skeleton's file name (default: the exercise's name, ``.py``).
+    **fields
+        The other fields of ``Exercise`` (``outputs`` replaces the names read
+        from the signature where the checker compares something else).
+
+    Returns
+    -------
+    Exercise
+    """
+    call, returns = signature.split(" -> ")
+    name, arguments = call.rstrip(")").split("(")
+    fields.setdefault("outputs", tuple(returns.strip("()").split(", ")))
+    return Exercise(name=name, signature=signature, arguments=tuple(arguments.split(", ")), title=title,
+                    skeleton=skeleton or f"{name}.py", **fields)
 
 
 # ---------------------------------------------------------------------------------------------- settings
@@ -191,3 +217,4 @@ def out_size(size, kernel, stride, padding, dilation=1) -> int:
 def near(a: float, b: float) -> bool:
     """``a`` equals ``b`` to one part in a million."""
     return abs(a - b) <= 1e-6 * max(abs(a), abs(b))
+

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from .. import functional as F
-from ._base import Exercise, distinct, near, out_size, values
+from ._base import distinct, exercise, out_size, values
+from ._diagnose import batch_sum_factor_hint
 
 __all__ = ["CONV2D_FORWARD", "CONV2D_BACKWARD", "IM2COL", "COL2IM"]
 
@@ -26,13 +29,17 @@ CONV_CASES = [
     _conv_case(2, 2, 6, 5, 3, 2, 3, 3, 2),
     _conv_case(3, 3, 7, 7, 4, 3, 3, 2, 1),
 ]
-CONV_SHRINK = ("N", "C", "F", "H", "W", "HH", "WW", "stride", "padding")
-CONV_SETTINGS = ("N", "C", "F", "stride", "padding")
 
 
 def _conv_valid(case) -> bool:
     return (out_size(case["H"], case["HH"], case["stride"], case["padding"]) >= 1
             and out_size(case["W"], case["WW"], case["stride"], case["padding"]) >= 1)
+
+
+# What the convolution exercises share: the cases, how a case shrinks (padding down to 0) and the settings.
+_conv_exercise = partial(
+    exercise, cases=CONV_CASES, shrink_keys=("N", "C", "F", "H", "W", "HH", "WW", "stride", "padding"),
+    minimum={"padding": 0}, valid=_conv_valid, settings=("N", "C", "F", "stride", "padding"))
 
 
 def _conv_inputs(case, rng) -> dict:
@@ -54,16 +61,6 @@ def _conv_out_shape(case, stride=None, padding=None) -> tuple:
 
 def _flip(w) -> np.ndarray:
     return w[..., ::-1, ::-1]
-
-
-def _conv_sum_factor_hint(case, output, k) -> str | None:
-    """A factor N in a convolution's gradients: there is no mean anywhere in a conv layer."""
-    n = case["N"]
-    if n > 1 and (near(k, 1 / n) or near(k, n)):
-        size = "small" if k < 1 else "large"
-        return (f"{output} is exactly N = {n} times too {size}: a convolution's gradients are plain sums over the "
-                "batch (no mean here: any 1/N of a mean loss is already inside dout)")
-    return None
 
 
 # ---------------------------------------------------------------------------------------------- conv2d_forward
@@ -95,23 +92,10 @@ def _conv_out_shape_hints(case, output, shape) -> str | None:
     return None
 
 
-CONV2D_FORWARD = Exercise(
-    name="conv2d_forward",
-    title="convolution forward, with loops",
-    signature="conv2d_forward(x, w, b, stride, padding) -> out",
-    arguments=("x", "w", "b", "stride", "padding"),
-    outputs=("out",),
-    cases=CONV_CASES,
-    make_inputs=_conv_inputs,
-    reference=_conv_forward_reference,
-    shrink_keys=CONV_SHRINK,
-    minimum={"padding": 0},
-    valid=_conv_valid,
-    settings=CONV_SETTINGS,
-    mistakes=_conv_forward_mistakes,
-    shape_hints=_conv_out_shape_hints,
-    skeleton="conv_forward_loops.py",
-)
+CONV2D_FORWARD = _conv_exercise("conv2d_forward(x, w, b, stride, padding) -> out",
+                                "convolution forward, with loops", "conv_forward_loops.py",
+                                make_inputs=_conv_inputs, reference=_conv_forward_reference,
+                                mistakes=_conv_forward_mistakes, shape_hints=_conv_out_shape_hints)
 
 
 # ---------------------------------------------------------------------------------------------- conv2d_backward
@@ -193,24 +177,11 @@ def _conv_backward_shape_hints(case, output, shape) -> str | None:
     return None
 
 
-CONV2D_BACKWARD = Exercise(
-    name="conv2d_backward",
-    title="convolution backward",
-    signature="conv2d_backward(dout, x, w, b, stride, padding) -> (dx, dw, db)",
-    arguments=("dout", "x", "w", "b", "stride", "padding"),
-    outputs=("dx", "dw", "db"),
-    cases=CONV_CASES,
-    make_inputs=_conv_backward_inputs,
-    reference=_conv_backward_reference,
-    shrink_keys=CONV_SHRINK,
-    minimum={"padding": 0},
-    valid=_conv_valid,
-    settings=CONV_SETTINGS,
-    mistakes=_conv_backward_mistakes,
-    shape_hints=_conv_backward_shape_hints,
-    factor_hints=_conv_sum_factor_hint,
-    skeleton="conv_backward.py",
-)
+CONV2D_BACKWARD = _conv_exercise("conv2d_backward(dout, x, w, b, stride, padding) -> (dx, dw, db)",
+                                 "convolution backward", "conv_backward.py",
+                                 make_inputs=_conv_backward_inputs, reference=_conv_backward_reference,
+                                 mistakes=_conv_backward_mistakes, shape_hints=_conv_backward_shape_hints,
+                                 factor_hints=batch_sum_factor_hint("a convolution's", "no mean here: "))
 
 
 # ---------------------------------------------------------------------------------------------- im2col
@@ -226,12 +197,17 @@ IM2COL_CASES = [
     _im2col_case(2, 2, 5, 4, 3, 2, 2, 0),
     _im2col_case(2, 3, 5, 6, 3, 3, 2, 1),
 ]
-IM2COL_SHRINK = ("N", "C", "H", "W", "kh", "kw", "stride", "padding")
 
 
 def _im2col_valid(case) -> bool:
     return (out_size(case["H"], case["kh"], case["stride"], case["padding"]) >= 1
             and out_size(case["W"], case["kw"], case["stride"], case["padding"]) >= 1)
+
+
+# What im2col and col2im share: the cases, how a case shrinks (padding down to 0) and the settings.
+_im2col_exercise = partial(
+    exercise, cases=IM2COL_CASES, shrink_keys=("N", "C", "H", "W", "kh", "kw", "stride", "padding"),
+    minimum={"padding": 0}, valid=_im2col_valid, settings=("N", "C", "stride", "padding"))
 
 
 def _im2col_geometry(case) -> tuple:
@@ -286,23 +262,10 @@ def _im2col_shape_hints(case, output, shape) -> str | None:
     return None
 
 
-IM2COL = Exercise(
-    name="im2col",
-    title="im2col, windows as columns",
-    signature="im2col(x, kernel_h, kernel_w, stride, padding) -> cols",
-    arguments=("x", "kernel_h", "kernel_w", "stride", "padding"),
-    outputs=("cols",),
-    cases=IM2COL_CASES,
-    make_inputs=_im2col_inputs,
-    reference=_im2col_reference,
-    shrink_keys=IM2COL_SHRINK,
-    minimum={"padding": 0},
-    valid=_im2col_valid,
-    settings=("N", "C", "stride", "padding"),
-    mistakes=lambda case, inputs, expected: {"cols": _reordered(case, expected[0])},
-    shape_hints=_im2col_shape_hints,
-    skeleton="im2col.py",
-)
+IM2COL = _im2col_exercise("im2col(x, kernel_h, kernel_w, stride, padding) -> cols", "im2col, windows as columns",
+                          make_inputs=_im2col_inputs, reference=_im2col_reference,
+                          mistakes=lambda case, inputs, expected: {"cols": _reordered(case, expected[0])},
+                          shape_hints=_im2col_shape_hints)
 
 
 # ---------------------------------------------------------------------------------------------- col2im
@@ -374,20 +337,6 @@ def _col2im_shape_hints(case, output, shape) -> str | None:
     return None
 
 
-COL2IM = Exercise(
-    name="col2im",
-    title="col2im, the adjoint of im2col",
-    signature="col2im(cols, x_shape, kernel_h, kernel_w, stride, padding) -> dx",
-    arguments=("cols", "x_shape", "kernel_h", "kernel_w", "stride", "padding"),
-    outputs=("dx",),
-    cases=IM2COL_CASES,
-    make_inputs=_col2im_inputs,
-    reference=_col2im_reference,
-    shrink_keys=IM2COL_SHRINK,
-    minimum={"padding": 0},
-    valid=_im2col_valid,
-    settings=("N", "C", "stride", "padding"),
-    mistakes=_col2im_mistakes,
-    shape_hints=_col2im_shape_hints,
-    skeleton="col2im.py",
-)
+COL2IM = _im2col_exercise("col2im(cols, x_shape, kernel_h, kernel_w, stride, padding) -> dx",
+                          "col2im, the adjoint of im2col", make_inputs=_col2im_inputs, reference=_col2im_reference,
+                          mistakes=_col2im_mistakes, shape_hints=_col2im_shape_hints)

@@ -38,11 +38,11 @@ if __name__ == "__main__":
 
 
 def skeleton_path(name: str) -> str:
-    """The installed skeleton source of exercise ``name``.
+    """The path of the installed skeleton source of exercise ``name`` (a key of ``EXERCISES``).
 
-    It is read-only, and holds the task, the shapes and the function to
-    write, without the lines that run the check: ``copy_skeletons`` writes the
-    learner's file. It can still be loaded and checked as it is.
+    The source is read-only, and holds the task, the shapes and the function
+    to write, without the lines that run the check (``copy_skeletons`` writes
+    the learner's file); it can still be loaded and checked as it is.
     """
     from .cases import get_exercise
 
@@ -66,7 +66,7 @@ def skeleton_text(name: str) -> str:
     from .cases import get_exercise
 
     exercise = get_exercise(name)
-    with open(os.path.join(SKELETONS, exercise.skeleton), encoding="utf-8") as source:
+    with open(skeleton_path(name), encoding="utf-8") as source:
         lines = source.read().splitlines(keepends=True)
     docstring = ast.parse("".join(lines)).body[0]
     if not (isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant)):

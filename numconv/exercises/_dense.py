@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from .. import functional as F
-from ._base import Exercise, near, values
+from ._base import exercise, near, values
+from ._diagnose import batch_sum_factor_hint
 
 __all__ = ["LINEAR_BACKWARD", "RELU_BACKWARD", "DROPOUT_BACKWARD"]
 
@@ -50,29 +53,18 @@ def _linear_shape_hints(case, output, shape) -> str | None:
     return None
 
 
-LINEAR_BACKWARD = Exercise(
-    name="linear_backward",
-    title="fully connected (Linear) layer backward",
-    signature="linear_backward(dout, x, w, b) -> (dx, dw, db)",
-    arguments=("dout", "x", "w", "b"),
-    outputs=("dx", "dw", "db"),
-    cases=LINEAR_CASES,
-    make_inputs=_linear_inputs,
+LINEAR_BACKWARD = exercise(
+    "linear_backward(dout, x, w, b) -> (dx, dw, db)", "fully connected (Linear) layer backward",
+    cases=LINEAR_CASES, make_inputs=_linear_inputs, shrink_keys=("N", "D", "M"), settings=("N",),
     reference=lambda inputs: _linear_grads(inputs["dout"], inputs["x"], inputs["w"], inputs["b"]),
-    shrink_keys=("N", "D", "M"),
-    settings=("N",),
-    mistakes=_linear_mistakes,
-    shape_hints=_linear_shape_hints,
-    factor_hints=lambda case, output, k: (
-        f"{output} is exactly N = {case['N']} times too {'small' if k < 1 else 'large'}: a layer's gradients are "
-        "plain sums over the batch (any 1/N of a mean loss is already inside dout)"
-        if case["N"] > 1 and (near(k, case["N"]) or near(k, 1 / case["N"])) else None),
-    skeleton="linear_backward.py",
-)
+    mistakes=_linear_mistakes, shape_hints=_linear_shape_hints, factor_hints=batch_sum_factor_hint("a layer's"))
 
 
 # ---------------------------------------------------------------------------------------------- relu_backward
 ELEMENTWISE_CASES = [dict(N=1, D=4), dict(N=2, D=5), dict(N=4, D=6), dict(N=8, D=10)]
+
+# What the element-wise exercises share: a case is N rows of D values, and shrinks to no fewer than 2 values.
+_elementwise_exercise = partial(exercise, shrink_keys=("N", "D"), minimum={"D": 2})
 
 
 def _relu_inputs(case, rng) -> dict:
@@ -98,20 +90,8 @@ def _relu_mistakes(case, inputs, expected) -> dict:
     ]}
 
 
-RELU_BACKWARD = Exercise(
-    name="relu_backward",
-    title="ReLU backward",
-    signature="relu_backward(dout, x) -> dx",
-    arguments=("dout", "x"),
-    outputs=("dx",),
-    cases=ELEMENTWISE_CASES,
-    make_inputs=_relu_inputs,
-    reference=_relu_reference,
-    shrink_keys=("N", "D"),
-    minimum={"D": 2},
-    mistakes=_relu_mistakes,
-    skeleton="relu_backward.py",
-)
+RELU_BACKWARD = _elementwise_exercise("relu_backward(dout, x) -> dx", "ReLU backward", cases=ELEMENTWISE_CASES,
+                                      make_inputs=_relu_inputs, reference=_relu_reference, mistakes=_relu_mistakes)
 
 
 # ---------------------------------------------------------------------------------------------- dropout_backward
@@ -150,18 +130,7 @@ def _dropout_factor_hint(case, output, k) -> str | None:
     return None
 
 
-DROPOUT_BACKWARD = Exercise(
-    name="dropout_backward",
-    title="(inverted) dropout backward",
-    signature="dropout_backward(dout, mask, p) -> dx",
-    arguments=("dout", "mask", "p"),
-    outputs=("dx",),
-    cases=DROPOUT_CASES,
-    make_inputs=_dropout_inputs,
-    reference=_dropout_reference,
-    shrink_keys=("N", "D"),
-    minimum={"D": 2},
-    mistakes=_dropout_mistakes,
-    factor_hints=_dropout_factor_hint,
-    skeleton="dropout_backward.py",
-)
+DROPOUT_BACKWARD = _elementwise_exercise(
+    "dropout_backward(dout, mask, p) -> dx", "(inverted) dropout backward", cases=DROPOUT_CASES,
+    make_inputs=_dropout_inputs, reference=_dropout_reference, mistakes=_dropout_mistakes,
+    factor_hints=_dropout_factor_hint)

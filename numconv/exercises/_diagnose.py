@@ -11,11 +11,13 @@ padding, ...), and named only if the case then passes.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from ._base import SETTINGS, near
 
-__all__ = ["diagnose", "setting_hints", "relative_error", "RTOL"]
+__all__ = ["diagnose", "setting_hints", "relative_error", "RTOL", "batch_sum_factor_hint"]
 
 RTOL = 1e-8  # error allowed, relative to the largest expected value (float64 throughout)
 
@@ -84,6 +86,33 @@ def _factor_hint(name: str, k: float) -> str:
         return (f"{name} is exactly {k:g} times the right answer: is a term counted twice, or a factor 2 (or 1/2) "
                 "misplaced?")
     return f"{name} is {k:.6g} times the right answer everywhere: a constant factor is wrong"
+
+
+def batch_sum_factor_hint(gradients: str, aside: str = "") -> Callable:
+    """The ``factor_hints`` of a layer whose parameter gradients are plain sums over the batch.
+
+    Parameters
+    ----------
+    gradients : str
+        Whose gradients, in words (``"a convolution's"``).
+    aside : str
+        Words put before the reminder about the mean loss (``"no mean here: "``).
+
+    Returns
+    -------
+    callable
+        ``hint(case, output, k) -> str or None``: names a factor of exactly N
+        or 1/N (``case["N"]`` samples), a mean taken (or undone) where a sum
+        belongs.
+    """
+    def hint(case, output, k) -> str | None:
+        n = case["N"]
+        if n > 1 and (near(k, n) or near(k, 1 / n)):
+            return (f"{output} is exactly N = {n} times too {'small' if k < 1 else 'large'}: {gradients} gradients "
+                    f"are plain sums over the batch ({aside}any 1/N of a mean loss is already inside dout)")
+        return None
+
+    return hint
 
 
 def _only_near_border(wrong: np.ndarray, padding: int) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn, optim
-from ._base import Exercise, values
+from ._base import exercise, values
 
 __all__ = ["TRAIN_FORWARD_ONLY", "ReferenceNet"]
 
@@ -94,18 +94,7 @@ def _mistakes(case, inputs, expected) -> dict:
     return found
 
 
-TRAIN_FORWARD_ONLY = Exercise(
-    name="train_forward_only",
-    title="a residual network with only forward, trained",
-    signature="train_forward_only(x, labels, state, lr, steps) -> (losses, dx)",
-    arguments=("x", "labels", "state", "lr", "steps"),
-    outputs=("losses", "dx"),
-    cases=CASES,
-    make_inputs=_inputs,
-    reference=_reference,
-    shrink_keys=("N", "C", "H", "steps"),
-    minimum={"H": 1},
-    settings=("N", "steps"),
-    mistakes=_mistakes,
-    skeleton="train_forward_only.py",
-)
+TRAIN_FORWARD_ONLY = exercise(
+    "train_forward_only(x, labels, state, lr, steps) -> (losses, dx)", "a residual network with only forward, trained",
+    cases=CASES, shrink_keys=("N", "C", "H", "steps"), minimum={"H": 1}, settings=("N", "steps"),
+    make_inputs=_inputs, reference=_reference, mistakes=_mistakes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ._base import Exercise, distinct, near, values
+from ._base import distinct, exercise, near, values
 
 __all__ = ["BATCHNORM_BACKWARD", "SOFTMAX_CROSS_ENTROPY_BACKWARD"]
 
@@ -91,25 +91,13 @@ def _bn_factor_hint(case, output, k) -> str | None:
     return None
 
 
-BATCHNORM_BACKWARD = Exercise(
-    name="batchnorm_backward",
-    title="batch norm backward (training mode)",
-    signature="batchnorm_backward(dout, x, gamma, beta, eps) -> (dx, dgamma, dbeta)",
-    arguments=("dout", "x", "gamma", "beta", "eps"),
-    outputs=("dx", "dgamma", "dbeta"),
-    cases=BN_CASES,
-    make_inputs=_bn_inputs,
-    reference=_bn_reference,
-    shrink_keys=("N", "C", "H", "W"),
-    valid=_bn_valid,
-    settings=("N", "C", "HW"),
-    mistakes=_bn_mistakes,
+BATCHNORM_BACKWARD = exercise(
+    "batchnorm_backward(dout, x, gamma, beta, eps) -> (dx, dgamma, dbeta)", "batch norm backward (training mode)",
+    cases=BN_CASES, shrink_keys=("N", "C", "H", "W"), valid=_bn_valid, settings=("N", "C", "HW"),
+    make_inputs=_bn_inputs, reference=_bn_reference, mistakes=_bn_mistakes, factor_hints=_bn_factor_hint,
     shape_hints=lambda case, output, shape: (
         f"{output} must have one value per channel, shape ({case['C']},): sum over axes (0, 2, 3) without keepdims"
-        if output in ("dgamma", "dbeta") and len(shape) != 1 else None),
-    factor_hints=_bn_factor_hint,
-    skeleton="batchnorm_backward.py",
-)
+        if output in ("dgamma", "dbeta") and len(shape) != 1 else None))
 
 
 # ---------------------------------------------------------------------------------------------- softmax cross-entropy
@@ -171,20 +159,7 @@ def _ce_factor_hint(case, output, k) -> str | None:
     return None
 
 
-SOFTMAX_CROSS_ENTROPY_BACKWARD = Exercise(
-    name="softmax_cross_entropy_backward",
-    title="gradient of the mean softmax cross-entropy",
-    signature="softmax_cross_entropy_backward(logits, labels) -> dlogits",
-    arguments=("logits", "labels"),
-    outputs=("dlogits",),
-    cases=CE_CASES,
-    make_inputs=_ce_inputs,
-    reference=_ce_reference,
-    shrink_keys=("N", "K"),
-    minimum={"K": 2},
-    settings=("N", "scale"),
-    mistakes=_ce_mistakes,
-    factor_hints=_ce_factor_hint,
-    checks=_ce_checks,
-    skeleton="softmax_cross_entropy_backward.py",
-)
+SOFTMAX_CROSS_ENTROPY_BACKWARD = exercise(
+    "softmax_cross_entropy_backward(logits, labels) -> dlogits", "gradient of the mean softmax cross-entropy",
+    cases=CE_CASES, shrink_keys=("N", "K"), minimum={"K": 2}, settings=("N", "scale"), make_inputs=_ce_inputs,
+    reference=_ce_reference, mistakes=_ce_mistakes, factor_hints=_ce_factor_hint, checks=_ce_checks)

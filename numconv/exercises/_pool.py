@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from .. import functional as F
-from ._base import Exercise, distinct, near, out_size, values
+from ._base import distinct, exercise, near, out_size, values
 
 __all__ = ["MAXPOOL2D_BACKWARD", "AVGPOOL2D_BACKWARD"]
 
@@ -71,56 +73,50 @@ def _spread(dout, x, k, stride, add: bool) -> np.ndarray:
     return dx
 
 
-def _pool_reference(inputs) -> tuple:
-    _, cache = F.max_pool2d(inputs["x"], inputs["kernel_size"], inputs["stride"])
-    return (F.max_pool2d_backward(inputs["dout"], cache),)
+def _pool_reference(forward, backward):
+    """The reference of a pooling exercise: numconv's ``forward``, then its ``backward`` of ``dout``."""
+    def reference(inputs) -> tuple:
+        _, cache = forward(inputs["x"], inputs["kernel_size"], inputs["stride"])
+        return (backward(inputs["dout"], cache),)
+
+    return reference
 
 
-def _pool_mistakes(case, inputs, expected) -> dict:
-    dout, x, k, stride = inputs["dout"], inputs["x"], inputs["kernel_size"], inputs["stride"]
-    return {"dx": [
-        (_routed(dout, x, k, stride, add=False), "when windows overlap, an input can be the maximum of several "
-                                                 "windows: add (+=) each window's gradient, do not overwrite it (=)"),
-        (_spread(dout, x, k, stride, add=True), "the gradient is spread evenly over the window (that is average "
-                                                "pooling): in max pooling only the window's maximum gets dout"),
-    ]}
+def _pool_mistakes(slips: dict):
+    """The ``mistakes`` of a pooling exercise, from its usual ``{slip: hint}``, in order.
+
+    A slip names a wrong dx: ``"max"``, each window's gradient sent to its
+    maximum (what max pooling does); ``"mean"``, shared evenly over the window
+    (what average pooling does); either one ``", assigned"`` (``=`` where
+    overlapping windows must add); ``"max over the area"``, sent to the
+    maximum and divided by ``kernel_size**2``.
+    """
+    def mistakes(case, inputs, expected) -> dict:
+        args = (inputs["dout"], inputs["x"], inputs["kernel_size"], inputs["stride"])
+        wrong = {"max": lambda: _routed(*args, add=True), "max, assigned": lambda: _routed(*args, add=False),
+                 "max over the area": lambda: _routed(*args, add=True) / inputs["kernel_size"]**2,
+                 "mean": lambda: _spread(*args, add=True), "mean, assigned": lambda: _spread(*args, add=False)}
+        return {"dx": [(wrong[slip](), hint) for slip, hint in slips.items()]}
+
+    return mistakes
 
 
 # What the two pooling exercises share: the call, the cases and how a case shrinks.
-_POOL_EXERCISE = dict(arguments=("dout", "x", "kernel_size", "stride"), outputs=("dx",), cases=POOL_CASES,
-                      make_inputs=_pool_inputs, shrink_keys=("N", "C", "H", "W", "k", "stride"), minimum={"k": 2},
-                      valid=_pool_valid, settings=("N", "C", "overlap"))
+_pool_exercise = partial(exercise, cases=POOL_CASES, make_inputs=_pool_inputs,
+                         shrink_keys=("N", "C", "H", "W", "k", "stride"), minimum={"k": 2}, valid=_pool_valid,
+                         settings=("N", "C", "overlap"))
 
-MAXPOOL2D_BACKWARD = Exercise(
-    name="maxpool2d_backward",
-    title="max pooling backward",
-    signature="maxpool2d_backward(dout, x, kernel_size, stride) -> dx",
-    reference=_pool_reference,
-    mistakes=_pool_mistakes,
-    skeleton="maxpool_backward.py",
-    **_POOL_EXERCISE,
-)
+MAXPOOL2D_BACKWARD = _pool_exercise(
+    "maxpool2d_backward(dout, x, kernel_size, stride) -> dx", "max pooling backward", "maxpool_backward.py",
+    reference=_pool_reference(F.max_pool2d, F.max_pool2d_backward), mistakes=_pool_mistakes({
+        "max, assigned": "when windows overlap, an input can be the maximum of several windows: add (+=) each "
+                         "window's gradient, do not overwrite it (=)",
+        "mean": "the gradient is spread evenly over the window (that is average pooling): in max pooling only the "
+                "window's maximum gets dout",
+    }))
 
 
 # ---------------------------------------------------------------------------------------------- average pooling
-def _avgpool_reference(inputs) -> tuple:
-    _, cache = F.avg_pool2d(inputs["x"], inputs["kernel_size"], inputs["stride"])
-    return (F.avg_pool2d_backward(inputs["dout"], cache),)
-
-
-def _avgpool_mistakes(case, inputs, expected) -> dict:
-    dout, x, k, stride = inputs["dout"], inputs["x"], inputs["kernel_size"], inputs["stride"]
-    return {"dx": [
-        (_spread(dout, x, k, stride, add=False), "when windows overlap, an input is in several windows: add (+=) "
-                                                 "each window's share, do not overwrite it (=)"),
-        (_routed(dout, x, k, stride, add=True) / k**2,
-         "the gradient goes to the window's maximum only (that is max pooling): in average pooling every input "
-         "of the window moved the mean, so each gets dout / kernel_size**2"),
-        (_routed(dout, x, k, stride, add=True), "the gradient goes to the window's maximum only (that is max "
-                                                "pooling): in average pooling each input gets dout / kernel_size**2"),
-    ]}
-
-
 def _avgpool_factor_hint(case, output, k) -> str | None:
     size = case["k"]
     if near(k, size**2):
@@ -134,13 +130,14 @@ def _avgpool_factor_hint(case, output, k) -> str | None:
     return None
 
 
-AVGPOOL2D_BACKWARD = Exercise(
-    name="avgpool2d_backward",
-    title="average pooling backward",
-    signature="avgpool2d_backward(dout, x, kernel_size, stride) -> dx",
-    reference=_avgpool_reference,
-    mistakes=_avgpool_mistakes,
-    factor_hints=_avgpool_factor_hint,
-    skeleton="avgpool_backward.py",
-    **_POOL_EXERCISE,
-)
+AVGPOOL2D_BACKWARD = _pool_exercise(
+    "avgpool2d_backward(dout, x, kernel_size, stride) -> dx", "average pooling backward", "avgpool_backward.py",
+    reference=_pool_reference(F.avg_pool2d, F.avg_pool2d_backward), factor_hints=_avgpool_factor_hint,
+    mistakes=_pool_mistakes({
+        "mean, assigned": "when windows overlap, an input is in several windows: add (+=) each window's share, do "
+                          "not overwrite it (=)",
+        "max over the area": "the gradient goes to the window's maximum only (that is max pooling): in average "
+                             "pooling every input of the window moved the mean, so each gets dout / kernel_size**2",
+        "max": "the gradient goes to the window's maximum only (that is max pooling): in average pooling each input "
+               "gets dout / kernel_size**2",
+    }))

@@ -4,6 +4,21 @@ Each family lives in its own module (``_conv``, ``_pool``, ``_norm_loss``,
 ...); what an exercise holds is described in ``_base.Exercise``.
 ``numconv.exercises.check`` runs the cases and uses the mistake candidates to
 say what went wrong.
+
+An exercise is four pieces, each written once:
+
+- its record, in its family's module, made by ``_base.exercise`` from the
+  signature (which gives the name, the arguments and the outputs) or by the
+  family's maker (``_conv_exercise``, ``_pool_exercise``, ...), which adds
+  what the family shares (the cases, how a case shrinks, the settings); it is
+  listed in ``EXERCISES`` below;
+- its skeleton source, ``skeletons/<file>.py``: the docstring (title, Task,
+  Shapes) and the function with its ``TODO`` hints. The "Check it" lines and
+  the ``__main__`` block are the same in every skeleton and are added by
+  ``_copy.skeleton_text`` when the learner's file is written;
+- its worked solution, in ``solutions/``;
+- a wrong solution for each classic slip, in ``tests/exercise_mistakes/``,
+  with the hint the checker must give it.
 """
 
 from __future__ import annotations

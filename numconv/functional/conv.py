@@ -48,9 +48,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, channel_last_hint, check_ndim, check_positive_int, ntuple, shape_str
+from .._checks import as_float_array, channel_last_hint, check_dout, check_ndim, check_positive_int, ntuple, shape_str
 from ..kernels import workers
 from ..kernels.workers import set_workspace_limit, workspace_limit
+from ._docs import RANKS, gradient_of
 from .fast.choice import ALGORITHMS, choose_algorithm, fits, one_tile
 from .im2col import PadCache, _check_pad, _col2im, _im2col, _pad, _span_text, conv_output_shape, pad_backward
 
@@ -95,29 +96,39 @@ class ConvCache(NamedTuple):
 
 
 # ---------------------------------------------------------------------------------------------- public ops
-def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",
-           algorithm="auto"):
-    """1-D convolution (cross-correlation), as ``torch.nn.functional.conv1d``.
+# The docstring of conv1d and conv3d: conv2d's, along other axes.
+_RANK_DOC = """{nd}-D convolution (cross-correlation), as ``torch.nn.functional.conv{nd}d``.
 
     Parameters
     ----------
-    x : ndarray, shape (N, C_in, L) or (C_in, L)
-    weight : ndarray, shape (C_out, C_in / groups, kL)
+    x : ndarray, shape (N, C_in, {axes}) or (C_in, {axes})
+    weight : ndarray, shape (C_out, C_in / groups, {kernel_axes})
     bias : ndarray, shape (C_out,), optional
-    stride, dilation : int or tuple of 1 int
-    padding : int, tuple of 1 int, 'valid' or 'same'
+    stride, dilation : int or {ints}
+    padding : int, {ints}, 'valid' or 'same'
     groups : int
-    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
-    algorithm : {'auto', 'im2col'}
+    padding_mode : {{'zeros', 'reflect', 'replicate', 'circular'}}
+    algorithm : {{'auto', 'im2col'}}
         (the other algorithms are 2-D only)
 
     Returns
     -------
-    out : ndarray, shape (N, C_out, L_out) (or (C_out, L_out) for unbatched input)
+    out : ndarray, shape (N, C_out, {out_axes}) (or (C_out, {out_axes}) for unbatched input)
     cache : ConvCache
 
-    See ``conv2d`` for the details, which are the same along one axis.
+    See ``conv2d`` for the details, which are the same along each axis.
     """
+
+
+def _rank_doc(op):
+    """Give ``conv1d`` or ``conv3d`` its docstring (``_RANK_DOC`` for its rank); return ``op`` itself."""
+    op.__doc__ = _RANK_DOC.format(**RANKS[int(op.__name__[-2])])
+    return op
+
+
+@_rank_doc
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",
+           algorithm="auto"):
     return _conv_nd(1, "conv1d", x, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm)
 
 
@@ -168,29 +179,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
     return _conv_nd(2, "conv2d", x, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm)
 
 
+@_rank_doc
 def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",
            algorithm="auto"):
-    """3-D convolution (cross-correlation), as ``torch.nn.functional.conv3d``.
-
-    Parameters
-    ----------
-    x : ndarray, shape (N, C_in, D, H, W) or (C_in, D, H, W)
-    weight : ndarray, shape (C_out, C_in / groups, kD, kH, kW)
-    bias : ndarray, shape (C_out,), optional
-    stride, dilation : int or tuple of 3 ints
-    padding : int, tuple of 3 ints, 'valid' or 'same'
-    groups : int
-    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
-    algorithm : {'auto', 'im2col'}
-        (the other algorithms are 2-D only)
-
-    Returns
-    -------
-    out : ndarray, shape (N, C_out, D_out, H_out, W_out) (or without N)
-    cache : ConvCache
-
-    See ``conv2d`` for the details, which are the same along each axis.
-    """
     return _conv_nd(3, "conv3d", x, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm)
 
 
@@ -199,13 +190,9 @@ def conv1d_backward(dout, cache: ConvCache):
     return _conv_nd_backward(dout, cache, "conv1d_backward")
 
 
+@gradient_of("conv2d", "ConvCache")
 def conv2d_backward(dout, cache: ConvCache):
     """Gradients of ``conv2d``.
-
-    Parameters
-    ----------
-    dout : ndarray, shape of ``conv2d``'s output
-    cache : ConvCache
 
     Returns
     -------
@@ -282,12 +269,7 @@ def conv_im2col_backward(dout, cache: Im2colCache):
 # ---------------------------------------------------------------------------------------------- the shared N-d op
 def _conv_nd(nd, where, x, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm):
     """Check the arguments, pad, and run the chosen algorithm; ``where`` names the caller in errors."""
-    x = as_float_array(x, where)
-    weight = as_float_array(weight, where, "weight")
-    check_ndim(x, (nd + 1, nd + 2), where, _LAYOUTS[nd])
-    unbatched = x.ndim == nd + 1
-    if unbatched:
-        x = x[np.newaxis]
+    x, weight, unbatched = _batched(nd, where, x, weight)
     weight, bias = _check_weight(nd, where, x, weight, bias, groups, unbatched)
     stride = ntuple(stride, nd, where, "stride", minimum=1)
     dilation = ntuple(dilation, nd, where, "dilation", minimum=1)
@@ -325,27 +307,60 @@ def _splits(x, weight) -> bool:
 
 def _conv_nd_backward(dout, cache: ConvCache, where):
     """``(dx, dweight, dbias)`` from the upstream gradient and the forward's cache."""
-    if not isinstance(cache, ConvCache):
-        raise TypeError(f"{where}: expected the ConvCache returned by the forward op, got {type(cache).__name__}")
-    dout = np.asarray(dout, dtype=cache.dtype)
-    expected = cache.out_shape[1:] if cache.unbatched else cache.out_shape
-    if dout.shape != tuple(expected):
-        raise ValueError(
-            f"{where}: expected dout of shape {shape_str(expected)} (the output's), got {shape_str(dout.shape)}"
-        )
-    if cache.unbatched:
-        dout = dout[np.newaxis]
+    dout = _batched_dout(dout, cache, ConvCache, where)
     if isinstance(cache.state, Im2colCache):
         dx, dweight = conv_im2col_backward(dout, cache.state)
     else:
         dx, dweight = ALGORITHMS[cache.algorithm].backward(dout, cache.state)
-    dbias = None
-    if cache.has_bias:
-        # Sum the contiguous spatial axis first: much faster than dout.sum(axis=(0, 2, 3)).
-        dbias = dout.reshape(dout.shape[0], dout.shape[1], math.prod(dout.shape[2:])).sum(axis=2).sum(axis=0)
     if cache.pad is not None:
         dx = pad_backward(dx, cache.pad)
-    return (dx[0] if cache.unbatched else dx), dweight, dbias
+    return (dx[0] if cache.unbatched else dx), dweight, _bias_gradient(dout, cache.has_bias)
+
+
+def _batched(nd, where, x, weight):
+    """The input and weight checked as float arrays, the input given a batch axis if it has none.
+
+    Shared by convolution and transposed convolution.
+
+    Returns
+    -------
+    x : ndarray, shape (N, C, *spatial), ``nd`` spatial axes
+    weight : ndarray, float (checked against ``x`` next, by the caller)
+    unbatched : bool
+        Whether ``x`` came as (C, *spatial).
+    """
+    x = as_float_array(x, where)
+    weight = as_float_array(weight, where, "weight")
+    check_ndim(x, (nd + 1, nd + 2), where, _LAYOUTS[nd])
+    unbatched = x.ndim == nd + 1
+    return (x[np.newaxis] if unbatched else x), weight, unbatched
+
+
+def _batched_dout(dout, cache, cache_type, where):
+    """The upstream gradient, checked against the forward's output and given a batch axis as ``x`` was.
+
+    ``cache`` must be a ``cache_type`` (its ``out_shape`` is the forward's
+    output shape, batched, its ``dtype`` the computation's). Shared by
+    convolution and transposed convolution.
+
+    Returns
+    -------
+    dout : ndarray, shape (N, C_out, *out_spatial)
+    """
+    if not isinstance(cache, cache_type):
+        raise TypeError(f"{where}: expected the {cache_type.__name__} returned by the forward op, "
+                        f"got {type(cache).__name__}")
+    shape = cache.out_shape[1:] if cache.unbatched else cache.out_shape
+    dout = check_dout(dout, shape, cache.dtype, where)
+    return dout[np.newaxis] if cache.unbatched else dout
+
+
+def _bias_gradient(dout, has_bias):
+    """``dout`` (N, C_out, *out_spatial) summed over all but the channel axis: (C_out,); None without a bias."""
+    if not has_bias:
+        return None
+    # Sum the contiguous spatial axis first: much faster than dout.sum(axis=(0, 2, 3)).
+    return dout.reshape(dout.shape[0], dout.shape[1], math.prod(dout.shape[2:])).sum(axis=2).sum(axis=0)
 
 
 # ---------------------------------------------------------------------------------------------- argument checks

@@ -34,11 +34,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, channel_last_hint, check_ndim, check_positive_int, ntuple, shape_str
+from .._checks import channel_last_hint, check_positive_int, ntuple, shape_str
 from ..kernels import workers
 from ..kernels.im2col import col2im_add
 from ..kernels.workers import workspace_limit
-from .conv import _cast_weight_and_bias, _check_weight_rank
+from ._docs import gradient_of
+from .conv import _LAYOUTS, _batched, _batched_dout, _bias_gradient, _cast_weight_and_bias, _check_weight_rank
 from .im2col import _im2col
 
 __all__ = [
@@ -47,7 +48,6 @@ __all__ = [
     "output_padding_for_size",
 ]
 
-_LAYOUTS = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)", 3: "(C, D, H, W) or (N, C, D, H, W)"}
 
 
 class ConvTransposeCache(NamedTuple):
@@ -69,6 +69,17 @@ class ConvTransposeCache(NamedTuple):
     geometry: tuple
     has_bias: bool
     unbatched: bool
+
+    @property
+    def out_shape(self) -> tuple:
+        """The forward's output shape, batched: (N, C_out, *out_spatial)."""
+        groups, out_spatial = self.geometry[3:]
+        return (self.x.shape[0], self.weight.shape[1] * groups, *out_spatial)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The computation's dtype (the input's)."""
+        return self.x.dtype
 
 
 # ---------------------------------------------------------------------------------------------- public ops
@@ -157,13 +168,9 @@ def conv_transpose1d_backward(dout, cache):
     return _conv_transpose_nd_backward(dout, cache, "conv_transpose1d_backward")
 
 
+@gradient_of("conv_transpose2d", "ConvTransposeCache")
 def conv_transpose2d_backward(dout, cache):
     """Gradients of ``conv_transpose2d``.
-
-    Parameters
-    ----------
-    dout : ndarray, shape of ``conv_transpose2d``'s output
-    cache : ConvTransposeCache
 
     Returns
     -------
@@ -237,12 +244,7 @@ def check_output_padding(output_padding, stride, dilation, where) -> None:
 # ---------------------------------------------------------------------------------------------- the shared N-d op
 def _conv_transpose_nd(nd, where, x, weight, bias, stride, padding, output_padding, groups, dilation):
     """Check the arguments and run the transposed convolution; ``where`` names the caller in errors."""
-    x = as_float_array(x, where)
-    weight = as_float_array(weight, where, "weight")
-    check_ndim(x, (nd + 1, nd + 2), where, _LAYOUTS[nd])
-    unbatched = x.ndim == nd + 1
-    if unbatched:
-        x = x[np.newaxis]
+    x, weight, unbatched = _batched(nd, where, x, weight)
     weight, bias = _check_weight(nd, where, x, weight, bias, groups, unbatched)
     groups = int(groups)
     stride = ntuple(stride, nd, where, "stride", minimum=1)
@@ -270,24 +272,12 @@ def _conv_transpose_nd(nd, where, x, weight, bias, stride, padding, output_paddi
 
 def _conv_transpose_nd_backward(dout, cache, where):
     """``(dx, dweight, dbias)`` from the upstream gradient and the forward's cache."""
-    if not isinstance(cache, ConvTransposeCache):
-        raise TypeError(f"{where}: expected the ConvTransposeCache returned by the forward op, "
-                        f"got {type(cache).__name__}")
+    dout = _batched_dout(dout, cache, ConvTransposeCache, where)
     x, weight = cache.x, cache.weight
-    stride, padding, dilation, groups, out_spatial = cache.geometry
-    dout = np.asarray(dout, dtype=x.dtype)
-    expected = (x.shape[0], weight.shape[1] * groups, *out_spatial)
-    if dout.shape != (expected[1:] if cache.unbatched else expected):
-        raise ValueError(f"{where}: expected dout of shape {shape_str(expected[1:] if cache.unbatched else expected)}"
-                         f" (the output's), got {shape_str(dout.shape)}")
-    if cache.unbatched:
-        dout = dout[np.newaxis]
+    stride, padding, dilation, groups, _ = cache.geometry
     dx, dweight = _backward(dout, x, weight, stride, padding, dilation, groups)
-    dbias = None
-    if cache.has_bias:
-        # Sum the contiguous spatial axis first: much faster than dout.sum(axis=(0, 2, 3)).
-        dbias = dout.reshape(dout.shape[0], dout.shape[1], math.prod(dout.shape[2:])).sum(axis=2).sum(axis=0)
-    return (dx[0] if cache.unbatched else dx), dweight, dbias
+    return (dx[0] if cache.unbatched else dx), dweight, _bias_gradient(dout, cache.has_bias)
+
 
 
 def _check_weight(nd, where, x, weight, bias, groups, unbatched):

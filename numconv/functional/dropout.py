@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import _random
 from .._checks import as_float_array, check_dout, check_flag, check_probability, shape_str
+from ._docs import gradient_of
 
 __all__ = [
     "dropout", "dropout_backward", "dropout1d", "dropout1d_backward", "dropout2d", "dropout2d_backward",
@@ -129,13 +130,9 @@ def dropout(x, p: float = 0.5, training: bool = True, generator=None):
     return _apply_dropout(x, p, training, rng, x.shape, alpha=False)
 
 
+@gradient_of("dropout", "DropoutCache", dout="shape of the input")
 def dropout_backward(dout, cache: DropoutCache):
     """``dx = dout * mask``: the same elements dropped, the same ``1 / (1 - p)`` scale.
-
-    Parameters
-    ----------
-    dout : ndarray, shape of the input
-    cache : DropoutCache
 
     Returns
     -------

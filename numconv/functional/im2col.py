@@ -28,6 +28,7 @@ import numpy as np
 from .._geometry import window_output_size
 from .._checks import as_float_array, ntuple, shape_str
 from ..kernels.im2col import col2im_add
+from ._docs import gradient_of
 
 # (``pad`` and ``pad_backward`` here take NumPy's (before, after) pairs; ``numconv.functional.pad`` is
 # the PyTorch-style op built on them, in ``padding.py``.)
@@ -292,13 +293,9 @@ def _pad(x, pad_width, mode, value=0.0):
     return np.pad(x, full, mode=_NUMPY_PAD_MODE[mode]), cache
 
 
+@gradient_of("pad", "PadCache")
 def pad_backward(dout, cache: PadCache):
     """Gradient of ``pad``: fold the border's gradient back onto the pixels it copied.
-
-    Parameters
-    ----------
-    dout : ndarray, shape of ``pad``'s output
-    cache : PadCache
 
     Returns
     -------

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._checks import as_float_array, check_dout, shape_str
+from ._docs import gradient_of
 from ..kernels.workers import blas_threads_for
 
 __all__ = ["linear", "linear_backward", "LinearCache"]
@@ -57,13 +58,9 @@ def linear(x, weight, bias=None):
     return out, LinearCache(x, weight, bias is not None)
 
 
+@gradient_of("linear", "LinearCache", dout="shape (*, out_features)")
 def linear_backward(dout, cache: LinearCache):
     """Gradients of ``linear``.
-
-    Parameters
-    ----------
-    dout : ndarray, shape (*, out_features)
-    cache : LinearCache
 
     Returns
     -------

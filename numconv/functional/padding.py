@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._checks import as_float_array, shape_str
+from ._docs import gradient_of
 from .im2col import PadCache, _check_pad, _pad, pad_backward as _fold_padding
 
 __all__ = ["pad", "pad_backward", "pad_output_shape", "PaddingCache", "PAD_MODES"]
@@ -129,13 +130,9 @@ def _crop(x, pairs, first):
     return x[(Ellipsis,) + crop], crop
 
 
+@gradient_of("pad", "PaddingCache")
 def pad_backward(dout, cache: PaddingCache):
     """Gradient of ``pad``.
-
-    Parameters
-    ----------
-    dout : ndarray, shape of ``pad``'s output
-    cache : PaddingCache
 
     Returns
     -------

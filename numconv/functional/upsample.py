@@ -41,6 +41,7 @@ import numpy as np
 from .._checks import as_float_array, check_positive_int, shape_str
 from ..kernels import workers
 from ..kernels.upsample import bilinear_backward, bilinear_forward
+from ._docs import gradient_of
 
 __all__ = [
     "interpolate", "interpolate_backward", "InterpolateCache", "interpolation_matrix", "linear_taps", "LinearTaps",
@@ -109,13 +110,9 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     return np.ascontiguousarray(out), InterpolateCache(mode, tuple(maps), x.shape, x.dtype)
 
 
+@gradient_of("interpolate", "InterpolateCache")
 def interpolate_backward(dout, cache: InterpolateCache):
     """Gradient of ``interpolate``.
-
-    Parameters
-    ----------
-    dout : ndarray, shape of ``interpolate``'s output
-    cache : InterpolateCache
 
     Returns
     -------

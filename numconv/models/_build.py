@@ -38,3 +38,23 @@ class Layers:
     def named(self, pairs):
         """A ``Sequential`` with named children."""
         return nn.Sequential(OrderedDict(pairs))
+
+
+def halved_size(where: str, unit: str, channels: tuple, input_size, **sizes) -> int:
+    """Check a stack of halving stages' arguments; return the side left after the last one.
+
+    ``sizes`` (``in_channels=3``, ...), ``input_size`` and every entry of
+    ``channels`` (one stage per entry, each halving the side, rounding down)
+    must be positive ints; ``unit`` names a stage in messages ("block").
+    """
+    for name, value in (*sizes.items(), ("input_size", input_size),
+                        *((f"channels[{i}]", c) for i, c in enumerate(channels))):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{where}: {name} must be a positive int, got {value!r}")
+    if not channels:
+        raise ValueError(f"{where}: channels must name at least one {unit}")
+    final = int(input_size) // 2 ** len(channels)
+    if final < 1:
+        raise ValueError(f"{where}: input_size {input_size} is too small for {len(channels)} {unit}s that each "
+                         f"halve it (need at least {2 ** len(channels)})")
+    return final

@@ -136,21 +136,15 @@ class ZFNet(nn.Sequential):
 
     Shapes
     ------
-    ============  ==============================  ================  ===========
-    layer         what                            output            parameters
-    ============  ==============================  ================  ===========
-    input                                         (N, 3, 224, 224)
-    features.0    conv1 96 x 7 x 7, stride 2      (N, 96, 110, 110)      14,208
-    features.2    max pool 3 x 3, stride 2        (N, 96, 55, 55)
-    features.4    conv2 256 x 5 x 5, stride 2     (N, 256, 26, 26)      614,656
-    features.6    max pool                        (N, 256, 13, 13)
-    features.8    conv3 384 x 3 x 3               (N, 384, 13, 13)      885,120
-    features.10   conv4 384 x 3 x 3               (N, 384, 13, 13)    1,327,488
-    features.12   conv5 256 x 3 x 3               (N, 256, 13, 13)      884,992
-    features.14   max pool                        (N, 256, 6, 6)
-    classifier.*  fc6, fc7, fc8 as AlexNet        (N, 1000)          58,631,144
-    total                                                            62,357,608
-    ============  ==============================  ================  ===========
+    (N, 3, 224, 224) -> (N, num_classes). Where it differs from ``AlexNet`` (conv3,
+    the pooling windows and the classifier are the same; pool1 and pool2 pad by 1)::
+
+        layer           AlexNet                           ZFNet
+        input           (N, 3, 227, 227)                  (N, 3, 224, 224)
+        conv1, pool1    96 x 11 x 11, stride 4: 55, 27    96 x 7 x 7, stride 2: 110, 55
+        conv2, pool2    256 x 5 x 5, groups 2: 27, 13     256 x 5 x 5, stride 2: 26, 13
+        conv4, conv5    groups 2: 663,936 + 442,624       groups 1: 1,327,488 + 884,992
+        parameters      60,965,224                        62,357,608
     """
 
     input_shape = (3, 224, 224)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
+from ._build import halved_size
 
 __all__ = ["SimpleCNN"]
 
@@ -46,18 +47,8 @@ class SimpleCNN(nn.Sequential):
     def __init__(self, in_channels: int = 3, num_classes: int = 10, input_size: int = 224,
                  channels=(16, 32, 64), dtype=np.float32):
         channels = tuple(channels)
-        for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("input_size", input_size),
-                            *((f"channels[{i}]", c) for i, c in enumerate(channels))):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"SimpleCNN: {name} must be a positive int, got {value!r}")
-        if not channels:
-            raise ValueError("SimpleCNN: channels must name at least one block")
-        final = int(input_size) // 2 ** len(channels)
-        if final < 1:
-            raise ValueError(
-                f"SimpleCNN: input_size {input_size} is too small for {len(channels)} blocks that each halve it "
-                f"(need at least {2 ** len(channels)})"
-            )
+        final = halved_size("SimpleCNN", "block", channels, input_size, in_channels=in_channels,
+                            num_classes=num_classes)
         layers = []
         previous = int(in_channels)
         for c in channels:

@@ -7,6 +7,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import init, nn
+from ._build import halved_size
 
 __all__ = ["SmallVGG", "VGG", "VGG_CONFIGS", "describe_vgg", "vgg11", "vgg16"]
 
@@ -49,16 +50,8 @@ class SmallVGG(nn.Sequential):
     def __init__(self, in_channels: int = 3, num_classes: int = 10, channels=(32, 64, 128), hidden: int = 256,
                  dropout: float = 0.5, input_size: int = 32, dtype=np.float32):
         channels = tuple(channels)
-        for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("hidden", hidden),
-                            ("input_size", input_size), *((f"channels[{i}]", c) for i, c in enumerate(channels))):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"SmallVGG: {name} must be a positive int, got {value!r}")
-        if not channels:
-            raise ValueError("SmallVGG: channels must name at least one stage")
-        final = int(input_size) // 2 ** len(channels)
-        if final < 1:
-            raise ValueError(f"SmallVGG: input_size {input_size} is too small for {len(channels)} stages "
-                             f"(need at least {2 ** len(channels)})")
+        final = halved_size("SmallVGG", "stage", channels, input_size, in_channels=in_channels,
+                            num_classes=num_classes, hidden=hidden)
         features = []
         previous = int(in_channels)
         for c in channels:

@@ -77,9 +77,7 @@ class _Activation(Module):
         if getattr(self, "inplace", False):
             return forward_inplace(self, x, self._apply)
         x = self._as_input(x, type(self).__name__)
-        out, cache = self._apply(x)
-        self._keep(cache)
-        return out
+        return self._output(self._apply(x))
 
     def backward(self, grad_output):
         return type(self)._backward(grad_output, self._take())

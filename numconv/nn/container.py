@@ -23,12 +23,7 @@ class Sequential(Module):
 
     def __init__(self, *modules):
         super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
-            for name, m in modules[0].items():
-                self.add_module(str(name), _checked_module(m, name))
-        else:
-            for i, m in enumerate(modules):
-                self.add_module(str(i), _checked_module(m, i))
+        add_children(self, modules)
 
     def forward(self, x):
         # (In debug mode each child's call checks its own output: see numconv/nn/_debug.py.)
@@ -117,6 +112,19 @@ class ModuleDict(Module):
 
     def values(self):
         return self._modules.values()
+
+
+def add_children(container: Module, modules: tuple) -> None:
+    """Register ``modules`` as ``"0"``, ``"1"``, ..., or under the names of one ``OrderedDict`` passed alone.
+
+    What ``Sequential(*modules)`` and ``Parallel(*branches)`` do with their arguments.
+    """
+    if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+        named = modules[0].items()
+    else:
+        named = enumerate(modules)
+    for name, m in named:
+        container.add_module(str(name), _checked_module(m, name))
 
 
 def _checked_module(m, name):

@@ -13,6 +13,7 @@ from ..functional.conv import _conv_nd, _conv_nd_backward, parse_padding
 from ..functional.fast.choice import ALGORITHMS
 from ..functional.im2col import PADDING_MODES
 from ..init import default_layer_init_
+from ._family import ranked
 from .module import Module
 from .parameter import Parameter
 
@@ -76,16 +77,23 @@ class _ConvNd(Module):
 
     def forward(self, x):
         """Convolve ``x`` of shape (N, C_in, *spatial) or (C_in, *spatial)."""
-        where = type(self).__name__
-        check_parameters(self)
-        x = as_float_array(x, where)
-        in_dtype = x.dtype  # dx goes back in the caller's precision
-        x = self._as_input(x, where)
-        bias = None if self.bias is None else self.bias.data
+        where, x, in_dtype, bias = self._inputs(x)
         out, cache = _conv_nd(self._nd, where, x, self.weight.data, bias, self.stride, self.padding,
                               self.dilation, self.groups, self.padding_mode, self.algorithm)
         self._keep((cache, in_dtype))
         return out
+
+    def _inputs(self, x):
+        """What ``forward`` starts from: ``(where, x, in_dtype, bias)``.
+
+        ``where`` names the layer in errors; ``x`` is checked and cast to the
+        layer's dtype; ``in_dtype`` is the caller's (dx goes back in it);
+        ``bias`` is the bias array (C_out,) or None.
+        """
+        where = type(self).__name__
+        check_parameters(self)
+        x = as_float_array(x, where)
+        return where, self._as_input(x, where), x.dtype, (None if self.bias is None else self.bias.data)
 
     def backward(self, grad_output):
         """Return dL/dx (in the input's dtype); add dL/dweight and dL/dbias into the parameters' ``grad``."""
@@ -116,84 +124,31 @@ class _ConvNd(Module):
         return s
 
 
-class Conv1d(_ConvNd):
-    """1-D convolution layer, as ``torch.nn.Conv1d``.
+_CONV_DOC = """{nd}-D convolution layer, as ``torch.nn.{name}``.
 
     Parameters
     ----------
     in_channels, out_channels : int
-    kernel_size : int or (int,)
-    stride, dilation : int or (int,)
-    padding : int, (int,), 'valid' or 'same'
-    groups : int
-    bias : bool
-    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
-    dtype : float32 (default) or float64
-    algorithm : {'auto', 'im2col', 'winograd', 'rowslab'}
-        How the convolution is computed (not in PyTorch: its cuDNN-style choice). ``'im2col'`` is the
-        readable path (numconv/functional/conv.py): one matrix product over the unrolled input.
-        ``'auto'`` picks the fastest that applies. All give the same numbers up to float rounding.
-
-    Shapes
-    ------
-    input (N, C_in, L) or (C_in, L) -> output (N, C_out, L_out) or (C_out, L_out).
-    ``weight`` is (C_out, C_in / groups, kL); ``bias`` is (C_out,).
-    """
-
-    _nd = 1
-
-
-class Conv2d(_ConvNd):
-    """2-D convolution layer, as ``torch.nn.Conv2d``.
-
-    Parameters
-    ----------
-    in_channels, out_channels : int
-    kernel_size : int or (int, int)
-    stride, dilation : int or (int, int)
-    padding : int, (int, int), 'valid' or 'same'
+    kernel_size : int or {ints}
+    stride, dilation : int or {ints}
+    padding : int, {ints}, 'valid' or 'same'
     groups : int
         ``groups == in_channels`` gives a depthwise convolution.
     bias : bool
-    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+    padding_mode : {{'zeros', 'reflect', 'replicate', 'circular'}}
     dtype : float32 (default) or float64
-    algorithm : {'auto', 'im2col', 'winograd', 'rowslab'}
+    algorithm : {algorithms}
         How the convolution is computed (not in PyTorch: its cuDNN-style choice). ``'im2col'`` is the
         readable path (numconv/functional/conv.py): one matrix product over the unrolled input.
         ``'auto'`` picks the fastest that applies. All give the same numbers up to float rounding.
 
     Shapes
     ------
-    input (N, C_in, H, W) or (C_in, H, W) -> output (N, C_out, H_out, W_out) or without N,
-    with ``H_out = (H + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1`` (same for W).
-    ``weight`` is (C_out, C_in / groups, kH, kW); ``bias`` is (C_out,).
+    input (N, C_in, {axes}) or (C_in, {axes}) -> output (N, C_out, {out_axes}) or (C_out, {out_axes}),
+    with ``{axis}_out = ({axis} + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1``{each_axis}.
+    ``weight`` is (C_out, C_in / groups, {kernel_axes}); ``bias`` is (C_out,).
     """
-
-    _nd = 2
-
-
-class Conv3d(_ConvNd):
-    """3-D convolution layer, as ``torch.nn.Conv3d``.
-
-    Parameters
-    ----------
-    in_channels, out_channels : int
-    kernel_size : int or (int, int, int)
-    stride, dilation : int or (int, int, int)
-    padding : int, (int, int, int), 'valid' or 'same'
-    groups : int
-    bias : bool
-    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
-    dtype : float32 (default) or float64
-    algorithm : {'auto', 'im2col', 'winograd', 'rowslab'}
-        How the convolution is computed (not in PyTorch: its cuDNN-style choice). ``'im2col'`` is the
-        readable path (numconv/functional/conv.py): one matrix product over the unrolled input.
-        ``'auto'`` picks the fastest that applies. All give the same numbers up to float rounding.
-
-    Shapes
-    ------
-    input (N, C_in, D, H, W) or (C_in, D, H, W) -> output (N, C_out, D_out, H_out, W_out) or without N.
-    ``weight`` is (C_out, C_in / groups, kD, kH, kW); ``bias`` is (C_out,).
-    """
-
-    _nd = 3
+_ALGORITHMS = {1: "{'auto', 'im2col'} (the others are 2-D only)", 2: "{'auto', 'im2col', 'winograd', 'rowslab'}",
+               3: "{'auto', 'im2col'} (the others are 2-D only)"}
+Conv1d, Conv2d, Conv3d = (ranked(_ConvNd, f"Conv{nd}d", nd, _CONV_DOC, __name__, algorithms=_ALGORITHMS)
+                          for nd in (1, 2, 3))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_float_array, ntuple
+from .._checks import ntuple
 from ..functional.conv_transpose import (
     _conv_transpose_nd,
     _conv_transpose_nd_backward,
@@ -18,6 +18,7 @@ from ..functional.conv_transpose import (
     output_padding_for_size,
 )
 from ..init import default_layer_init_
+from ._family import ranked
 from .conv import _ConvNd
 from .module import Module
 
@@ -68,56 +69,28 @@ class _ConvTransposeNd(_ConvNd):
         sizes, or the whole shape); the ``output_padding`` that reaches it is
         worked out per call, as PyTorch does.
         """
-        where = type(self).__name__
-        x = as_float_array(x, where)
-        in_dtype = x.dtype  # dx goes back in the caller's precision
-        x = self._as_input(x, where)
+        where, x, in_dtype, bias = self._inputs(x)
         output_padding = self.output_padding
         if output_size is not None and x.ndim in (self._nd + 1, self._nd + 2):
             output_padding = output_padding_for_size(output_size, x.shape, self.kernel_size,
                                                      self.stride, self.padding, self.dilation, where)
-        bias = None if self.bias is None else self.bias.data
         out, cache = _conv_transpose_nd(self._nd, where, x, self.weight.data, bias, self.stride, self.padding,
                                         output_padding, self.groups, self.dilation)
         self._keep((cache, in_dtype))
         return out
 
-class ConvTranspose1d(_ConvTransposeNd):
-    """1-D transposed convolution layer, as ``torch.nn.ConvTranspose1d``.
+_CONV_TRANSPOSE_DOC = """{nd}-D transposed convolution layer, as ``torch.nn.{name}``.
 
-    Parameters
-    ----------
-    in_channels, out_channels : int
-    kernel_size : int or (int,)
-    stride, padding, output_padding, dilation : int or (int,)
-    groups : int
-    bias : bool
-    padding_mode : 'zeros' (the only mode PyTorch supports here)
-    dtype : float32 (default) or float64
-
-    Shapes
-    ------
-    input (N, C_in, L) or (C_in, L) -> output (N, C_out, L_out) or (C_out, L_out), with
-    ``L_out = (L - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1``.
-    ``weight`` is (C_in, C_out / groups, kL); ``bias`` is (C_out,).
-    """
-
-    _nd = 1
-
-
-class ConvTranspose2d(_ConvTransposeNd):
-    """2-D transposed convolution layer, as ``torch.nn.ConvTranspose2d``.
-
-    The adjoint of ``Conv2d`` with the same arguments: it maps an output-sized
-    array back to an input-sized one (the gradient a ``Conv2d`` sends to its
+    The adjoint of ``Conv{nd}d`` with the same arguments: it maps an output-sized
+    array back to an input-sized one (the gradient a ``Conv{nd}d`` sends to its
     input is exactly this layer's forward pass), which makes it the learned
     upsampling of decoders and U-Nets.
 
     Parameters
     ----------
     in_channels, out_channels : int
-    kernel_size : int or (int, int)
-    stride, padding, output_padding, dilation : int or (int, int)
+    kernel_size : int or {ints}
+    stride, padding, output_padding, dilation : int or {ints}
         ``output_padding`` must be smaller than the stride or the dilation.
     groups : int
     bias : bool
@@ -126,37 +99,17 @@ class ConvTranspose2d(_ConvTransposeNd):
 
     Shapes
     ------
-    input (N, C_in, H, W) or (C_in, H, W) -> output (N, C_out, H_out, W_out) or without N, with
-    ``H_out = (H - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1`` (same for W).
-    ``weight`` is (C_in, C_out / groups, kH, kW); ``bias`` is (C_out,).
+    input (N, C_in, {axes}) or (C_in, {axes}) -> output (N, C_out, {out_axes}) or (C_out, {out_axes}), with
+    ``{axis}_out = ({axis} - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1``{each_axis}.
+    ``weight`` is (C_in, C_out / groups, {kernel_axes}); ``bias`` is (C_out,).
 
     Examples
     --------
-    >>> up = ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1)
-    >>> up(np.zeros((1, 8, 14, 14), dtype=np.float32)).shape
-    (1, 4, 28, 28)
+    >>> up = {name}(8, 4, 3, stride=2, padding=1, output_padding=1)
+    >>> up(np.zeros((1, 8{sample}), dtype=np.float32)).shape
+    (1, 4{upsampled})
     """
-
-    _nd = 2
-
-
-class ConvTranspose3d(_ConvTransposeNd):
-    """3-D transposed convolution layer, as ``torch.nn.ConvTranspose3d``.
-
-    Parameters
-    ----------
-    in_channels, out_channels : int
-    kernel_size : int or (int, int, int)
-    stride, padding, output_padding, dilation : int or (int, int, int)
-    groups : int
-    bias : bool
-    padding_mode : 'zeros'
-    dtype : float32 (default) or float64
-
-    Shapes
-    ------
-    input (N, C_in, D, H, W) or (C_in, D, H, W) -> output (N, C_out, D_out, H_out, W_out) or without N.
-    ``weight`` is (C_in, C_out / groups, kD, kH, kW); ``bias`` is (C_out,).
-    """
-
-    _nd = 3
+ConvTranspose1d, ConvTranspose2d, ConvTranspose3d = (
+    ranked(_ConvTransposeNd, f"ConvTranspose{nd}d", nd, _CONV_TRANSPOSE_DOC, __name__, sample=", 14" * nd,
+           upsampled=", 28" * nd)
+    for nd in (1, 2, 3))

@@ -39,9 +39,7 @@ class _DropoutNd(Module):
         if self.inplace:
             return forward_inplace(self, x, lambda a: type(self)._op(a, self.p, self.training))
         x = self._as_input(x, type(self).__name__)
-        out, cache = type(self)._op(x, self.p, self.training)
-        self._keep(cache)
-        return out
+        return self._output(type(self)._op(x, self.p, self.training))
 
     def backward(self, grad_output):
         return F.dropout_backward(grad_output, self._take())

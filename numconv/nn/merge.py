@@ -15,12 +15,10 @@ containers built on those two rules.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import numpy as np
 
 from .._checks import as_float_array
-from .container import _checked_module
+from .container import _checked_module, add_children
 from .module import Module
 
 __all__ = ["Add", "Cat", "Residual", "Parallel"]
@@ -203,12 +201,7 @@ class Parallel(Module):
         super().__init__()
         if merge not in ("cat", "add"):
             raise ValueError(f"Parallel: merge must be 'cat' or 'add', got {merge!r}")
-        if len(branches) == 1 and isinstance(branches[0], OrderedDict):
-            for name, m in branches[0].items():
-                self.add_module(str(name), _checked_module(m, name))
-        else:
-            for i, m in enumerate(branches):
-                self.add_module(str(i), _checked_module(m, i))
+        add_children(self, branches)
         if not self._modules:
             raise ValueError("Parallel: expected at least one branch")
         self.merge = merge

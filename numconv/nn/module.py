@@ -177,6 +177,12 @@ class Module:
         """Keep ``cache`` for this call's backward (nothing inside ``no_grad``)."""
         tape.keep_cache(self, cache)
 
+    def _output(self, result):
+        """``result`` is a functional op's ``(out, cache)``: keep the cache for this call's backward, return ``out``."""
+        out, cache = result
+        self._keep(cache)
+        return out
+
     def _take(self):
         """Return the cache of the call being differentiated and forget it; raise if there is none."""
         return tape.take_cache(self)

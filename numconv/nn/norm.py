@@ -485,9 +485,7 @@ class LocalResponseNorm(Module):
     def forward(self, x):
         x = self._as_input(x, "LocalResponseNorm")
         _check_nc(x, "LocalResponseNorm", 3)
-        out, cache = F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
-        self._keep(cache)
-        return out
+        return self._output(F.local_response_norm(x, self.size, self.alpha, self.beta, self.k))
 
     def backward(self, grad_output):
         return F.local_response_norm_backward(grad_output, self._take())

@@ -43,9 +43,7 @@ class _PadNd(Module):
         self.value = float(check_number(value, where, "value"))
 
     def forward(self, x):
-        out, cache = P.pad(self._as_input(x), self.padding, self._mode, self.value)
-        self._keep(cache)
-        return out
+        return self._output(P.pad(self._as_input(x), self.padding, self._mode, self.value))
 
     def backward(self, grad_output):
         return P.pad_backward(grad_output, self._take())

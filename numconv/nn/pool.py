@@ -12,6 +12,7 @@ from __future__ import annotations
 from .._checks import ntuple
 from ..functional import pool as P
 from ..functional import pool_adaptive as PA
+from ._family import ranked
 from .module import Module
 
 __all__ = [
@@ -41,6 +42,12 @@ class _Pool(Module):
     def _pool(self, x, where: str):
         raise NotImplementedError
 
+    def _window(self, kernel_size, stride, padding, dilation=1) -> None:
+        """Check and store the window arguments (as given, as PyTorch keeps them); ``stride`` None is the kernel."""
+        stride = kernel_size if stride is None else stride
+        P._window_params(self._nd, kernel_size, stride, padding, dilation, type(self).__name__)
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
     def forward(self, x):
         out, cache = self._pool(x, type(self).__name__)
         self._keep((type(self)._backward_op, cache))
@@ -55,13 +62,10 @@ class _Pool(Module):
 class _MaxPoolNd(_Pool):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+        self._window(kernel_size, stride, padding, dilation)
         self.dilation = dilation
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
-        P._window_params(self._nd, kernel_size, self.stride, padding, dilation, type(self).__name__)
 
     _backward_op = P.max_pool_backward
 
@@ -74,51 +78,44 @@ class _MaxPoolNd(_Pool):
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
-class MaxPool1d(_MaxPoolNd):
-    """1-D max pooling, as ``torch.nn.MaxPool1d``: (N, C, L) or (C, L) -> (N, C, L_out) or (C, L_out).
-
-    Arguments as in :class:`MaxPool2d`, with ints.
-    """
-
-    _nd = 1
-
-
-class MaxPool2d(_MaxPoolNd):
-    """2-D max pooling, as ``torch.nn.MaxPool2d``.
+# The window arguments max and average pooling share, in their docstrings.
+_WINDOW_DOC = """
+    kernel_size : int or {ints}
+    stride : int or {ints}, optional
+        Default: ``kernel_size``.
+    padding : int or {ints}
+        Implicit {fill} padding, at most ``kernel_size // 2``."""
+_MAX_POOL_DOC = """{nd}-D max pooling of (N, C, {axes}) or (C, {axes}), as ``torch.nn.{name}``.
 
     Parameters
-    ----------
-    kernel_size : int or (int, int)
-    stride : int or (int, int), optional
-        Default: ``kernel_size``.
-    padding : int or (int, int)
-        Implicit ``-inf`` padding, at most ``kernel_size // 2``.
-    dilation : int or (int, int)
+    ----------""" + _WINDOW_DOC + """
+    dilation : int or {ints}
     return_indices : bool
-        ``forward`` returns ``(out, indices)``; ``indices`` feed :class:`MaxUnpool2d`.
+        ``forward`` returns ``(out, indices)``; ``indices`` feed :class:`MaxUnpool{nd}d`.
     ceil_mode : bool
         Round the output size up (see ``numconv.functional.pool``).
 
     Shapes
     ------
-    input (N, C, H, W) or (C, H, W) -> output (N, C, H_out, W_out) or (C, H_out, W_out),
-    ``H_out = floor((H + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1``.
+    input (N, C, {axes}) or (C, {axes}) -> output (N, C, {out_axes}) or (C, {out_axes}),
+    ``{axis}_out = floor(({axis} + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1``{each_axis}.
     ``backward`` sends each output gradient to its window's (first) maximum.
     """
-
-
-class MaxPool3d(_MaxPoolNd):
-    """3-D max pooling, as ``torch.nn.MaxPool3d``: (N, C, D, H, W) or (C, D, H, W) in.
-
-    Arguments as in :class:`MaxPool2d`, with 3-tuples.
-    """
-
-    _nd = 3
+MaxPool1d, MaxPool2d, MaxPool3d = (
+    ranked(_MaxPoolNd, f"MaxPool{nd}d", nd, _MAX_POOL_DOC, __name__, fill="``-inf``") for nd in (1, 2, 3))
 
 
 # ---------------------------------------------------------------------------- average pooling
 class _AvgPoolNd(_Pool):
     _backward_op = P.avg_pool_backward
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__()
+        self._window(kernel_size, stride, padding)
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
 
     def _pool(self, x, where):
         return P._avg_pool(x, self._nd, self.kernel_size, self.stride, self.padding, self.ceil_mode,
@@ -129,7 +126,7 @@ class _AvgPoolNd(_Pool):
 
 
 class AvgPool1d(_AvgPoolNd):
-    """1-D average pooling, as ``torch.nn.AvgPool1d`` (which has no ``divisor_override``).
+    """1-D average pooling of (N, C, L) or (C, L), as ``torch.nn.AvgPool1d`` (which has no ``divisor_override``).
 
     ``kernel_size``, ``stride`` and ``padding`` are stored as 1-tuples, as in
     PyTorch. Other arguments as in :class:`AvgPool2d`.
@@ -138,25 +135,17 @@ class AvgPool1d(_AvgPoolNd):
     _nd = 1
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-        super().__init__()
-        self.kernel_size = _as_tuple(kernel_size, 1)
-        self.stride = _as_tuple(stride if stride is not None else kernel_size, 1)
-        self.padding = _as_tuple(padding, 1)
+        _Pool.__init__(self)  # not the family's: the arguments are stored as tuples, and no divisor_override
+        self._window(_as_tuple(kernel_size, 1), _as_tuple(kernel_size if stride is None else stride, 1),
+                     _as_tuple(padding, 1))
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
-        P._window_params(1, self.kernel_size, self.stride, self.padding, 1, "AvgPool1d")
 
 
-class AvgPool2d(_AvgPoolNd):
-    """2-D average pooling, as ``torch.nn.AvgPool2d``.
+_AVG_POOL_DOC = """{nd}-D average pooling of (N, C, {axes}) or (C, {axes}), as ``torch.nn.{name}``.
 
     Parameters
-    ----------
-    kernel_size : int or (int, int)
-    stride : int or (int, int), optional
-        Default: ``kernel_size``.
-    padding : int or (int, int)
-        Implicit zero padding, at most ``kernel_size // 2``.
+    ----------""" + _WINDOW_DOC + """
     ceil_mode : bool
     count_include_pad : bool
         Count the zero padding in each window's divisor (default True).
@@ -165,28 +154,10 @@ class AvgPool2d(_AvgPoolNd):
 
     Shapes
     ------
-    input (N, C, H, W) or (C, H, W) -> output (N, C, H_out, W_out) or (C, H_out, W_out).
+    input (N, C, {axes}) or (C, {axes}) -> output (N, C, {out_axes}) or (C, {out_axes}),
+    ``{axis}_out = floor(({axis} + 2*padding - kernel_size) / stride) + 1``{each_axis}.
     """
-
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                 divisor_override=None):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
-        P._window_params(self._nd, kernel_size, self.stride, padding, 1, type(self).__name__)
-
-
-class AvgPool3d(AvgPool2d):
-    """3-D average pooling, as ``torch.nn.AvgPool3d``: (N, C, D, H, W) or (C, D, H, W) in.
-
-    Arguments as in :class:`AvgPool2d`, with 3-tuples.
-    """
-
-    _nd = 3
+AvgPool2d, AvgPool3d = (ranked(_AvgPoolNd, f"AvgPool{nd}d", nd, _AVG_POOL_DOC, __name__, fill="zero") for nd in (2, 3))
 
 
 # ---------------------------------------------------------------------------- adaptive pooling
@@ -206,33 +177,6 @@ class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
         return PA._adaptive_avg_pool(x, self._nd, self.output_size, where)
 
 
-class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
-    """1-D adaptive average pooling, as ``torch.nn.AdaptiveAvgPool1d``: (N, C, L) -> (N, C, output_size)."""
-
-    _nd = 1
-
-
-class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
-    """2-D adaptive average pooling, as ``torch.nn.AdaptiveAvgPool2d``.
-
-    Parameters
-    ----------
-    output_size : int or (int or None, int or None)
-        ``(H_out, W_out)``; None keeps that input size. ``1`` is global average pooling.
-
-    Shapes
-    ------
-    input (N, C, H, W) or (C, H, W) -> output (N, C, H_out, W_out) or (C, H_out, W_out),
-    whatever H and W are: output ``i`` averages rows ``floor(i*H/H_out)`` to ``ceil((i+1)*H/H_out) - 1``.
-    """
-
-
-class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
-    """3-D adaptive average pooling, as ``torch.nn.AdaptiveAvgPool3d``; ``output_size`` has 3 entries."""
-
-    _nd = 3
-
-
 class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
     _backward_op = P.max_pool_backward
 
@@ -244,32 +188,35 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
         return PA._adaptive_max_pool(x, self._nd, self.output_size, self.return_indices, where)
 
 
-class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
-    """1-D adaptive max pooling, as ``torch.nn.AdaptiveMaxPool1d``: (N, C, L) -> (N, C, output_size)."""
-
-    _nd = 1
-
-
-class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
-    """2-D adaptive max pooling, as ``torch.nn.AdaptiveMaxPool2d``.
+_ADAPTIVE_DOC = ("{nd}-D adaptive {kind} pooling of (N, C, {axes}) or (C, {axes}) to ``output_size``, as "
+                 "``torch.nn.{name}``." + """
 
     Parameters
     ----------
-    output_size : int or (int or None, int or None)
-    return_indices : bool
-        ``forward`` returns ``(out, indices)``.
+    output_size : {output_size}
+        ``({out_axes})``, whatever the input's size. ``1`` is global {kind} pooling.{more}
 
     Shapes
     ------
-    input (N, C, H, W) or (C, H, W) -> output (N, C, H_out, W_out) or (C, H_out, W_out);
-    windows as in :class:`AdaptiveAvgPool2d`, maxima as in :class:`MaxPool2d`.
-    """
-
-
-class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
-    """3-D adaptive max pooling, as ``torch.nn.AdaptiveMaxPool3d``; ``output_size`` has 3 entries."""
-
-    _nd = 3
+    input (N, C, {axes}) or (C, {axes}) -> output (N, C, {out_axes}) or (C, {out_axes}):
+    output ``i`` along {axis} covers inputs ``floor(i * {axis} / {axis}_out)`` to
+    ``ceil((i + 1) * {axis} / {axis}_out) - 1``{each_axis}.
+    """)
+_OUTPUT_SIZE = {1: "int", 2: "int or (int or None, int or None)",
+                3: "int or (int or None, int or None, int or None)"}
+_NONE_KEEPS = {1: "", 2: " None keeps that input size.", 3: " None keeps that input size."}
+_RETURN_INDICES = """
+    return_indices : bool
+        ``forward`` returns ``(out, indices)``; ``backward`` sends each output's gradient to its
+        window's (first) maximum."""
+AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d = (
+    ranked(_AdaptiveAvgPoolNd, f"AdaptiveAvgPool{nd}d", nd, _ADAPTIVE_DOC, __name__, kind="average",
+           output_size=_OUTPUT_SIZE, more=_NONE_KEEPS)
+    for nd in (1, 2, 3))
+AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d = (
+    ranked(_AdaptiveMaxPoolNd, f"AdaptiveMaxPool{nd}d", nd, _ADAPTIVE_DOC, __name__, kind="max",
+           output_size=_OUTPUT_SIZE, more={k: v + _RETURN_INDICES for k, v in _NONE_KEEPS.items()})
+    for nd in (1, 2, 3))
 
 
 # ---------------------------------------------------------------------------- max-unpooling

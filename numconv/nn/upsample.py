@@ -58,10 +58,8 @@ class Upsample(Module):
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, x):
-        out, cache = U.interpolate(self._as_input(x), self.size, self.scale_factor, self.mode, self.align_corners,
-                                   self.recompute_scale_factor)
-        self._keep(cache)
-        return out
+        return self._output(U.interpolate(self._as_input(x), self.size, self.scale_factor, self.mode,
+                                          self.align_corners, self.recompute_scale_factor))
 
     def backward(self, grad_output):
         return U.interpolate_backward(grad_output, self._take())
@@ -107,9 +105,7 @@ class _Shuffle(Module):
         setattr(self, self._factor, factor)
 
     def forward(self, x):
-        out, cache = type(self)._forward(self._as_input(x), getattr(self, self._factor))
-        self._keep(cache)
-        return out
+        return self._output(type(self)._forward(self._as_input(x), getattr(self, self._factor)))
 
     def backward(self, grad_output):
         return type(self)._backward(grad_output, self._take())

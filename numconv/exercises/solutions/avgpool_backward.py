@@ -10,12 +10,15 @@ def avgpool2d_backward(dout, x, kernel_size, stride):
     ----------
     dout : ndarray, shape (N, C, H_out, W_out)
     x : ndarray, shape (N, C, H, W)
+        The forward pass's input, for its shape only: a mean's slope does not depend on the values.
     kernel_size, stride : int
         Square windows, no padding: ``H_out = (H - kernel_size) // stride + 1``.
 
     Returns
     -------
     dx : ndarray, shape (N, C, H, W)
+        Each window's ``dout`` shared evenly over its ``kernel_size**2`` inputs
+        (an input in several overlapping windows gets the sum of its shares).
     """
     dx = np.zeros_like(x)
     area = kernel_size * kernel_size

@@ -26,11 +26,12 @@ def conv2d_forward(x, w, b, stride, padding):
     out_w = (width + 2 * padding - kernel_w) // stride + 1
     x_padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     out = np.zeros((n_samples, n_filters, out_h, out_w), dtype=x.dtype)
-    for n in range(n_samples):
-        for f in range(n_filters):
-            for i in range(out_h):
-                for j in range(out_w):
-                    top, left = i * stride, j * stride
-                    window = x_padded[n, :, top:top + kernel_h, left:left + kernel_w]
-                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+    # The four loops of the task, out[n, f, i, j] = np.sum(window_n * w[f]) + b[f], with the loops over the
+    # samples n and the filters f done at once: at each output position (i, j), one sum over (c, p, q)
+    # of every sample's window against every filter.
+    for i in range(out_h):
+        for j in range(out_w):
+            top, left = i * stride, j * stride
+            windows = x_padded[:, :, top:top + kernel_h, left:left + kernel_w]  # (N, C, HH, WW)
+            out[:, :, i, j] = np.einsum("ncpq,fcpq->nf", windows, w) + b
     return out

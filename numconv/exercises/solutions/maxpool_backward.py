@@ -10,12 +10,15 @@ def maxpool2d_backward(dout, x, kernel_size, stride):
     ----------
     dout : ndarray, shape (N, C, H_out, W_out)
     x : ndarray, shape (N, C, H, W)
+        The forward pass's input: its values say which input won each window.
     kernel_size, stride : int
         Square windows, no padding: ``H_out = (H - kernel_size) // stride + 1``.
 
     Returns
     -------
     dx : ndarray, shape (N, C, H, W)
+        Zero but at each window's maximum, which gets the window's ``dout``
+        (an input that wins several overlapping windows gets the sum).
     """
     n_samples, channels, out_h, out_w = dout.shape
     dx = np.zeros_like(x)

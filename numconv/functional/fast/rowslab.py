@@ -34,6 +34,7 @@ import numpy as np
 
 from ..._geometry import window_output_size
 from ...kernels import workers
+from .._docs import ALGORITHM_GRADIENTS, gradient_of
 from ...kernels.conv_rowslab import rowslab_columns, rowslab_expand, rowslab_scatter
 
 __all__ = ["rowslab_applies", "rowslab_forward", "rowslab_backward", "rowslab_sample_bytes"]
@@ -131,19 +132,9 @@ def rowslab_forward(x, weight, bias, stride, dilation, pad_width):
     return out, (x, weight, stride, dilation, pad_width)
 
 
+@gradient_of("rowslab_forward", "tuple", dout="shape (N, K, H_out, W_out)", returns=ALGORITHM_GRADIENTS)
 def rowslab_backward(dout, state):
-    """Gradients of ``rowslab_forward``.
-
-    Parameters
-    ----------
-    dout : ndarray, shape (N, K, H_out, W_out)
-    state : tuple from ``rowslab_forward``
-
-    Returns
-    -------
-    dx : ndarray, shape (N, C, H, W) (of the unpadded input)
-    dweight : ndarray, shape (K, C, kH, kW)
-    """
+    """Gradients of ``rowslab_forward``."""
     x, weight, stride, dilation, pad_width = state
     n, c = x.shape[:2]
     k, _, kh, kw = weight.shape

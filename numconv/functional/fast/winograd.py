@@ -37,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...kernels import workers
+from .._docs import ALGORITHM_GRADIENTS, gradient_of
 from ...kernels.winograd import winograd_grad_tiles, winograd_input_tiles, winograd_output_tiles
 
 __all__ = ["winograd_applies", "winograd_forward", "winograd_backward", "winograd_sample_bytes"]
@@ -266,19 +267,9 @@ def winograd_forward(x, weight, bias, pad_width):
     return out, (x, weight, pad_width)
 
 
+@gradient_of("winograd_forward", "tuple", dout="shape (N, K, H_out, W_out)", returns=ALGORITHM_GRADIENTS)
 def winograd_backward(dout, state):
-    """Gradients of ``winograd_forward``.
-
-    Parameters
-    ----------
-    dout : ndarray, shape (N, K, H_out, W_out)
-    state : tuple from ``winograd_forward``
-
-    Returns
-    -------
-    dx : ndarray, shape (N, C, H, W) (of the unpadded input)
-    dweight : ndarray, shape (K, C, 3, 3)
-    """
+    """Gradients of ``winograd_forward``."""
     x, weight, ((top, _), (left, _)) = state
     dout = np.ascontiguousarray(dout)
     n, c = x.shape[:2]
