@@ -87,8 +87,42 @@ def batch_norm_stats(x, mean, var, first=0, stop=-1):
 
 
 @lazy_njit(fastmath=_FAST)
+def channel_affine(x, mean, scale, shift, out, a, dy):
+    """``out = (x - mean) * scale + shift``, plus ``a * dy`` when ``dy`` is given, per channel, in one pass.
+
+    The forward output of batch norm (``dy`` None) and its input gradient
+    share this loop; whether ``dy`` is None is decided when numba compiles
+    (None gets its own compiled version), not per element.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, M), C-contiguous
+    mean, scale, shift : ndarray, shape (C,), same dtype as ``x``
+    out : ndarray, shape (N, C, M), same dtype as ``x``
+        Written in place (may not overlap ``x`` or ``dy``).
+    a : ndarray, shape (C,), or None
+    dy : ndarray, shape (N, C, M), C-contiguous, or None
+    """
+    n, channels, m = x.shape
+    for i in range(n):
+        for c in range(channels):
+            mu = mean[c]
+            s = scale[c]
+            b = shift[c]
+            row = x[i, c]
+            dst = out[i, c]
+            if dy is None:
+                for j in range(m):
+                    dst[j] = (row[j] - mu) * s + b
+            else:
+                ac = a[c]
+                g = dy[i, c]
+                for j in range(m):
+                    dst[j] = ac * g[j] + s * (row[j] - mu) + b
+
+
 def batch_norm_apply(x, mean, scale, shift, out):
-    """The normalised, scaled and shifted output, in one pass.
+    """The normalised, scaled and shifted output, in one pass (``channel_affine``).
 
     Equals ``out[:] = (x - mean[:, None]) * scale[:, None] + shift[:, None]``.
 
@@ -100,16 +134,7 @@ def batch_norm_apply(x, mean, scale, shift, out):
     out : ndarray, shape (N, C, M), same dtype as ``x``
         Written in place (may not overlap ``x``).
     """
-    n, channels, m = x.shape
-    for i in range(n):
-        for c in range(channels):
-            mu = mean[c]
-            s = scale[c]
-            b = shift[c]
-            row = x[i, c]
-            dst = out[i, c]
-            for j in range(m):
-                dst[j] = (row[j] - mu) * s + b
+    channel_affine(x, mean, scale, shift, out, None, None)
 
 
 @lazy_njit(fastmath=_FAST)
@@ -145,9 +170,8 @@ def batch_norm_backward_sums(dy, x, mean, sum_dy, sum_dy_xmu, first=0, stop=-1):
         sum_dy_xmu[c] = s2
 
 
-@lazy_njit(fastmath=_FAST)
 def batch_norm_backward_apply(dy, x, mean, a, b, c0, dx):
-    """The input gradient ``a * dy + b * (x - mean) + c0``, per channel, in one pass.
+    """The input gradient ``a * dy + b * (x - mean) + c0``, per channel, in one pass (``channel_affine``).
 
     Equals ``dx[:] = a[:, None] * dy + b[:, None] * (x - mean[:, None]) + c0[:, None]``.
 
@@ -158,15 +182,4 @@ def batch_norm_backward_apply(dy, x, mean, a, b, c0, dx):
     dx : ndarray, shape (N, C, M), same dtype as ``x``
         Written in place (may not overlap ``dy`` or ``x``).
     """
-    n, channels, m = x.shape
-    for i in range(n):
-        for c in range(channels):
-            mu = mean[c]
-            ac = a[c]
-            bc = b[c]
-            cc = c0[c]
-            g = dy[i, c]
-            row = x[i, c]
-            dst = dx[i, c]
-            for j in range(m):
-                dst[j] = ac * g[j] + bc * (row[j] - mu) + cc
+    channel_affine(x, mean, b, c0, dx, a, dy)

@@ -10,7 +10,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ._jit import lazy_njit
+from ._jit import jit_helper, lazy_njit
 from .pool import avg_window, clipped_window  # noqa: F401 (compiled into the kernels below)
 
 # ---------------------------------------------------------------------------- windows compiled in
@@ -78,6 +78,13 @@ def window_kernels(kh: int, kw: int, sh: int, sw: int):
     return _specialised[key]
 
 
+@jit_helper
+def interior_columns(W, OW, kw, sw, pw):
+    """``(lo, hi)``: output columns ``lo <= ow < hi`` have windows wholly inside ``[0, W)``."""
+    lo = (pw + sw - 1) // sw
+    return lo, max(lo, min(OW, (W - kw + pw) // sw + 1))
+
+
 def _build_window_kernels(kh, kw, sh, sw):
     """Compile (lazily) the three plane kernels with this window's sizes as constants."""
 
@@ -85,8 +92,7 @@ def _build_window_kernels(kh, kw, sh, sw):
     def max_forward(x, out, idx, ph, pw):
         P, H, W = x.shape
         OH, OW = out.shape[1], out.shape[2]
-        lo = (pw + sw - 1) // sw  # columns lo <= ow < hi have windows wholly inside [0, W)
-        hi = max(lo, min(OW, (W - kw + pw) // sw + 1))
+        lo, hi = interior_columns(W, OW, kw, sw, pw)
         for p in range(P):
             for oh in range(OH):
                 y0 = oh * sh - ph
@@ -125,85 +131,76 @@ def _build_window_kernels(kh, kw, sh, sw):
                     out[p, oh, _u(j)] = best
                     idx[p, oh, _u(j)] = where
 
-    @lazy_njit
-    def avg_forward(x, out, ph, pw, count_include_pad, divisor_override):
-        P, H, W = x.shape
-        OH, OW = out.shape[1], out.shape[2]
-        lo = (pw + sw - 1) // sw
-        hi = max(lo, min(OW, (W - kw + pw) // sw + 1))
-        inner_divisor = divisor_override if divisor_override != 0 else kh * kw
-        column_sums = np.empty(W, dtype=np.float64)  # sums over one output row's kh input rows
-        for p in range(P):
-            for oh in range(OH):
-                y0, y1, ya, yb = clipped_window(oh, sh, ph, kh, H)
-                full_rows = ya == y0 and yb == y0 + kh
-                for ow in range(OW):
-                    if full_rows and lo <= ow < hi:
-                        continue
-                    xa, xb, divisor = avg_window(ow, sw, pw, kw, W, y1 - y0, max(yb - ya, 0), count_include_pad,
-                                                 divisor_override)
-                    if divisor == 0:
-                        out[p, oh, ow] = 0
-                        continue
-                    total = 0.0
-                    for y in range(ya, yb):
-                        for xx in range(xa, xb):
-                            total += x[p, y, xx]
-                    out[p, oh, ow] = total / divisor
-                if not full_rows:
-                    continue
-                # The interior windows of this output row all cover the same kh
-                # input rows: sum those rows column by column first (contiguous,
-                # vectorised), then each window adds kw of the column sums.
-                x_lo, x_hi = lo * sw - pw, (hi - 1) * sw - pw + kw
-                for xx in range(x_lo, x_hi):
-                    column_sums[_u(xx)] = x[p, _u(y0), _u(xx)]
-                for b in range(1, kh):
-                    for xx in range(x_lo, x_hi):
-                        column_sums[_u(xx)] += x[p, _u(y0 + b), _u(xx)]
-                for j in range(lo, hi):
-                    window_sum = 0.0
-                    for c in range(kw):
-                        window_sum += column_sums[_u(j * sw - pw + c)]
-                    out[p, oh, _u(j)] = window_sum / inner_divisor
+    def average(adjoint):
+        """Average pooling (``adjoint`` False) or its adjoint, with ``adjoint`` compiled in as a constant."""
 
-    @lazy_njit
+        @lazy_njit
+        def avg_planes(planes, grid, ph, pw, count_include_pad, divisor_override):
+            P, H, W = planes.shape
+            OH, OW = grid.shape[1], grid.shape[2]
+            lo, hi = interior_columns(W, OW, kw, sw, pw)
+            inner_divisor = divisor_override if divisor_override != 0 else kh * kw
+            # Forward: sums over one output row's kh input rows; backward: that row's
+            # interior shares, spread over an input row.
+            row = np.empty(W, dtype=np.float64)
+            for p in range(P):
+                for oh in range(OH):
+                    y0, y1, ya, yb = clipped_window(oh, sh, ph, kh, H)
+                    full_rows = ya == y0 and yb == y0 + kh
+                    for ow in range(OW):
+                        if full_rows and lo <= ow < hi:
+                            continue
+                        xa, xb, divisor = avg_window(ow, sw, pw, kw, W, y1 - y0, max(yb - ya, 0),
+                                                     count_include_pad, divisor_override)
+                        if divisor == 0:
+                            if not adjoint:
+                                grid[p, oh, ow] = 0
+                        elif adjoint:
+                            g = grid[p, oh, ow] / divisor
+                            for y in range(ya, yb):
+                                for xx in range(xa, xb):
+                                    planes[p, y, xx] += g
+                        else:
+                            total = 0.0
+                            for y in range(ya, yb):
+                                for xx in range(xa, xb):
+                                    total += planes[p, y, xx]
+                            grid[p, oh, ow] = total / divisor
+                    if not full_rows:
+                        continue
+                    # The interior windows of this output row all cover the same kh input
+                    # rows. Forward: sum those rows column by column first (contiguous,
+                    # vectorised), then each window adds kw of the column sums. Backward:
+                    # spread the windows' shares along one row first, then add that row to
+                    # the kh rows with contiguous, vectorised sweeps.
+                    x_lo, x_hi = lo * sw - pw, (hi - 1) * sw - pw + kw
+                    if adjoint:
+                        for xx in range(x_lo, x_hi):
+                            row[_u(xx)] = 0.0
+                        for j in range(lo, hi):
+                            share = grid[p, oh, _u(j)] / inner_divisor
+                            for c in range(kw):
+                                row[_u(j * sw - pw + c)] += share
+                        for b in range(kh):
+                            for xx in range(x_lo, x_hi):
+                                planes[p, _u(y0 + b), _u(xx)] += row[_u(xx)]
+                    else:
+                        for xx in range(x_lo, x_hi):
+                            row[_u(xx)] = planes[p, _u(y0), _u(xx)]
+                        for b in range(1, kh):
+                            for xx in range(x_lo, x_hi):
+                                row[_u(xx)] += planes[p, _u(y0 + b), _u(xx)]
+                        for j in range(lo, hi):
+                            window_sum = 0.0
+                            for c in range(kw):
+                                window_sum += row[_u(j * sw - pw + c)]
+                            grid[p, oh, _u(j)] = window_sum / inner_divisor
+
+        return avg_planes
+
+    avg_forward, avg_adjoint = average(False), average(True)
+
     def avg_backward(dout, dx, ph, pw, count_include_pad, divisor_override):
-        P, H, W = dx.shape
-        OH, OW = dout.shape[1], dout.shape[2]
-        lo = (pw + sw - 1) // sw
-        hi = max(lo, min(OW, (W - kw + pw) // sw + 1))
-        inner_divisor = divisor_override if divisor_override != 0 else kh * kw
-        spread = np.empty(W, dtype=np.float64)  # one output row's interior shares, spread over an input row
-        for p in range(P):
-            for oh in range(OH):
-                y0, y1, ya, yb = clipped_window(oh, sh, ph, kh, H)
-                full_rows = ya == y0 and yb == y0 + kh
-                for ow in range(OW):
-                    if full_rows and lo <= ow < hi:
-                        continue
-                    xa, xb, divisor = avg_window(ow, sw, pw, kw, W, y1 - y0, max(yb - ya, 0), count_include_pad,
-                                                 divisor_override)
-                    if divisor == 0:
-                        continue
-                    g = dout[p, oh, ow] / divisor
-                    for y in range(ya, yb):
-                        for xx in range(xa, xb):
-                            dx[p, y, xx] += g
-                if not full_rows:
-                    continue
-                # The interior windows of this output row all cover the same kh
-                # input rows: spread their shares along one row first, then add
-                # that row to the kh rows with contiguous, vectorised sweeps.
-                x_lo, x_hi = lo * sw - pw, (hi - 1) * sw - pw + kw
-                for xx in range(x_lo, x_hi):
-                    spread[_u(xx)] = 0.0
-                for j in range(lo, hi):
-                    share = dout[p, oh, _u(j)] / inner_divisor
-                    for c in range(kw):
-                        spread[_u(j * sw - pw + c)] += share
-                for b in range(kh):
-                    for xx in range(x_lo, x_hi):
-                        dx[p, _u(y0 + b), _u(xx)] += spread[_u(xx)]
+        avg_adjoint(dx, dout, ph, pw, count_include_pad, divisor_override)
 
     return WindowKernels(max_forward, avg_forward, avg_backward)

@@ -21,64 +21,66 @@ from ._jit import lazy_njit
 __all__ = ["bilinear_forward", "bilinear_backward"]
 
 
-@lazy_njit
-def bilinear_forward(x, out, y0, y1, wy0, wy1, x0, x1, wx0, wx1, first, stop):  # pragma: no cover - numba
-    """Resize planes ``first .. stop - 1`` of ``x`` into ``out``.
+def _bilinear_planes(adjoint):
+    """Resize planes (``adjoint`` False), or add the resize's gradient back (True); ``adjoint`` is compiled in.
 
-    Equals, for every plane ``p`` in the range, the NumPy expression
-    ``out[p] = A_h @ x[p] @ A_w.T`` (up to float rounding), where ``A_h`` and
-    ``A_w`` are the interpolation matrices given by the taps.
+    Returns ``kernel(image, resized, y0, y1, wy0, wy1, x0, x1, wx0, wx1, first, stop)``
+    for planes ``first .. stop - 1`` (two workers share the planes):
 
-    Parameters
-    ----------
-    x : ndarray, shape (P, H, W), C-contiguous
-    out : ndarray, shape (P, H_out, W_out), written
+    * forward: ``resized[p] = A_h @ image[p] @ A_w.T`` (up to float
+      rounding), where ``A_h`` and ``A_w`` are the interpolation matrices
+      given by the taps;
+    * adjoint: ``image[p] += A_h.T @ resized[p] @ A_w``: each output's
+      gradient goes back to the four pixels it mixed, with the weights it
+      mixed them with.
+
+    Parameters (of the kernel)
+    --------------------------
+    image : ndarray, shape (P, H, W), C-contiguous
+        ``x`` forward; ``dx`` backward, zero-filled by the caller (NumPy-allocated).
+    resized : ndarray, shape (P, H_out, W_out)
+        ``out`` forward (written); ``dout`` backward.
     y0, y1 : int64 arrays of H_out; wy0, wy1 : arrays of H_out in x's dtype
         The two rows each output row mixes, and their weights.
     x0, x1 : int64 arrays of W_out; wx0, wx1 : arrays of W_out
         The same along the width.
     first, stop : int
-        The planes to do (two workers share the planes).
+        The planes to do.
     """
-    h_out, w_out = out.shape[1], out.shape[2]
-    for p in range(first, stop):
-        for i in range(h_out):
-            top, bottom = x[p, y0[i]], x[p, y1[i]]
-            a, b = wy0[i], wy1[i]
-            row = out[p, i]
-            for j in range(w_out):
-                left, right = x0[j], x1[j]
-                c, d = wx0[j], wx1[j]
-                row[j] = a * (c * top[left] + d * top[right]) + b * (c * bottom[left] + d * bottom[right])
+
+    @lazy_njit
+    def bilinear_planes(image, resized, y0, y1, wy0, wy1, x0, x1, wx0, wx1, first, stop):  # pragma: no cover
+        h_out, w_out = resized.shape[1], resized.shape[2]
+        for p in range(first, stop):
+            for i in range(h_out):
+                top, bottom = image[p, y0[i]], image[p, y1[i]]
+                a, b = wy0[i], wy1[i]
+                row = resized[p, i]
+                for j in range(w_out):
+                    left, right = x0[j], x1[j]
+                    c, d = wx0[j], wx1[j]
+                    if adjoint:
+                        g = row[j]
+                        top[left] += a * c * g
+                        top[right] += a * d * g
+                        bottom[left] += b * c * g
+                        bottom[right] += b * d * g
+                    else:
+                        row[j] = a * (c * top[left] + d * top[right]) + b * (c * bottom[left] + d * bottom[right])
+
+    return bilinear_planes
+
+
+_bilinear_forward, _bilinear_adjoint = _bilinear_planes(False), _bilinear_planes(True)
+
+
+def bilinear_forward(x, out, y0, y1, wy0, wy1, x0, x1, wx0, wx1, first, stop):
+    """Resize planes ``first .. stop - 1`` of ``x`` (P, H, W) into ``out`` (P, H_out, W_out) (``_bilinear_planes``)."""
+    _bilinear_forward(x, out, y0, y1, wy0, wy1, x0, x1, wx0, wx1, first, stop)
     return out
 
 
-@lazy_njit
-def bilinear_backward(dout, dx, y0, y1, wy0, wy1, x0, x1, wx0, wx1, first, stop):  # pragma: no cover - numba
-    """Add the gradient of ``bilinear_forward`` for planes ``first .. stop - 1`` into ``dx``.
-
-    Equals, for every plane ``p`` in the range, ``dx[p] += A_h.T @ dout[p] @ A_w``
-    (up to float rounding): each output's gradient goes back to the four
-    pixels it mixed, with the weights it mixed them with.
-
-    Parameters
-    ----------
-    dout : ndarray, shape (P, H_out, W_out), C-contiguous
-    dx : ndarray, shape (P, H, W), zero-filled by the caller (NumPy-allocated)
-    y0, y1, wy0, wy1, x0, x1, wx0, wx1, first, stop : as for ``bilinear_forward``
-    """
-    h_out, w_out = dout.shape[1], dout.shape[2]
-    for p in range(first, stop):
-        for i in range(h_out):
-            top, bottom = dx[p, y0[i]], dx[p, y1[i]]
-            a, b = wy0[i], wy1[i]
-            row = dout[p, i]
-            for j in range(w_out):
-                g = row[j]
-                left, right = x0[j], x1[j]
-                c, d = wx0[j], wx1[j]
-                top[left] += a * c * g
-                top[right] += a * d * g
-                bottom[left] += b * c * g
-                bottom[right] += b * d * g
+def bilinear_backward(dout, dx, y0, y1, wy0, wy1, x0, x1, wx0, wx1, first, stop):
+    """Add the gradient of ``bilinear_forward`` for planes ``first .. stop - 1`` into ``dx`` (``_bilinear_planes``)."""
+    _bilinear_adjoint(dx, dout, y0, y1, wy0, wy1, x0, x1, wx0, wx1, first, stop)
     return dx

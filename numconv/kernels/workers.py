@@ -76,17 +76,48 @@ __all__ = [
 _ENV = "NUMCONV_NUM_THREADS"
 
 
+def _from_environment(name: str, parse, default, expected: str):
+    """``parse($name)``, or ``default`` when it is unset or blank; a ValueError names what was ``expected``."""
+    text = os.environ.get(name, "").strip()
+    try:
+        return parse(text) if text else default
+    except ValueError:
+        raise ValueError(f"{name} must be {expected}, got {text!r}") from None
+
+
+class _Setting:
+    """A positive integer setting: from the environment on first use (``default()``), or set by hand.
+
+    Resolved on first use, not at import, so a bad environment variable fails
+    at a convolution, not at ``import numconv``.
+    """
+
+    def __init__(self, default, setter: str, expected: str):
+        self._default, self._setter, self._expected = default, setter, expected
+        self._value: int | None = None
+
+    def get(self) -> int:
+        if self._value is None:
+            self._value = self._default()
+        return self._value
+
+    def set(self, value) -> None:
+        """``value`` (a positive integer), or None to go back to the environment's value."""
+        if value is None:
+            self._value = self._default()
+        elif isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{self._setter}: expected {self._expected} or None, got {value!r}")
+        else:
+            self._value = int(value)
+
+
 def _default_workers() -> int:
     """Workers from ``$NUMCONV_NUM_THREADS`` (default 2), capped by the CPUs there are."""
-    text = os.environ.get(_ENV, "").strip()
-    try:
-        wanted = int(text) if text else 2
-    except ValueError:
-        raise ValueError(f"{_ENV} must be a positive integer, got {text!r}") from None
+    wanted = _from_environment(_ENV, int, 2, "a positive integer")
     return max(1, min(wanted, os.cpu_count() or 1))
 
 
-_workers: int | None = None  # resolved on first use, so a bad environment variable fails at a conv, not at import
+_workers = _Setting(_default_workers, "set_num_workers", "a positive integer")
 _pool = None  # a concurrent.futures.ThreadPoolExecutor, made on first use
 _pool_lock = threading.Lock()
 _blas = None  # the threadpoolctl controllers of NumPy's BLAS, or () when threadpoolctl is missing
@@ -94,21 +125,12 @@ _blas = None  # the threadpoolctl controllers of NumPy's BLAS, or () when thread
 
 def num_workers() -> int:
     """How many parts a batch is split into (1: workers off)."""
-    global _workers
-    if _workers is None:
-        _workers = _default_workers()
-    return _workers
+    return _workers.get()
 
 
 def set_num_workers(n: int | None) -> None:
     """Set the number of batch-split workers; ``None`` goes back to ``$NUMCONV_NUM_THREADS`` (default 2)."""
-    global _workers
-    if n is None:
-        _workers = _default_workers()
-        return
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"set_num_workers: expected a positive integer or None, got {n!r}")
-    _workers = int(n)
+    _workers.set(n)
 
 
 def split_range(n: int, parts: int) -> list[tuple[int, int]]:
@@ -294,26 +316,21 @@ def clear_workspaces() -> None:
 
 # ---------------------------------------------------------------------------------------------- the memory bound
 _LIMIT_ENV = "NUMCONV_CONV_WORKSPACE_MB"
-_limit: int | None = None
 
 
 def _default_limit() -> int:
-    text = os.environ.get(_LIMIT_ENV, "").strip()
-    try:
-        megabytes = float(text) if text else 256.0
-    except ValueError:
-        raise ValueError(f"{_LIMIT_ENV} must be a number of megabytes, got {text!r}") from None
+    megabytes = _from_environment(_LIMIT_ENV, float, 256.0, "a number of megabytes")
     if megabytes <= 0:
-        raise ValueError(f"{_LIMIT_ENV} must be positive, got {text!r}")
+        raise ValueError(f"{_LIMIT_ENV} must be positive, got {os.environ[_LIMIT_ENV].strip()!r}")
     return int(megabytes * 2**20)
+
+
+_limit = _Setting(_default_limit, "set_workspace_limit", "a positive number of bytes")
 
 
 def workspace_limit() -> int:
     """Most bytes a convolution may use for scratch (columns, tiles), all workers together."""
-    global _limit
-    if _limit is None:
-        _limit = _default_limit()
-    return _limit
+    return _limit.get()
 
 
 def set_workspace_limit(nbytes: int | None) -> None:
@@ -323,13 +340,7 @@ def set_workspace_limit(nbytes: int | None) -> None:
     in pieces that fit: chunks of the batch, and for im2col also groups and
     blocks of output rows of one sample (``numconv.functional.tiling``).
     """
-    global _limit
-    if nbytes is None:
-        _limit = _default_limit()
-        return
-    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 1:
-        raise ValueError(f"set_workspace_limit: expected a positive number of bytes or None, got {nbytes!r}")
-    _limit = int(nbytes)
+    _limit.set(nbytes)
 
 
 def chunk_ranges(start: int, stop: int, per_sample_bytes: int, budget: int) -> list[tuple[int, int]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, check_bool, check_eps, check_lr, check_number
+from .optimizer import Optimizer, check_number
 
 __all__ = ["Adagrad"]
 
@@ -25,18 +25,14 @@ class Adagrad(Optimizer):
 
     Parameters
     ----------
-    params : iterable of Parameter, or of dicts (parameter groups)
-    lr : float
-        Default 1e-2.
+    params, lr, weight_decay, maximize
+        As for every optimiser (:class:`Optimizer`); ``lr`` defaults to 1e-2 here.
     lr_decay : float
         Default 0.
-    weight_decay : float
-        L2 penalty (default 0).
     initial_accumulator_value : float
         Starting value of ``s`` (default 0).
     eps : float
         Default 1e-10.
-    maximize : bool
 
     State per parameter (created with the optimiser, as in PyTorch): ``step``
     (int) and ``sum`` (the shape of the parameter). A parameter group's own
@@ -62,23 +58,15 @@ class Adagrad(Optimizer):
         state["sum"] = np.full_like(param.data, float(group["initial_accumulator_value"]))
 
     def _check_group(self, group):
-        check_lr(group)
+        super()._check_group(group)
         check_number(group["lr_decay"], "lr_decay value")
-        check_number(group["weight_decay"], "weight_decay value")
         check_number(group["initial_accumulator_value"], "initial_accumulator_value value")
-        check_eps(group)
-        check_bool(group["maximize"], "maximize")
 
     def _update(self, param, grad, state, group):
         lr, lr_decay, eps = float(group["lr"]), float(group["lr_decay"]), float(group["eps"])
-        weight_decay = float(group["weight_decay"])
         if not state:  # a group added after construction
             self._init_state(state, param, group)
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * param.data
         clr = lr / (1 + (state["step"] - 1) * lr_decay)
         state["sum"] += grad * grad
         std = np.sqrt(state["sum"])

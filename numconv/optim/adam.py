@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .optimizer import Optimizer, check_bool, check_eps, check_lr, check_number
+from .optimizer import Optimizer, check_bool, check_number
 
 __all__ = ["Adam", "AdamW"]
 
@@ -29,18 +29,14 @@ class Adam(Optimizer):
 
     Parameters
     ----------
-    params : iterable of Parameter, or of dicts (parameter groups)
-    lr : float
-        Learning rate (default 1e-3).
+    params, lr, weight_decay, maximize
+        As for every optimiser (:class:`Optimizer`); ``lr`` defaults to 1e-3 here.
     betas : (float, float)
         Decay rates of the two moments, each in [0, 1) (default (0.9, 0.999)).
     eps : float
         Added to the denominator for stability (default 1e-8).
-    weight_decay : float
-        Default 0.
     amsgrad : bool
         Use the running maximum of ``v`` (Reddi et al., 2018).
-    maximize : bool
     decoupled_weight_decay : bool
         Shrink the weights directly instead of adding an L2 gradient: AdamW.
 
@@ -58,19 +54,17 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        check_lr(group)
-        check_eps(group)
+        super()._check_group(group)
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"Invalid betas: expected a pair of numbers, got {betas!r}")
         for i, beta in enumerate(betas):
             check_number(beta, f"beta parameter at index {i}", minimum=0.0, below=1.0, expected="0 <= beta < 1")
-        check_number(group["weight_decay"], "weight_decay value")
-        for flag in ("amsgrad", "maximize", "decoupled_weight_decay"):
-            check_bool(group[flag], flag)
+        check_bool(group["amsgrad"], "amsgrad")
+        check_bool(group["decoupled_weight_decay"], "decoupled_weight_decay")
 
     def _update(self, param, grad, state, group):
-        lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        lr, eps = float(group["lr"]), float(group["eps"])
         beta1, beta2 = (float(b) for b in group["betas"])
         if not state:
             state["step"] = 0
@@ -80,14 +74,6 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = np.zeros_like(param.data)
         state["step"] += 1
         step = state["step"]
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                param.data *= 1 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * param.data
-
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m += (1 - beta1) * (grad - m)  # = beta1 * m + (1 - beta1) * grad
         v *= beta2

@@ -59,9 +59,18 @@ class Optimizer:
     """Base class of numconv's optimisers.
 
     A subclass passes its hyper-parameter defaults to ``__init__``, checks a
-    group's values in ``_check_group``, names its per-parameter state in
+    group's own values in ``_check_group``, names its per-parameter state in
     ``STATE_ENTRIES`` and updates one parameter in ``_update``; this class
-    does the rest.
+    does the rest, including what every update rule starts with (``g = -g``
+    to maximise, then ``g = g + weight_decay * p``).
+
+    Every optimiser has these hyper-parameters (its own default ``lr`` is in
+    its signature):
+
+    - ``lr`` (float): the learning rate, finite and >= 0;
+    - ``weight_decay`` (float, default 0): the L2 penalty;
+    - ``maximize`` (bool, default False): maximise the objective instead of
+      minimising it.
 
     Parameters
     ----------
@@ -118,11 +127,39 @@ class Optimizer:
 
     # ------------------------------------------------------------------ what subclasses write
     def _check_group(self, group: dict) -> None:
-        """Raise ``ValueError``/``TypeError`` if a hyper-parameter value is invalid."""
+        """Raise ``ValueError``/``TypeError`` if a hyper-parameter value is invalid.
+
+        Checks those every optimiser has (``lr``, ``weight_decay``, ``maximize``,
+        and ``eps`` where there is one); a subclass extends it with its own.
+        """
+        check_lr(group)
+        if "eps" in group:
+            check_eps(group)
+        check_number(group["weight_decay"], "weight_decay value")
+        check_bool(group["maximize"], "maximize")
 
     def _update(self, param: Parameter, grad: np.ndarray, state: dict, group: dict) -> None:
-        """Update ``param.data`` in place from ``grad`` (same dtype as the data)."""
+        """Update ``param.data`` in place from ``grad`` (same dtype as the data), as prepared by ``_gradient``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement _update")
+
+    @staticmethod
+    def _gradient(param: Parameter, grad: np.ndarray, group: dict) -> np.ndarray:
+        """The gradient every update rule starts from: ``-g`` to maximise, plus the L2 term ``weight_decay * p``.
+
+        With ``decoupled_weight_decay`` (AdamW) the weights shrink instead,
+        ``p *= 1 - lr * weight_decay``, and the gradient keeps no L2 term.
+        """
+        if group["maximize"]:
+            grad = -grad
+        # Python floats keep the arithmetic in the parameter's dtype (a NumPy
+        # float64 scalar would promote a float32 update to float64).
+        weight_decay = float(group["weight_decay"])
+        if weight_decay != 0:
+            if group.get("decoupled_weight_decay", False):
+                param.data *= 1 - float(group["lr"]) * weight_decay
+            else:
+                grad = grad + weight_decay * param.data
+        return grad
 
     # ------------------------------------------------------------------ groups
     def add_param_group(self, param_group: dict) -> None:
@@ -219,7 +256,7 @@ class Optimizer:
                     )
                 if grad.dtype != p.data.dtype:
                     grad = grad.astype(p.data.dtype)  # update in the parameter's own dtype
-                self._update(p, grad, self.state[p], group)
+                self._update(p, self._gradient(p, grad, group), self.state[p], group)
         self._steps_taken += 1
         return loss
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, check_bool, check_eps, check_lr, check_number
+from .optimizer import Optimizer, check_bool, check_number
 
 __all__ = ["RMSprop"]
 
@@ -33,20 +33,16 @@ class RMSprop(Optimizer):
 
     Parameters
     ----------
-    params : iterable of Parameter, or of dicts (parameter groups)
-    lr : float
-        Learning rate (default 1e-2).
+    params, lr, weight_decay, maximize
+        As for every optimiser (:class:`Optimizer`); ``lr`` defaults to 1e-2 here.
     alpha : float
         Smoothing constant of the mean square (default 0.99).
     eps : float
         Default 1e-8.
-    weight_decay : float
-        L2 penalty (default 0).
     momentum : float
         Default 0.
     centered : bool
         Normalise by an estimate of the gradient's variance instead of its mean square.
-    maximize : bool
 
     State per parameter: ``step`` (int), ``square_avg``, and ``momentum_buffer``
     (momentum > 0) and ``grad_avg`` (centered), each the shape of the parameter.
@@ -62,17 +58,14 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        check_lr(group)
-        check_eps(group)
+        super()._check_group(group)
         check_number(group["momentum"], "momentum value", below=1.0, expected="0 <= momentum < 1")
-        check_number(group["weight_decay"], "weight_decay value")
         check_number(group["alpha"], "alpha value")
         check_bool(group["centered"], "centered")
-        check_bool(group["maximize"], "maximize")
 
     def _update(self, param, grad, state, group):
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
-        weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
+        momentum = float(group["momentum"])
         if not state:
             state["step"] = 0
             state["square_avg"] = np.zeros_like(param.data)
@@ -81,11 +74,6 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = np.zeros_like(param.data)
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * param.data
-
         square_avg = state["square_avg"]
         square_avg *= alpha
         square_avg += (1 - alpha) * grad * grad

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_bool, check_lr, check_number
+from .optimizer import Optimizer, check_bool, check_number
 
 __all__ = ["SGD"]
 
@@ -26,19 +26,14 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    params : iterable of Parameter, or of dicts (parameter groups)
-    lr : float
-        Learning rate (default 1e-3).
+    params, lr, weight_decay, maximize
+        As for every optimiser (:class:`Optimizer`); ``lr`` defaults to 1e-3 here.
     momentum : float
         Momentum factor in [0, 1) (default 0).
     dampening : float
         Damping of the gradient's share of the momentum (default 0).
-    weight_decay : float
-        L2 penalty (default 0).
     nesterov : bool
         Nesterov momentum; needs ``momentum > 0`` and ``dampening == 0``.
-    maximize : bool
-        Maximise the objective instead of minimising it.
 
     State per parameter: ``momentum_buffer`` (shape of the parameter), only
     when momentum is on.
@@ -54,24 +49,16 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        check_lr(group)
+        super()._check_group(group)
         # momentum >= 1 never forgets a gradient and diverges (PyTorch accepts it; numconv refuses)
         check_number(group["momentum"], "momentum value", below=1.0, expected="0 <= momentum < 1")
         check_number(group["dampening"], "dampening value", minimum=None)
-        check_number(group["weight_decay"], "weight_decay value")
         check_bool(group["nesterov"], "nesterov")
-        check_bool(group["maximize"], "maximize")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def _update(self, param, grad, state, group):
-        # Python floats keep the arithmetic in the parameter's dtype (a NumPy
-        # float64 scalar would promote a float32 update to float64).
-        lr, momentum, weight_decay = float(group["lr"]), float(group["momentum"]), float(group["weight_decay"])
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * param.data
+        lr, momentum = float(group["lr"]), float(group["momentum"])  # (Python floats: see Optimizer._gradient)
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:

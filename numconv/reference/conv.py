@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["conv_nd_naive", "conv_nd_naive_backward", "im2col_naive"]
+__all__ = ["conv_nd_naive", "conv_nd_naive_backward", "conv_products", "im2col_naive"]
 
 
 def _as_tuple(value, nd):
@@ -39,6 +39,28 @@ def _input_index(position, offset, stride, dilation):
     return tuple(p * s + o * d for p, o, s, d in zip(position, offset, stride, dilation))
 
 
+def conv_products(n_batch, weight_shape, out_shape, stride=1, dilation=1, groups=1):
+    """Every product in a convolution's sums, as index triples ``(x_index, w_index, out_index)``.
+
+    ``out[out_index] += x_padded[x_index] * weight[w_index]``, over all of
+    them in order, is the convolution of the zero-padded input with
+    ``weight`` (of ``weight_shape``, (C_out, C_in / groups, *k)), for a
+    batch of ``n_batch`` and an output of spatial shape ``out_shape``. The
+    products of one output element come one after the other.
+    """
+    c_out, c_per_group, kernel = weight_shape[0], weight_shape[1], weight_shape[2:]
+    stride, dilation = _as_tuple(stride, len(kernel)), _as_tuple(dilation, len(kernel))
+    k_per_group = c_out // groups
+    for n in range(n_batch):
+        for k in range(c_out):
+            group = k // k_per_group          # output channel k sees only its group's input channels
+            for position in np.ndindex(*out_shape):
+                for c in range(c_per_group):
+                    for offset in np.ndindex(*kernel):
+                        pixel = _input_index(position, offset, stride, dilation)
+                        yield (n, group * c_per_group + c) + pixel, (k, c) + offset, (n, k) + position
+
+
 def conv_nd_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """Convolution (cross-correlation) by explicit loops.
 
@@ -57,20 +79,11 @@ def conv_nd_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=
     """
     stride, padding, dilation, kernel, out_shape = _geometry(x.shape, weight.shape, stride, padding, dilation)
     x = _zero_pad(x, padding)
-    n_batch, c_out, c_per_group = x.shape[0], weight.shape[0], weight.shape[1]
-    k_per_group = c_out // groups
-    out = np.zeros((n_batch, c_out, *out_shape), dtype=x.dtype)
-    for n in range(n_batch):
-        for k in range(c_out):
-            group = k // k_per_group          # output channel k sees only its group's input channels
-            for position in np.ndindex(*out_shape):
-                total = bias[k] if bias is not None else 0.0
-                for c in range(c_per_group):
-                    channel = group * c_per_group + c
-                    for offset in np.ndindex(*kernel):
-                        pixel = _input_index(position, offset, stride, dilation)
-                        total += x[(n, channel) + pixel] * weight[(k, c) + offset]
-                out[(n, k) + position] = total
+    out = np.zeros((x.shape[0], weight.shape[0], *out_shape), dtype=x.dtype)
+    if bias is not None:
+        out += bias.reshape((-1,) + (1,) * len(out_shape))  # each sum starts from the bias
+    for x_index, w_index, out_index in conv_products(x.shape[0], weight.shape, out_shape, stride, dilation, groups):
+        out[out_index] += x[x_index] * weight[w_index]
     return out
 
 
@@ -96,19 +109,10 @@ def conv_nd_naive_backward(dout, x, weight, stride=1, padding=0, dilation=1, gro
     x_padded = _zero_pad(x, padding)
     dx_padded = np.zeros_like(x_padded)
     dweight = np.zeros_like(weight)
-    n_batch, c_out, c_per_group = x.shape[0], weight.shape[0], weight.shape[1]
-    k_per_group = c_out // groups
-    for n in range(n_batch):
-        for k in range(c_out):
-            group = k // k_per_group
-            for position in np.ndindex(*out_shape):
-                g = dout[(n, k) + position]
-                for c in range(c_per_group):
-                    channel = group * c_per_group + c
-                    for offset in np.ndindex(*kernel):
-                        pixel = _input_index(position, offset, stride, dilation)
-                        dx_padded[(n, channel) + pixel] += g * weight[(k, c) + offset]
-                        dweight[(k, c) + offset] += g * x_padded[(n, channel) + pixel]
+    for x_index, w_index, out_index in conv_products(x.shape[0], weight.shape, out_shape, stride, dilation, groups):
+        g = dout[out_index]
+        dx_padded[x_index] += g * weight[w_index]
+        dweight[w_index] += g * x_padded[x_index]
     crop = tuple(slice(p, p + s) for p, s in zip(padding, x.shape[2:]))
     dx = dx_padded[(slice(None), slice(None)) + crop]
     dbias = dout.reshape(dout.shape[0], dout.shape[1], -1).sum(axis=(0, 2))

@@ -1,7 +1,7 @@
 """Shape arithmetic of the layers, worked out without running them.
 
 A :class:`LayerSpec` describes one layer by its type (``"Conv2d"``) and its
-constructor arguments, exactly as ``numconv.nn`` takes them, but allocates no
+constructor arguments, exactly as ``numconv.nn`` takes them, but holds no
 weights. It knows the layer's output shape for a given input shape, the
 shapes of its parameters and buffers, and the sliding window it applies along
 each spatial axis (for convolutions and pooling). ``summary`` uses it to
@@ -26,11 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import nn
-from .._checks import shape_str
+from .._checks import check_float_dtype, check_positive_int, shape_str
 from .._geometry import window_output_size, window_span
 from ..functional.conv import parse_padding
 from ._shape_rules import OUTPUT_RULES
-from ._spec_args import normalise
+from ._spec_args import canonical
 from ._spec_tree import BranchSpec, merge_shapes
 
 __all__ = ["LayerSpec", "Window", "BranchSpec", "SpecMaker", "spec", "spec_of", "layer_class", "merge_shapes",
@@ -54,9 +54,6 @@ _FAMILIES = {
     **{f"{kind}Pad{n}d": "pad" for kind in ("Zero", "Constant", "Reflection", "Replication", "Circular")
        for n in (1, 2, 3)},
 }
-# The mode of each padding layer (functional.pad's).
-_PAD_MODES = {"Zero": "constant", "Constant": "constant", "Reflection": "reflect", "Replication": "replicate",
-              "Circular": "circular"}
 # Layers whose output has the input's shape and whose every output element
 # depends only on the input element at the same place.
 _ELEMENTWISE = (
@@ -152,10 +149,14 @@ class LayerSpec:
     hparams : dict
         The constructor arguments, checked and normalised (tuples for
         ``kernel_size``, ``stride``, ...; ``stride`` of pooling filled in).
+    parameters, buffers : dict
+        ``{name: shape}`` of the layer's parameters and buffers.
     """
 
     type_name: str
     hparams: dict
+    parameters: dict
+    buffers: dict
 
     # ------------------------------------------------------------------ what kind of layer
     @property
@@ -175,8 +176,8 @@ class LayerSpec:
 
     @property
     def pad_mode(self) -> str:
-        """A padding layer's ``functional.pad`` mode (``"reflect"`` for ``ReflectionPad2d``, ...)."""
-        return _PAD_MODES[self.type_name[:self.type_name.index("Pad")]]
+        """A padding layer's ``functional.pad`` mode (``"reflect"`` for ``ReflectionPad2d``, ...): the layer's own."""
+        return getattr(nn, self.type_name)._mode
 
     def __repr__(self) -> str:
         """Like the layer's constructor call: required arguments, then those that differ from the defaults."""
@@ -195,40 +196,11 @@ class LayerSpec:
     # ------------------------------------------------------------------ parameters and buffers
     def parameter_shapes(self) -> dict:
         """``{name: shape}`` of the parameters the real layer would hold."""
-        hp, family = self.hparams, self.family
-        if family == "conv":
-            shapes = {"weight": (hp["out_channels"], hp["in_channels"] // hp["groups"], *hp["kernel_size"])}
-            channels = hp["out_channels"]
-        elif family == "convtranspose":  # PyTorch's layout: input channels first
-            shapes = {"weight": (hp["in_channels"], hp["out_channels"] // hp["groups"], *hp["kernel_size"])}
-            channels = hp["out_channels"]
-        elif family == "linear":
-            shapes = {"weight": (hp["out_features"], hp["in_features"])}
-            channels = hp["out_features"]
-        elif family in ("batchnorm", "instancenorm", "groupnorm"):
-            if not hp["affine"]:
-                return {}
-            channels = hp["num_channels"] if family == "groupnorm" else hp["num_features"]
-            shapes = {"weight": (channels,)}
-        elif family == "layernorm":
-            if not hp["elementwise_affine"]:
-                return {}
-            return {"weight": hp["normalized_shape"], **({"bias": hp["normalized_shape"]} if hp["bias"] else {})}
-        elif family == "prelu":
-            return {"weight": (hp["num_parameters"],)}
-        else:
-            return {}
-        if hp.get("bias", True):
-            shapes["bias"] = (channels,)
-        return shapes
+        return dict(self.parameters)
 
     def buffer_shapes(self) -> dict:
         """``{name: shape}`` of the buffers (running statistics): state that is saved but not learned."""
-        hp = self.hparams
-        if self.family in ("batchnorm", "instancenorm") and hp["track_running_stats"]:
-            c = hp["num_features"]
-            return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
-        return {}
+        return dict(self.buffers)
 
     # ------------------------------------------------------------------ windows
     def windows(self, spatial) -> list:
@@ -280,12 +252,16 @@ class LayerSpec:
 
 # ---------------------------------------------------------------------------- building specs
 def spec(layer, *args, **kwargs) -> LayerSpec:
-    """Describe a layer by name (or ``numconv.nn`` class) and its constructor arguments, allocating nothing.
+    """Describe a layer by name (or ``numconv.nn`` class) and its constructor arguments, without its weights.
 
     The arguments are those of the ``numconv.nn`` class, with its defaults:
     ``spec("Conv2d", 96, 256, 5, padding=2, groups=2)`` describes
     ``nn.Conv2d(96, 256, 5, padding=2, groups=2)``. Names are matched without
-    regard to case, ``_`` or ``-`` (``"conv2d"``, ``"max_pool2d"``).
+    regard to case, ``_`` or ``-`` (``"conv2d"``, ``"max_pool2d"``). The
+    layer's own constructor checks and normalises the arguments: it is
+    built with its weights left unfilled (``np.empty``: never written, so
+    no memory is touched), except ``Linear``, which is described from its
+    arguments alone (VGG-16's first one would hold 103 M weights).
 
     Raises
     ------
@@ -301,7 +277,20 @@ def spec(layer, *args, **kwargs) -> LayerSpec:
         raise TypeError(f"{cls.__name__}: {error}") from None
     bound.apply_defaults()
     hparams = {k: v for k, v in bound.arguments.items() if k not in ("args", "kwargs")}
-    return LayerSpec(cls.__name__, normalise(cls.__name__, _FAMILIES[cls.__name__], hparams))
+    if cls is nn.Linear:
+        return _linear_spec(hparams)
+    built = cls.__new__(cls)
+    built.__dict__["reset_parameters"] = lambda: None  # the one method that writes the weights
+    built.__init__(*bound.args, **bound.kwargs)
+    return _spec(built, hparams)
+
+
+def _linear_spec(hp: dict) -> LayerSpec:
+    """``Linear``'s spec from its arguments alone: its weight is never allocated, not even unfilled."""
+    n_in, n_out = (check_positive_int(hp[key], "Linear", key, minimum=0) for key in ("in_features", "out_features"))
+    hp = {**hp, "in_features": n_in, "out_features": n_out, "bias": bool(hp["bias"]),
+          "dtype": check_float_dtype(hp["dtype"], "Linear").name}
+    return LayerSpec("Linear", hp, {"weight": (n_out, n_in), **({"bias": (n_out,)} if hp["bias"] else {})}, {})
 
 
 def spec_of(module) -> LayerSpec:
@@ -326,7 +315,14 @@ def spec_of(module) -> LayerSpec:
             hparams["dtype"] = module.dtype or np.float32
         elif hasattr(module, param):
             hparams[param] = getattr(module, param)
-    return LayerSpec(name, normalise(name, _FAMILIES[name], hparams))
+    return _spec(module, hparams)
+
+
+def _spec(layer, hparams: dict) -> LayerSpec:
+    """The spec of ``layer``, a ``numconv.nn`` layer built from the arguments ``hparams``."""
+    name = type(layer).__name__
+    shapes = [{k: v.shape for k, v in d.items() if v is not None} for d in (layer._parameters, layer._buffers)]
+    return LayerSpec(name, canonical(_FAMILIES[name], layer, hparams), *shapes)
 
 
 class SpecMaker:
