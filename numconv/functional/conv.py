@@ -21,7 +21,9 @@ fly, ``pad`` and ``pad_backward`` run on the whole input around it.
 The ``algorithm`` keyword picks step 3's implementation; every one gives
 the same result up to float rounding:
 
-- ``"im2col"``: the readable path above (``conv_im2col``), any convolution;
+- ``"im2col"``: the readable path above (``conv_im2col``), any convolution
+  (under ``"auto"``, a call large enough for the workers runs the same
+  products with the batch split over them, in ``tiling.im2col_forward``);
 - ``"winograd"`` and ``"rowslab"``: faster for the 2-D layers they apply to,
   in ``numconv.functional.fast`` (read this file and ``im2col.py`` first);
 - ``"auto"`` (the default) picks per call by a three-line rule
@@ -279,8 +281,10 @@ def _conv_nd(nd, where, x, weight, bias, stride, padding, dilation, groups, padd
     chosen = ALGORITHMS[name]
 
     pad_cache = None
-    if name == "im2col" and one_tile(x, weight, stride, dilation, groups, pad_width, padding_mode):
-        # The readable path: pad, then one matrix product.
+    if name == "im2col" and one_tile(x, weight, stride, dilation, groups, pad_width, padding_mode) and (
+            algorithm == "im2col" or not _splits(x, weight)):
+        # The readable path: pad, then one matrix product. (When "auto" chose im2col for a call large
+        # enough for the workers, the same products run batch-split, in tiling.im2col_forward.)
         if any(before or after for before, after in pad_width):
             x, pad_cache = _pad(x, pad_width, padding_mode)
         out, state = conv_im2col(x, weight, bias, stride, dilation, groups)
@@ -293,6 +297,12 @@ def _conv_nd(nd, where, x, weight, bias, stride, padding, dilation, groups, padd
         out, state = chosen.forward(x, weight, bias, stride, dilation, groups, no_padding, "zeros")
     cache = ConvCache(name, state, pad_cache, out.shape, bias is not None, unbatched, x.dtype)
     return (out[0] if unbatched else out), cache
+
+
+def _splits(x, weight) -> bool:
+    """Whether a call is large enough to split its batch over the workers (``workers.batch_parts``)."""
+    flops = 2 * weight.size * x.shape[0] * math.prod(x.shape[2:])  # about: the output is near the input's size
+    return len(workers.batch_parts(x.shape[0], flops)) > 1
 
 
 def _conv_nd_backward(dout, cache: ConvCache, where):
