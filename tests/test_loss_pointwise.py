@@ -167,6 +167,18 @@ def test_bce_with_logits_matches_torch(dtype, shape, reduction, seed, weight, po
     record("binary_cross_entropy_with_logits", dtype, errors)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_bce_with_logits_subnormal_float32_loss(reduction):
+    # log(1 + e^-97) * 3.84 = 2.6e-42: below float32's normal range, where a number's last bit is 0.06 % of
+    # it. numconv gives 2.61e-42, PyTorch 2.6064e-42; parity.assert_close measures such results against
+    # the smallest normal number (1.2e-38), and the gradient as usual.
+    x, y, pos_weight = np.array([97.09468]), np.array([1.0]), np.array([3.8419719])
+    check_op(F.binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits_backward,
+             TF.binary_cross_entropy_with_logits, [x, y], kwargs={"reduction": reduction, "pos_weight": pos_weight},
+             torch_kwargs={"reduction": reduction, "pos_weight": torch.tensor(pos_weight, dtype=torch.float32)},
+             dtype=np.float32, grad_mask=[True, False])
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bce_with_logits_extreme_logits(dtype):
     x = np.array([-1e4, -100.0, -30.0, 0.0, 30.0, 100.0, 1e4], dtype=dtype)
