@@ -291,7 +291,10 @@ def test_rowslab_columns_equal_numpy(n, c, kh, kw, out_h, out_w, stride_h, first
 @pytest.mark.parametrize("x_shape, w_shape, kwargs, expected", [
     ((2, 64, 8, 12), (64, 64, 3, 3), dict(padding=1), "winograd"),   # W4-like
     ((2, 64, 7, 7), (64, 64, 3, 3), dict(padding=1), "im2col"),      # ResNet's last stage: 7 wide
-    ((2, 16, 8, 16), (32, 16, 3, 3), dict(padding=1), "rowslab"),    # W3-like: few channels
+    ((2, 16, 4, 112), (32, 16, 3, 3), dict(padding=1), "rowslab"),   # W3-like: 16 channels, 112 wide
+    ((2, 16, 4, 64), (16, 16, 3, 3), dict(padding=1), "winograd"),   # 16 channels, 64 wide (ResNet's first stage)
+    ((2, 16, 4, 65), (16, 16, 3, 3), dict(padding=1), "rowslab"),    # ... 65 wide
+    ((2, 8, 8, 28), (8, 8, 3, 3), dict(padding=1), "rowslab"),       # 8 channels
     ((2, 32, 8, 34), (64, 32, 3, 3), dict(stride=2), "rowslab"),     # W5-like, outputs 16 wide
     ((2, 32, 8, 21), (64, 32, 3, 3), dict(stride=2), "rowslab"),     # ... 10 wide
     ((2, 32, 8, 19), (64, 32, 3, 3), dict(stride=2), "im2col"),      # ... 9 wide

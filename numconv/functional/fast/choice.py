@@ -53,7 +53,8 @@ def choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_
     """Resolve ``algorithm`` to a key of ``ALGORITHMS``.
 
     ``"auto"``: im2col for outputs narrower than 10 pixels, Winograd for 3 x 3
-    stride-1 layers with at least 32 input and output channels (unless the
+    stride-1 layers with at least 32 input and output channels, or 16 on
+    outputs at most 64 pixels wide (unless the
     input holds NaN, inf or values near overflow: see ``_winograd_safe``), the
     row-slab GEMM for other 2-D layers with one group and no vertical
     dilation, im2col for the rest (1-D, 3-D, groups, vertical dilation). See
@@ -110,13 +111,15 @@ def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
     """The algorithm ``"auto"`` picks. The rule, from measurements (docs/performance.md, "How auto chooses"):
 
     1. im2col for outputs narrower than 10 pixels (and for 1-D, 3-D, groups, vertical dilation);
-    2. Winograd for 3 x 3 stride-1 layers with at least 32 channels in and out;
+    2. Winograd for 3 x 3 stride-1 layers with at least 32 channels in and out, or 16 on outputs
+       at most 64 pixels wide (wider rows make the row slab's products long enough to win);
     3. else the row slab.
     """
-    channels_in, channels_out = weight_shape[1] * groups, weight_shape[0]
+    channels = min(weight_shape[1] * groups, weight_shape[0])
     if out_width < 10:
         return "im2col"
-    if winograd_applies(weight_shape, stride, dilation, groups) and min(channels_in, channels_out) >= 32:
+    if winograd_applies(weight_shape, stride, dilation, groups) and (
+            channels >= 32 or (channels >= 16 and out_width <= 64)):
         return "winograd"
     return "rowslab" if rowslab_applies(weight_shape, stride, dilation, groups) else "im2col"
 
