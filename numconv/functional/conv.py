@@ -52,7 +52,7 @@ from .._checks import as_float_array, channel_last_hint, check_dout, check_ndim,
 from ..kernels import workers
 from ..kernels.workers import set_workspace_limit, workspace_limit
 from ._docs import RANKS, gradient_of
-from .fast.choice import ALGORITHMS, choose_algorithm, fits, one_tile
+from .fast.choice import ALGORITHMS, choose_algorithm, fits, runs_readable
 from .im2col import PadCache, _check_pad, _col2im, _im2col, _pad, _span_text, conv_output_shape, pad_backward
 
 __all__ = [
@@ -281,8 +281,7 @@ def _conv_nd(nd, where, x, weight, bias, stride, padding, dilation, groups, padd
     chosen = ALGORITHMS[name]
 
     pad_cache = None
-    if name == "im2col" and one_tile(x, weight, stride, dilation, groups, pad_width, padding_mode) and (
-            algorithm == "im2col" or not _splits(x, weight)):
+    if name == "im2col" and runs_readable(algorithm, x, weight, stride, dilation, groups, pad_width, padding_mode):
         # The readable path: pad, then one matrix product. (When "auto" chose im2col for a call large
         # enough for the workers, the same products run batch-split, in tiling.im2col_forward.)
         if any(before or after for before, after in pad_width):
@@ -297,12 +296,6 @@ def _conv_nd(nd, where, x, weight, bias, stride, padding, dilation, groups, padd
         out, state = chosen.forward(x, weight, bias, stride, dilation, groups, no_padding, "zeros")
     cache = ConvCache(name, state, pad_cache, out.shape, bias is not None, unbatched, x.dtype)
     return (out[0] if unbatched else out), cache
-
-
-def _splits(x, weight) -> bool:
-    """Whether a call is large enough to split its batch over the workers (``workers.batch_parts``)."""
-    flops = 2 * weight.size * x.shape[0] * math.prod(x.shape[2:])  # about: the output is near the input's size
-    return len(workers.batch_parts(x.shape[0], flops)) > 1
 
 
 def _conv_nd_backward(dout, cache: ConvCache, where):

@@ -42,7 +42,7 @@ import numpy as np
 from ..kernels import workers
 from .im2col import _col2im, _im2col, conv_output_shape
 
-__all__ = ["Geometry", "geometry", "plan_tiles", "tiles", "tile_bytes", "padded_tile", "fold_tile",
+__all__ = ["Geometry", "geometry", "plan_tiles", "tiles", "tile_bytes", "worker_parts", "padded_tile", "fold_tile",
            "im2col_forward", "im2col_backward"]
 
 
@@ -161,6 +161,11 @@ def tiles(geo: Geometry, plan: tuple) -> list:
         boxes = [box + ((lo, min(size, lo + step)),) for box in boxes for lo in range(0, size, step)]
     return [(n0, min(n, n0 + ns), g0, min(groups, g0 + gs), box)
             for n0 in range(0, n, ns) for g0 in range(0, groups, gs) for box in boxes]
+
+
+def worker_parts(geo: Geometry, weight_size: int) -> list:
+    """How a batch that is one tile is split over the workers: ``workers.batch_parts`` for its flops."""
+    return workers.batch_parts(geo.x_shape[0], 2 * weight_size * math.prod(geo.out_spatial) * geo.x_shape[0])
 
 
 def _samples(geo: Geometry, n0: int, n1: int) -> tuple:
@@ -319,7 +324,7 @@ def im2col_forward(x, weight, bias, stride, dilation, groups, pad_width, mode):
     out : ndarray, shape (N, K, *out_spatial), C-contiguous
     state : tuple
         The geometry, ``x`` and the weight (by reference) and, when the whole
-        batch was one tile, each worker's ``((n0, n1), columns)`` (else None),
+        batch was one tile, each worker's columns by its ``(n0, n1)`` (else None),
         for ``im2col_backward``.
     """
     geo = geometry(x.shape, weight.shape, stride, dilation, groups, pad_width, mode)
@@ -332,11 +337,10 @@ def im2col_forward(x, weight, bias, stride, dilation, groups, pad_width, mode):
         # is split over the workers (as Winograd and the row slab do), each half a tile of its own with
         # BLAS on one thread: im2col, the product and the transpose all run in parallel, not the
         # product alone.
-        flops = 2 * weight.size * math.prod(geo.out_spatial) * x.shape[0]
-        parts = workers.batch_parts(x.shape[0], flops)
+        parts = worker_parts(geo, weight.size)
         cols = workers.run_parts(lambda n0, n1: _forward_tile(x, weight, bias, geo, _samples(geo, n0, n1), out),
                                  parts)
-        return out, (geo, x, weight, list(zip(parts, cols)))
+        return out, (geo, x, weight, dict(zip(parts, cols)))
     for tile in tiles(geo, plan_tiles(geo, x.itemsize, limit, backward=False)):
         _forward_tile(x, weight, bias, geo, tile, out)
     return out, (geo, x, weight, None)
@@ -346,18 +350,18 @@ def im2col_backward(dout, state):
     """Gradients of ``im2col_forward``: ``(dx, dweight)``, dx of the unpadded input."""
     geo, x, weight, cols = state
     dx = np.zeros(x.shape, dtype=x.dtype)
-    dweight = np.zeros(weight.shape, dtype=x.dtype)
-    if dout.size == 0:
-        return dx, dweight
-    if cols is not None:  # the forward's parts, each with its columns
+    if cols is not None and dout.size:  # the forward's parts, each with its columns
         def part(n0, n1):
             d_part = np.zeros(weight.shape, dtype=x.dtype)  # this part's weight gradient
-            _backward_tile(dout, dict(cols)[(n0, n1)], x, weight, geo, _samples(geo, n0, n1), dx, d_part)
+            _backward_tile(dout, cols[n0, n1], x, weight, geo, _samples(geo, n0, n1), dx, d_part)
             return d_part
-        partial = workers.run_parts(part, [span for span, _ in cols])
+        partial = workers.run_parts(part, list(cols))
         dweight = partial[0]
         for more in partial[1:]:  # in part order: the same sum every run
             dweight += more
+        return dx, dweight
+    dweight = np.zeros(weight.shape, dtype=x.dtype)
+    if dout.size == 0:
         return dx, dweight
     for tile in tiles(geo, plan_tiles(geo, x.itemsize, workers.workspace_limit(), backward=True)):
         _backward_tile(dout, None, x, weight, geo, tile, dx, dweight)

@@ -30,7 +30,7 @@ from ..im2col import PADDING_MODES
 from .rowslab import rowslab_applies, rowslab_backward, rowslab_forward, rowslab_sample_bytes
 from .winograd import winograd_applies, winograd_backward, winograd_forward, winograd_sample_bytes
 
-__all__ = ["ALGORITHMS", "choose_algorithm", "fits", "one_tile"]
+__all__ = ["ALGORITHMS", "choose_algorithm", "fits", "runs_readable"]
 
 
 def _winograd_safe(x: np.ndarray) -> bool:
@@ -79,13 +79,18 @@ def choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_
     return algorithm
 
 
-def one_tile(x, weight, stride, dilation, groups, pad_width, padding_mode) -> bool:
-    """Whether the whole call, forward and backward, fits the workspace limit as one im2col tile."""
+def runs_readable(algorithm, x, weight, stride, dilation, groups, pad_width, padding_mode) -> bool:
+    """Whether an im2col call runs the readable path (``conv_im2col``) rather than ``tiling.im2col_forward``.
+
+    It does when the whole call, forward and backward, fits the workspace
+    limit as one tile, and either ``algorithm="im2col"`` asked for it or the
+    batch is too small to split over the workers (``tiling.worker_parts``).
+    """
     geo = tiling.geometry(x.shape, weight.shape, stride, dilation, groups, pad_width, padding_mode)
     if 0 in x.shape or 0 in geo.out_spatial:
         return False
     need = tiling.tile_bytes(geo, x.shape[0], groups, geo.out_spatial, x.itemsize, backward=True)
-    return need <= workspace_limit()
+    return need <= workspace_limit() and (algorithm == "im2col" or len(tiling.worker_parts(geo, weight.size)) == 1)
 
 
 def fits(name, x, weight, stride, dilation, pad_width, padding_mode) -> bool:
