@@ -34,7 +34,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import numconv  # noqa: E402
-from numconv import models, nn, optim  # noqa: E402
+from numconv import models  # noqa: E402
+from numconv.bench.steps import torch_training_step, training_step  # noqa: E402
 
 #: kind -> (file suffix, function name) pairs whose cumulative time is that kind's.
 KINDS = {
@@ -50,29 +51,6 @@ KINDS = {
     "ReLU forward + backward": [("functional/activation.py", "relu"), ("functional/activation.py", "relu_backward")],
 }
 MODELS = {"resnet8": ((1, 28, 28), lambda: models.resnet8()), "lenet5": ((1, 32, 32), lambda: models.LeNet5())}
-
-
-def numconv_step(model, x, y):
-    optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    criterion = nn.CrossEntropyLoss()
-
-    def step():
-        optimizer.zero_grad()
-        criterion(model(x), y)
-        model.backward(criterion.backward())
-        optimizer.step()
-    return step
-
-
-def torch_step(torch, model, x, y):
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step():
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(model(xt), yt).backward()
-        optimizer.step()
-    return step
 
 
 def median_cpu_ms(step, calls):
@@ -123,7 +101,7 @@ def _run(argv):
     y = rng.integers(0, 10, args.batch)
     numconv.manual_seed(0)
     ours = make()
-    step = numconv_step(ours, x, y)
+    step = training_step(ours, x, y)
     for _ in range(3):
         step()
 
@@ -150,7 +128,7 @@ def _run(argv):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _time_both(torch, step, torch_step(torch, to_torch(ours), x, y), args.rounds)
+        _time_both(torch, step, torch_training_step(torch, to_torch(ours), x, y), args.rounds)
     finally:
         torch.set_num_threads(threads)
 

@@ -5,6 +5,7 @@ installation (``pip install numconv``, not only a source checkout); the
 repository's ``python -m benchmarks`` is a thin entry point to the same code.
 
 * ``workloads``: the cases W1-W13 and their targets;
+* ``steps``: the training step W8 and W10 time, on each side;
 * ``conditions``: the timing process's fair conditions (allocator state, BLAS kernel), set and reported;
 * ``timing``: alternating, paused, warmed-up timing and the GEMM-peak probe;
 * ``memory``: peak memory of one call, each side in its own subprocess;

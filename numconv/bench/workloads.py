@@ -28,6 +28,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .steps import torch_training_step, training_step
+
 __all__ = ["Case", "WORKLOADS", "build_cases", "conv_flops", "BoundedCase", "BOUNDED_CASES", "BOUNDED_LIMIT",
            "BOUNDED_TARGET"]
 
@@ -313,32 +315,12 @@ def _step_case(workload, name, make_model, image_shape, batch, target):
         return make_model()
 
     def ours(seed):
-        from ..nn import CrossEntropyLoss
-        from ..optim import SGD
-
-        net, (x, y) = model(seed), data(seed)
-        criterion = CrossEntropyLoss()
-        optimizer = SGD(net.parameters(), lr=0.01, momentum=0.9)
-
-        def step():
-            optimizer.zero_grad()
-            criterion(net(x), y)
-            net.backward(criterion.backward())
-            optimizer.step()
-        return step
+        return training_step(model(seed), *data(seed))
 
     def theirs(torch, seed):
         from ..interop import to_torch
 
-        net = to_torch(model(seed))  # the same initial weights
-        x, y = (torch.from_numpy(a) for a in data(seed))
-        optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-
-        def step():
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(net(x), y).backward()
-            optimizer.step()
-        return step
+        return torch_training_step(torch, to_torch(model(seed)), *data(seed))  # the same initial weights
 
     return Case(workload, label, "step", target, None, ours, theirs)
 
