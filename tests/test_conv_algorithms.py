@@ -18,7 +18,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from numconv import functional as F
-from numconv.functional import conv as conv_module
 from numconv.functional.fast import rowslab as rowslab_module
 from numconv.functional.fast import winograd as W
 from numconv.kernels import workers

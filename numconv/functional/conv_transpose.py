@@ -39,7 +39,7 @@ from ..kernels import workers
 from ..kernels.im2col import col2im_add
 from ..kernels.workers import workspace_limit
 from ._docs import gradient_of
-from .conv import _LAYOUTS, _batched, _batched_dout, _bias_gradient, _cast_weight_and_bias, _check_weight_rank
+from .conv import _batched, _batched_dout, _bias_gradient, _cast_weight_and_bias, _check_weight_rank
 from .im2col import _im2col
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "conv_transpose3d", "conv_transpose3d_backward", "ConvTransposeCache", "conv_transpose_output_shape",
     "output_padding_for_size",
 ]
-
 
 
 class ConvTransposeCache(NamedTuple):
@@ -277,7 +276,6 @@ def _conv_transpose_nd_backward(dout, cache, where):
     stride, padding, dilation, groups, _ = cache.geometry
     dx, dweight = _backward(dout, x, weight, stride, padding, dilation, groups)
     return (dx[0] if cache.unbatched else dx), dweight, _bias_gradient(dout, cache.has_bias)
-
 
 
 def _check_weight(nd, where, x, weight, bias, groups, unbatched):

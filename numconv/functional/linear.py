@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, check_dout, shape_str
+from .._checks import as_float_array, check_dout
 from ._docs import gradient_of
 from ..kernels.workers import blas_threads_for
 
