@@ -130,15 +130,15 @@ def _float32_against_terms(x, w, b, kwargs, torch_kwargs, seed):
     upstream = upstream_rng(seed).standard_normal(out.shape).astype(np.float32)
     grads = F.conv2d_backward(upstream, cache)
     tensors = [None if a is None else torch.tensor(a, requires_grad=True) for a in f32]
-    torch.nn.functional.conv2d(*tensors, **torch_kwargs).backward(torch.from_numpy(upstream))
-    theirs = [torch.nn.functional.conv2d(*[None if t is None else t.detach() for t in tensors], **torch_kwargs)]
+    their_out = torch.nn.functional.conv2d(*tensors, **torch_kwargs)
+    their_out.backward(torch.from_numpy(upstream))
     # The terms' sizes, in float64: the same convolution and backward pass on absolute values.
     exact = dict(kwargs, algorithm="im2col")
     scale_out, scale_cache = F.conv2d(*[None if a is None else np.abs(a) for a in (x, w, b)], **exact)
     scales = [scale_out, *F.conv2d_backward(np.abs(upstream).astype(np.float64), scale_cache)]
     errors = {}
     for name, ours, their, scale in zip(["out", "grad0", "grad1", "grad2"], [out, *grads],
-                                        theirs + [None if t is None else t.grad for t in tensors], scales):
+                                        [their_out] + [None if t is None else t.grad for t in tensors], scales):
         if ours is None:
             continue
         errors[name] = _error_against_terms(ours, their.detach().numpy(), scale)
