@@ -28,21 +28,28 @@ record = LARGEST.record_dtype  # record(errors, dtype)
 
 
 @st.composite
-def cases(draw, nd=None, small=False):
-    """A random transposed convolution: shapes, stride, padding, output_padding, dilation, groups."""
+def cases(draw, nd=None, small=False, wide=False):
+    """A random transposed convolution: shapes, stride, padding, output_padding, dilation, groups.
+
+    ``wide``: larger images, kernels, strides and paddings, so that the
+    kernels' long runs span many rows and wrap around by several columns.
+    """
     nd = draw(st.integers(1, 3)) if nd is None else nd
     groups = draw(st.integers(1, 2 if (small or nd == 3) else 3))
     c_in, per_group = groups * draw(st.integers(1, 2 if nd == 3 else 3)), draw(st.integers(1, 2 if nd == 3 else 3))
-    kernel = tuple(draw(st.integers(1, 3 if nd == 3 else 4)) for _ in range(nd))
-    stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    kernel = tuple(draw(st.integers(1, (3 if nd == 3 else 4) + wide)) for _ in range(nd))
+    stride = tuple(draw(st.integers(1, 3 + wide)) for _ in range(nd))
     dilation = tuple(draw(st.integers(1, 2 if nd == 3 else 3)) for _ in range(nd))
     output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
-    spatial = tuple(draw(st.integers(1, 3 if nd == 3 else 5)) for _ in range(nd))
+    if wide:
+        spatial = tuple(draw(st.integers(2, 6 if nd == 3 else 12)) for _ in range(nd))
+    else:
+        spatial = tuple(draw(st.integers(1, 3 if nd == 3 else 5)) for _ in range(nd))
     # padding may crop up to everything but one output pixel
     padding = []
     for i, k, s, d, op in zip(spatial, kernel, stride, dilation, output_padding):
         largest = ((i - 1) * s + d * (k - 1) + op) // 2
-        padding.append(draw(st.integers(0, min(largest, 3))))
+        padding.append(draw(st.integers(0, min(largest, 6 if wide else 3))))
     batch = draw(st.sampled_from([None, 1, 2]))  # None: an unbatched input
     return dict(nd=nd, x_shape=((c_in,) if batch is None else (batch, c_in)) + spatial,
                 w_shape=(c_in, per_group, *kernel), bias=draw(st.booleans()),
@@ -82,6 +89,13 @@ def test_fast_path_equals_naive_reference(case, seed):
     assert rel_error(dx, dx_ref) <= 1e-12
     assert rel_error(dw, dw_ref) <= 1e-12
     assert db is None if b is None else rel_error(db, db_ref) <= 1e-12
+
+
+@settings(max_examples=40)
+@given(case=cases(wide=True), seed=st.integers(0, 2**16))
+def test_fast_path_on_wide_images_equals_naive_reference(case, seed):
+    """The column kernels' long runs (many rows, wrapping by several columns) against the plain loops."""
+    test_fast_path_equals_naive_reference.hypothesis.inner_test(case, seed)
 
 
 @given(case=cases(), seed=st.integers(0, 2**16))

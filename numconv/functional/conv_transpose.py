@@ -17,6 +17,10 @@ convolution of ``y``. So the three passes reuse convolution's machinery
   (``im2col`` of ``dout`` and ``W @ cols``), conv's forward,
 - backward, weight gradient: ``x @ cols^T`` from the same columns.
 
+The column moves run as numba kernels (``numconv.kernels.conv_transpose``)
+that work on the cropped output directly, with no full-grid buffer; the
+reference loops are in ``numconv.reference.conv_transpose``.
+
 The output size along each axis is::
 
     out = (in - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
@@ -36,11 +40,9 @@ import numpy as np
 
 from .._checks import channel_last_hint, check_positive_int, ntuple, shape_str
 from ..kernels import workers
-from ..kernels.im2col import col2im_add
-from ..kernels.workers import workspace_limit
+from ..kernels.conv_transpose import gather_columns, stamp_columns
 from ._docs import gradient_of
 from .conv import _batched, _batched_dout, _bias_gradient, _cast_weight_and_bias, _check_weight_rank
-from .im2col import _im2col
 
 __all__ = [
     "conv_transpose1d", "conv_transpose1d_backward", "conv_transpose2d", "conv_transpose2d_backward",
@@ -296,78 +298,50 @@ def _check_weight(nd, where, x, weight, bias, groups, unbatched):
 
 
 # ---------------------------------------------------------------------------------------------- the math
-def _full_shape(in_spatial, kernel_size, stride, dilation) -> tuple:
-    """Size per axis of everything the windows touch: ``(in - 1) * s + d * (k - 1) + 1``.
-
-    That is the *padded* input of the adjoint convolution; the output is it
-    with ``padding`` cropped from both ends and ``output_padding`` zeros added.
-    """
-    return tuple((i - 1) * s + d * (k - 1) + 1 for i, k, s, d in zip(in_spatial, kernel_size, stride, dilation))
-
-
-def _crop(full_shape, padding, out_spatial) -> tuple:
-    """Per axis, ``(out_slice, full_slice)``: the output pixels that lie on the full grid, and where."""
-    pairs = []
-    for size, p, o in zip(full_shape, padding, out_spatial):
-        count = min(o, size - p)  # the last ``output_padding`` pixels may lie beyond the full grid
-        pairs.append((slice(0, count), slice(p, p + count)))
-    return tuple(a for a, _ in pairs), tuple(b for _, b in pairs)
+def _kernel_geometry(count, channels, in_spatial, kernel, stride, dilation, padding, out_spatial):
+    """The 20 numbers the kernels in ``numconv.kernels.conv_transpose`` take, lifted to 3-D."""
+    lift = 3 - len(kernel)
+    one, zero = (1,) * lift, (0,) * lift
+    return np.array((count, channels, *one, *in_spatial, *one, *kernel, *one, *stride, *one, *dilation,
+                     *zero, *padding, *one, *out_spatial), dtype=np.int64)
 
 
 def _forward(x, weight, bias, stride, padding, dilation, groups, out_spatial):
     """``out = crop(col2im(W^T @ x)) + bias``, the batch split over the workers and walked in chunks.
 
-    A chunk's columns (C_out * prod(k), samples * L) and its full-grid stamp
-    live in per-thread workspaces, and chunks are sized so that they fit the
-    convolution workspace limit (``numconv.functional.conv.set_workspace_limit``).
+    A chunk's columns (C_out * prod(k), samples * L) live in a per-thread
+    workspace. Chunks are cache-sized (``workers.cache_budget``: a sample or
+    two of a decoder layer), so the columns are still in the cache when
+    ``stamp_columns`` reads them back, and never larger than the workspace
+    limit allows (``numconv.functional.conv.set_workspace_limit``).
+    ``stamp_columns`` adds the columns up straight into the cropped output
+    (the readable picture: onto the full grid, then crop; see the module text).
     """
     n = x.shape[0]
     c_in, per_group = weight.shape[:2]
     kernel = weight.shape[2:]
     c_out = per_group * groups
-    full = _full_shape(x.shape[2:], kernel, stride, dilation)
-    out_slices, full_slices = _crop(full, padding, out_spatial)
-    every = (slice(None), slice(None))
-    covered = all(s.stop - s.start == o for s, o in zip(out_slices, out_spatial))  # no output_padding tail
     out = np.empty((n, c_out, *out_spatial), dtype=x.dtype)
-    bias_b = None if bias is None else bias.reshape((c_out,) + (1,) * len(kernel))
+    bias_c = np.zeros(c_out, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
     # W^T per group: (G, K_g * prod(k), C_g), rows ordered (output channel, kernel offset) as im2col's.
     w_t = _weight_groups(weight, groups).swapaxes(1, 2)
     positions = math.prod(x.shape[2:])
     rows = c_out * math.prod(kernel)
-    per_sample = (rows * positions + c_out * math.prod(full)) * x.itemsize
+    per_sample = rows * positions * x.itemsize
 
     def part(start, stop):
-        for first, last in workers.chunk_ranges(start, stop, per_sample, workspace_limit() // workers.num_workers()):
+        for first, last in workers.chunk_ranges(start, stop, per_sample, workers.cache_budget()):
             count = last - first
             # (N, C_in, L) -> (G, C_g, count * L): the columns' layout (channel rows, (sample, position) columns).
             x_groups = x[first:last].reshape(count, groups, c_in // groups, positions).transpose(1, 2, 0, 3)
             x_groups = x_groups.reshape(groups, c_in // groups, count * positions)
             cols = workers.workspace("conv_transpose.cols", (groups, rows // groups, count * positions), x.dtype)
             np.matmul(w_t, x_groups, out=cols)
-            stamped = workers.workspace("conv_transpose.full", (count, c_out, *full), x.dtype)
-            stamped.fill(0)
-            col2im_add(cols.reshape(-1), stamped.reshape(-1), _col2im_geometry(stamped.shape, kernel, stride,
-                                                                                 dilation, x.shape[2:]))
-            target, stamp = out[first:last], stamped[every + full_slices]
-            if not covered:  # the output_padding pixels beyond every stamp get the bias alone
-                target[...] = 0 if bias_b is None else bias_b
-                target[every + out_slices] += stamp
-            elif bias_b is None:
-                target[...] = stamp
-            else:
-                np.add(stamp, bias_b, out=target)  # the crop and the bias in one pass
+            geometry = _kernel_geometry(count, c_out, x.shape[2:], kernel, stride, dilation, padding, out_spatial)
+            stamp_columns(cols.reshape(-1), bias_c, out[first:last].reshape(-1), geometry)
 
     workers.run_parts(part, workers.batch_parts(n, 2 * weight.size * n * positions))
     return out
-
-
-def _col2im_geometry(full_shape, kernel, stride, dilation, in_spatial):
-    """The 17 numbers ``col2im_add`` takes: sizes, kernel, stride, dilation and window counts, as 3-D."""
-    lift = (1,) * (3 - len(kernel))
-    n, c = full_shape[:2]
-    return np.array((n, c, *lift, *full_shape[2:], *lift, *kernel, *lift, *stride, *lift, *dilation, *lift,
-                     *in_spatial), dtype=np.uint64)
 
 
 def _backward(dout, x, weight, stride, padding, dilation, groups):
@@ -375,23 +349,22 @@ def _backward(dout, x, weight, stride, padding, dilation, groups):
     n, c_in = x.shape[:2]
     kernel = weight.shape[2:]
     c_g = c_in // groups
-    full = _full_shape(x.shape[2:], kernel, stride, dilation)
-    out_slices, full_slices = _crop(full, padding, dout.shape[2:])
+    dout = np.ascontiguousarray(dout)
     positions = math.prod(x.shape[2:])
     w_groups = _weight_groups(weight, groups)  # (G, C_g, K_g * prod(k))
     rows = dout.shape[1] * math.prod(kernel)
-    per_sample = (rows * positions + dout.shape[1] * math.prod(full)) * x.itemsize
+    per_sample = rows * positions * x.itemsize
     dx = np.empty(x.shape, dtype=x.dtype)
 
     def part(start, stop):
         dweight = np.zeros(w_groups.shape, dtype=x.dtype)
-        for first, last in workers.chunk_ranges(start, stop, per_sample, workspace_limit() // workers.num_workers()):
+        for first, last in workers.chunk_ranges(start, stop, per_sample, workers.cache_budget()):
             count = last - first
-            # The upstream gradient on the full grid: what was cropped away (the padding) gets none.
-            d_full = workers.workspace("conv_transpose.full", (count, dout.shape[1], *full), x.dtype)
-            d_full.fill(0)
-            d_full[(slice(None), slice(None)) + full_slices] = dout[(slice(first, last), slice(None)) + out_slices]
-            cols = _im2col(d_full, kernel, stride, dilation)  # (C_out * prod(k), count * L)
+            # im2col of the upstream gradient put back on the full grid (zeros where the padding cropped it).
+            cols = workers.workspace("conv_transpose.cols", (rows, count * positions), x.dtype)
+            geometry = _kernel_geometry(count, dout.shape[1], x.shape[2:], kernel, stride, dilation, padding,
+                                        dout.shape[2:])
+            gather_columns(dout[first:last].reshape(-1), cols.reshape(-1), geometry)
             cols = cols.reshape(groups, rows // groups, count * positions)
             dx_groups = np.matmul(w_groups, cols)  # (G, C_g, count * L)
             dx[first:last] = dx_groups.reshape(c_in, count, *x.shape[2:]).swapaxes(0, 1)
