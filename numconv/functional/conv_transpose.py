@@ -366,8 +366,11 @@ def _backward(dout, x, weight, stride, padding, dilation, groups):
                                         dout.shape[2:])
             gather_columns(dout[first:last].reshape(-1), cols.reshape(-1), geometry)
             cols = cols.reshape(groups, rows // groups, count * positions)
-            dx_groups = np.matmul(w_groups, cols)  # (G, C_g, count * L)
-            dx[first:last] = dx_groups.reshape(c_in, count, *x.shape[2:]).swapaxes(0, 1)
+            if count == 1:  # one sample's (G, C_g, L) is its slice of dx: write the product there
+                np.matmul(w_groups, cols, out=dx[first].reshape(groups, c_g, positions))
+            else:
+                dx_groups = np.matmul(w_groups, cols)  # (G, C_g, count * L)
+                dx[first:last] = dx_groups.reshape(c_in, count, *x.shape[2:]).swapaxes(0, 1)
             x_groups = x[first:last].reshape(count, groups, c_g, positions).transpose(1, 2, 0, 3)
             x_groups = x_groups.reshape(groups, c_g, count * positions)
             # (G, C_g, K_g * prod(k)), computed as (cols @ x.T).T: OpenBLAS ran this long, thin product
