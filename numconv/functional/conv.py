@@ -24,8 +24,9 @@ the same result up to float rounding:
 - ``"im2col"``: the readable path above (``conv_im2col``), any convolution
   (under ``"auto"``, a call large enough for the workers runs the same
   products with the batch split over them, in ``tiling.im2col_forward``);
-- ``"winograd"`` and ``"rowslab"``: faster for the 2-D layers they apply to,
-  in ``numconv.functional.fast`` (read this file and ``im2col.py`` first);
+- ``"winograd"`` (F(2x2, 3x3)), ``"winograd4"`` (F(4x4, 3x3)) and
+  ``"rowslab"``: faster for the 2-D layers they apply to, in
+  ``numconv.functional.fast`` (read this file and ``im2col.py`` first);
 - ``"auto"`` (the default) picks per call by a three-line rule
   (``numconv.functional.fast.choice._auto``).
 
@@ -74,7 +75,7 @@ class ConvCache(NamedTuple):
         The algorithm that ran the forward pass (its backward runs now).
     state : tuple
         That algorithm's own cache (for ``"im2col"``: the columns, the weight, ...;
-        for ``"winograd"`` and ``"rowslab"``: the input itself and the weight,
+        for ``"winograd"``, ``"winograd4"`` and ``"rowslab"``: the input itself and the weight,
         by reference, as PyTorch saves them: change neither in place between
         the forward and the backward pass).
     pad : PadCache or None
@@ -162,9 +163,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}, keyword only
         What fills the padding (the ``padding_mode`` of ``torch.nn.Conv2d``,
         which pads with ``F.pad`` and then convolves with no padding).
-    algorithm : {'auto', 'im2col', 'winograd', 'rowslab'}, keyword only
+    algorithm : {'auto', 'im2col', 'winograd', 'winograd4', 'rowslab'}, keyword only
         How to compute it; every algorithm gives the same result up to float
-        rounding. 'winograd' needs a 3 x 3 kernel, stride 1, dilation 1 and
+        rounding. 'winograd' and 'winograd4' need a 3 x 3 kernel, stride 1, dilation 1 and
         groups 1; 'rowslab' needs groups 1 and vertical dilation 1; 'auto'
         picks the fastest that applies. A call that would not fit the
         workspace limit with the algorithm asked for (one sample's Winograd

@@ -6,7 +6,8 @@ how step 3 (the *valid* convolution) is computed:
 - ``"im2col"``: the readable path (``numconv.functional.conv.conv_im2col``),
   run tile by tile (``numconv.functional.tiling``) when a call is too large
   for one tile;
-- ``"winograd"``: ``numconv.functional.fast.winograd``;
+- ``"winograd"``: ``numconv.functional.fast.winograd``, F(2x2, 3x3);
+- ``"winograd4"``: ``numconv.functional.fast.winograd4``, F(4x4, 3x3);
 - ``"rowslab"``: ``numconv.functional.fast.rowslab``.
 
 ``_auto`` is the rule, in three lines; the measurements behind it are in
@@ -29,6 +30,7 @@ from .. import tiling
 from ..im2col import PADDING_MODES
 from .rowslab import rowslab_applies, rowslab_backward, rowslab_forward, rowslab_sample_bytes
 from .winograd import winograd_applies, winograd_backward, winograd_forward, winograd_sample_bytes
+from .winograd4 import winograd4_backward, winograd4_forward, winograd4_sample_bytes
 
 __all__ = ["ALGORITHMS", "choose_algorithm", "fits", "runs_readable"]
 
@@ -54,7 +56,8 @@ def choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_
 
     ``"auto"``: im2col for outputs narrower than 10 pixels, Winograd for 3 x 3
     stride-1 layers with at least 32 input and output channels, or 16 on
-    outputs at most 64 pixels wide (unless the
+    outputs at most 64 pixels wide (F(4x4, 3x3) for 64 channels or more on
+    outputs at least 28 pixels wide, F(2x2, 3x3) for the others), unless the
     input holds NaN, inf or values near overflow: see ``_winograd_safe``), the
     row-slab GEMM for other 2-D layers with one group and no vertical
     dilation, im2col for the rest (1-D, 3-D, groups, vertical dilation). See
@@ -65,7 +68,7 @@ def choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_
     if algorithm == "auto":
         out_width = window_output_size(x.shape[-1], weight.shape[-1], stride[-1], pad_width[-1], dilation[-1])
         name = _auto(weight.shape, stride, dilation, groups, out_width)
-        if name == "winograd" and not _winograd_safe(x):
+        if name in ("winograd", "winograd4") and not _winograd_safe(x):
             name = "rowslab" if rowslab_applies(weight.shape, stride, dilation, groups) else "im2col"
         return name
     if algorithm not in ALGORITHMS:
@@ -117,7 +120,11 @@ def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
 
     1. im2col for outputs narrower than 10 pixels (and for 1-D, 3-D, groups, vertical dilation);
     2. Winograd for 3 x 3 stride-1 layers with at least 32 channels in and out, or 16 on outputs
-       at most 64 pixels wide (wider rows make the row slab's products long enough to win);
+       at most 64 pixels wide (wider rows make the row slab's products long enough to win):
+       F(4x4, 3x3) for 64 channels or more on outputs at least 28 wide (W4's 64 x 56 x 56: 0.75x
+       F(2x2)'s time; 64 or 128 channels at 28: 0.91x), F(2x2, 3x3) for the rest (16 channels at 64:
+       F(4x4) 1.13x, its larger transforms not paid back by the products; 14 wide: 1.6x, its 4-pixel
+       tiles overhanging 14 pixels by a third);
     3. else the row slab.
     """
     channels = min(weight_shape[1] * groups, weight_shape[0])
@@ -125,7 +132,7 @@ def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
         return "im2col"
     if winograd_applies(weight_shape, stride, dilation, groups) and (
             channels >= 32 or (channels >= 16 and out_width <= 64)):
-        return "winograd"
+        return "winograd4" if channels >= 64 and out_width >= 28 else "winograd"
     return "rowslab" if rowslab_applies(weight_shape, stride, dilation, groups) else "im2col"
 
 
@@ -133,6 +140,11 @@ def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
 def _winograd_forward(x, weight, bias, stride, dilation, groups, pad_width, mode):
     """``winograd_forward`` with the common signature (stride, dilation and groups are 1; zero padding)."""
     return winograd_forward(x, weight, bias, pad_width)
+
+
+def _winograd4_forward(x, weight, bias, stride, dilation, groups, pad_width, mode):
+    """``winograd4_forward`` with the common signature."""
+    return winograd4_forward(x, weight, bias, pad_width)
 
 
 # ---------------------------------------------------------------------------------------------- row-slab
@@ -165,6 +177,9 @@ ALGORITHMS = {
     "winograd": _Algorithm(_winograd_forward, winograd_backward, winograd_applies,
                            "needs a 2-D 3 x 3 kernel with stride 1, dilation 1 and groups 1", ("zeros",),
                            winograd_sample_bytes),
+    "winograd4": _Algorithm(_winograd4_forward, winograd4_backward, winograd_applies,
+                            "needs a 2-D 3 x 3 kernel with stride 1, dilation 1 and groups 1", ("zeros",),
+                            winograd4_sample_bytes),
     "rowslab": _Algorithm(_rowslab_forward, rowslab_backward, rowslab_applies,
                           "needs a 2-D convolution with groups 1 and vertical dilation 1", ("zeros",),
                           rowslab_sample_bytes),

@@ -34,19 +34,53 @@ convolution; the tests hold it to the same 1e-4 relative tolerance.
 
 from __future__ import annotations
 
+from typing import Callable, NamedTuple
+
 import numpy as np
 
 from ...kernels import workers
 from .._docs import ALGORITHM_GRADIENTS, gradient_of
 from ...kernels.winograd import winograd_grad_tiles, winograd_input_tiles, winograd_output_tiles
 
-__all__ = ["winograd_applies", "winograd_forward", "winograd_backward", "winograd_sample_bytes"]
+__all__ = ["winograd_applies", "winograd_forward", "winograd_backward", "winograd_sample_bytes", "Variant", "F2"]
 
 # The F(2x2, 3x3) matrices (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015).
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])  # filter, 4 x 3
 BT = np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, -1.0, 1.0, 0.0], [0.0, 1.0, 0.0, -1.0]])  # input
 AT = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])  # output, 2 x 4
 _G_KRON = np.kron(G, G)  # (16, 9): row 4a + b, column 3p + q holds G[a, p] * G[b, q]
+
+
+class Variant(NamedTuple):
+    """One Winograd algorithm F(m x m, 3 x 3): ``m x m`` output pixels from an ``(m + 2) x (m + 2)`` tile.
+
+    This module's F(2 x 2, 3 x 3) is ``F2``; ``numconv.functional.fast.winograd4``
+    defines F(4 x 4, 3 x 3) with the same driver (the functions below).
+
+    Attributes
+    ----------
+    m : int
+        Output pixels per tile side (tiles overlap by 2 input pixels).
+    g_kron : ndarray, shape ((m + 2)**2, 9)
+        ``kron(G, G)``: the filter transform of a flattened 3 x 3 filter.
+    input_tiles, output_tiles, grad_tiles : callables
+        The tile-transform kernels, with the signatures of
+        ``numconv.kernels.winograd``'s.
+    """
+
+    m: int
+    g_kron: np.ndarray
+    input_tiles: Callable
+    output_tiles: Callable
+    grad_tiles: Callable
+
+    @property
+    def positions(self) -> int:
+        """Positions in a transformed tile, ``(m + 2)**2``: one matrix product each."""
+        return (self.m + 2) ** 2
+
+
+F2 = Variant(2, _G_KRON, winograd_input_tiles, winograd_output_tiles, winograd_grad_tiles)
 
 # Scratch per worker chunk: small enough for one chunk's tiles to stay in cache, and it bounds the
 # memory the workers hold. (~3-4 MB is the block size the prototype study found best for slabs; not
@@ -60,7 +94,7 @@ def winograd_applies(weight_shape, stride, dilation, groups) -> bool:
             and tuple(dilation) == (1, 1) and groups == 1)
 
 
-def winograd_sample_bytes(x_shape, weight_shape, stride, dilation, pad_width, itemsize) -> int:
+def winograd_sample_bytes(x_shape, weight_shape, stride, dilation, pad_width, itemsize, variant=F2) -> int:
     """Scratch of one sample in the backward pass (the larger): its forward and input-gradient tiles.
 
     A worker's chunk holds at least one sample, so this per worker is the
@@ -68,13 +102,13 @@ def winograd_sample_bytes(x_shape, weight_shape, stride, dilation, pad_width, it
     """
     (top, bottom), (left, right) = pad_width
     out_hw = (x_shape[2] + top + bottom - 2, x_shape[3] + left + right - 2)
-    out_th, out_tw = _tiles_hw(out_hw)
-    in_th, in_tw = _tiles_hw(x_shape[2:])
-    return 16 * (x_shape[1] + weight_shape[0]) * (out_th * out_tw + in_th * in_tw) * itemsize
+    out_th, out_tw = _tiles_hw(out_hw, variant.m)
+    in_th, in_tw = _tiles_hw(x_shape[2:], variant.m)
+    return variant.positions * (x_shape[1] + weight_shape[0]) * (out_th * out_tw + in_th * in_tw) * itemsize
 
 
 # ---------------------------------------------------------------------------------------------- filter transforms
-def transform_filters(weight):
+def transform_filters(weight, variant=F2):
     """``U[t] = (G w G^T)`` for every filter, tile position first.
 
     Parameters
@@ -84,6 +118,7 @@ def transform_filters(weight):
     Returns
     -------
     U : ndarray, shape (16, K, C), C-contiguous, in ``weight``'s dtype
+        (``(variant.positions, K, C)`` for another variant)
 
     Notes
     -----
@@ -94,12 +129,12 @@ def transform_filters(weight):
     the product 0.05 ms (one thread).
     """
     k, c = weight.shape[:2]
-    g2 = _G_KRON.astype(weight.dtype)
+    g2 = variant.g_kron.astype(weight.dtype)
     with workers.blas_threads_limited(1):  # a tiny product: a second BLAS thread would only spin
-        return np.matmul(g2, weight.reshape(k * c, 9).T).reshape(16, k, c)
+        return np.matmul(g2, weight.reshape(k * c, 9).T).reshape(variant.positions, k, c)
 
 
-def filter_gradient(d_u):
+def filter_gradient(d_u, variant=F2):
     """Back from the Winograd domain: ``dW = G^T dU G`` for every filter.
 
     Parameters
@@ -116,14 +151,14 @@ def filter_gradient(d_u):
     computed as one product with ``kron(G, G)^T`` (see ``transform_filters``).
     """
     k, c = d_u.shape[1:]
-    g2 = _G_KRON.astype(d_u.dtype)
+    g2 = variant.g_kron.astype(d_u.dtype)
     with workers.blas_threads_limited(1):
-        return np.matmul(d_u.reshape(16, k * c).T, g2).reshape(k, c, 3, 3)
+        return np.matmul(d_u.reshape(variant.positions, k * c).T, g2).reshape(k, c, 3, 3)
 
 
 # ---------------------------------------------------------------------------------------------- tile transforms (NumPy)
 # The readable versions of the numba kernels in numconv.kernels.winograd (the tests hold the kernels to these).
-def input_tiles_numpy(src, first, count, origin, tiles_hw):
+def input_tiles_numpy(src, first, count, origin, tiles_hw, bt=BT):
     """``V = B^T d B`` for every 4 x 4 tile ``d`` (stride 2) of ``src[first:first + count]``.
 
     Parameters
@@ -134,25 +169,29 @@ def input_tiles_numpy(src, first, count, origin, tiles_hw):
         Where tile (0, 0) starts in ``src`` (negative: zero padding).
     tiles_hw : (int, int)
         (TH, TW), the number of tiles down and across.
+    bt : ndarray, shape (m + 2, m + 2)
+        ``B^T``: F(2x2, 3x3)'s, or another variant's (tiles of m + 2 at stride m).
 
     Returns
     -------
     V : ndarray, shape (16, C, count, TH, TW)
     """
     (oh, ow), (th, tw) = origin, tiles_hw
+    size = bt.shape[0]
+    m = size - 2
     part = src[first:first + count]
-    rows, cols = 2 * th + 2, 2 * tw + 2
+    rows, cols = m * th + 2, m * tw + 2
     padded = np.zeros(part.shape[:2] + (rows, cols), dtype=src.dtype)
     r0, q0 = max(0, -oh), max(0, -ow)
     r1, q1 = max(r0, min(rows, src.shape[2] - oh)), max(q0, min(cols, src.shape[3] - ow))
     padded[:, :, r0:r1, q0:q1] = part[:, :, r0 + oh:r1 + oh, q0 + ow:q1 + ow]
-    d = np.lib.stride_tricks.sliding_window_view(padded, (4, 4), axis=(2, 3))[:, :, ::2, ::2]  # (n, C, TH, TW, 4, 4)
-    bt = BT.astype(src.dtype)
+    d = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(2, 3))[:, :, ::m, ::m]  # (n, C, TH, TW, 4, 4)
+    bt = bt.astype(src.dtype)
     v = np.einsum("ar,ncstrq,bq->abcnst", bt, d, bt)
-    return v.reshape(16, *v.shape[2:])
+    return v.reshape(size * size, *v.shape[2:])
 
 
-def output_tiles_numpy(products, bias, out_hw):
+def output_tiles_numpy(products, bias, out_hw, at=AT):
     """``Y = A^T M A (+ bias)`` for every tile, cropped to ``out_hw``.
 
     Parameters
@@ -160,19 +199,22 @@ def output_tiles_numpy(products, bias, out_hw):
     products : ndarray, shape (16, K, n, TH, TW)
     bias : ndarray, shape (K,)
     out_hw : (int, int)
+    at : ndarray, shape (m, m + 2)
+        ``A^T``: F(2x2, 3x3)'s, or another variant's.
 
     Returns
     -------
     out : ndarray, shape (n, K, H_out, W_out)
     """
     k, n, th, tw = products.shape[1:]
-    at = AT.astype(products.dtype)
-    y = np.einsum("ia,abkmst,jb->kmsitj", at, products.reshape(4, 4, k, n, th, tw), at)
-    y = y.reshape(k, n, 2 * th, 2 * tw)[:, :, :out_hw[0], :out_hw[1]]
+    m, size = at.shape
+    at = at.astype(products.dtype)
+    y = np.einsum("ia,abkmst,jb->kmsitj", at, products.reshape(size, size, k, n, th, tw), at)
+    y = y.reshape(k, n, m * th, m * tw)[:, :, :out_hw[0], :out_hw[1]]
     return y.swapaxes(0, 1) + bias[:, np.newaxis, np.newaxis]
 
 
-def grad_tiles_numpy(grad, first, count, tiles_hw):
+def grad_tiles_numpy(grad, first, count, tiles_hw, at=AT):
     """``A g A^T`` for every 2 x 2 block ``g`` of ``grad[first:first + count]`` (zeros past the edge).
 
     Parameters
@@ -180,25 +222,28 @@ def grad_tiles_numpy(grad, first, count, tiles_hw):
     grad : ndarray, shape (N, K, H_out, W_out)
     first, count : int
     tiles_hw : (int, int)
+    at : ndarray, shape (m, m + 2)
+        ``A^T``: F(2x2, 3x3)'s (blocks of 2 x 2), or another variant's (m x m).
 
     Returns
     -------
     tiles : ndarray, shape (16, K, count, TH, TW)
     """
     th, tw = tiles_hw
+    m, size = at.shape
     part = grad[first:first + count]
-    padded = np.zeros(part.shape[:2] + (2 * th, 2 * tw), dtype=grad.dtype)
+    padded = np.zeros(part.shape[:2] + (m * th, m * tw), dtype=grad.dtype)
     padded[:, :, :part.shape[2], :part.shape[3]] = part
-    g = padded.reshape(*part.shape[:2], th, 2, tw, 2)
-    a = AT.T.astype(grad.dtype)
+    g = padded.reshape(*part.shape[:2], th, m, tw, m)
+    a = at.T.astype(grad.dtype)
     t = np.einsum("ai,nksitj,bj->abknst", a, g, a)
-    return t.reshape(16, *t.shape[2:])
+    return t.reshape(size * size, *t.shape[2:])
 
 
 # ---------------------------------------------------------------------------------------------- forward and backward
-def _tiles_hw(out_hw):
-    """Tiles needed to cover an output of ``out_hw``: one per 2 x 2 block, rounding up."""
-    return (out_hw[0] + 1) // 2, (out_hw[1] + 1) // 2
+def _tiles_hw(out_hw, m=2):
+    """Tiles needed to cover an output of ``out_hw``: one per m x m block, rounding up."""
+    return (out_hw[0] + m - 1) // m, (out_hw[1] + m - 1) // m
 
 
 def _chunk_budget() -> int:
@@ -206,7 +251,7 @@ def _chunk_budget() -> int:
     return min(_CHUNK_BYTES, workers.workspace_limit() // workers.num_workers())
 
 
-def _convolve(src, u, bias, origin, out):
+def _convolve(src, u, bias, origin, out, variant=F2):
     """``out = conv(src, w) + bias`` through the Winograd domain, the batch split over the workers.
 
     Parameters
@@ -219,30 +264,34 @@ def _convolve(src, u, bias, origin, out):
         ``src[n, c, origin_h + i + p, origin_w + j + q] * w[k, c, p, q]``,
         reading zeros outside ``src``.
     out : ndarray, shape (N, K, H_out, W_out), written in place
+    variant : Variant
+        F(2 x 2, 3 x 3) (``F2``, 16 tile positions) or another (``u`` then has
+        ``variant.positions`` rows).
     """
     n, c = src.shape[:2]
     k = u.shape[1]
-    th, tw = _tiles_hw(out.shape[2:])
-    per_sample = 16 * (c + k) * th * tw * src.itemsize  # input tiles + products
+    m, positions = variant.m, variant.positions
+    th, tw = _tiles_hw(out.shape[2:], m)
+    per_sample = positions * (c + k) * th * tw * src.itemsize  # input tiles + products
 
     def part(start, stop):
-        plane = workers.workspace("winograd.plane", (2 * th + 2, 2 * tw + 2), src.dtype)
-        rows = workers.workspace("winograd.rows", (4, 2 * tw + 2), src.dtype)
+        plane = workers.workspace("winograd.plane", (m * th + 2, m * tw + 2), src.dtype)
+        rows = workers.workspace("winograd.rows", (m + 2, m * tw + 2), src.dtype)
         for first, last in workers.chunk_ranges(start, stop, per_sample, _chunk_budget()):
             count = last - first
-            tiles = workers.workspace("winograd.tiles", (16, c, count, th, tw), src.dtype)
-            products = workers.workspace("winograd.products", (16, k, count * th * tw), src.dtype)
-            winograd_input_tiles(src, first, origin[0], origin[1], plane, rows, tiles)
-            np.matmul(u, tiles.reshape(16, c, count * th * tw), out=products)
-            winograd_output_tiles(products.reshape(16, k, count, th, tw), bias, first, out)
+            tiles = workers.workspace("winograd.tiles", (positions, c, count, th, tw), src.dtype)
+            products = workers.workspace("winograd.products", (positions, k, count * th * tw), src.dtype)
+            variant.input_tiles(src, first, origin[0], origin[1], plane, rows, tiles)
+            np.matmul(u, tiles.reshape(positions, c, count * th * tw), out=products)
+            variant.output_tiles(products.reshape(positions, k, count, th, tw), bias, first, out)
 
     flops = 2 * n * k * c * 9 * out.shape[2] * out.shape[3]  # of the direct convolution
     workers.run_parts(part, workers.batch_parts(n, flops))
     return out
 
 
-def winograd_forward(x, weight, bias, pad_width):
-    """Valid-plus-zero-padding 3 x 3 convolution by Winograd F(2x2, 3x3).
+def winograd_forward(x, weight, bias, pad_width, variant=F2):
+    """Valid-plus-zero-padding 3 x 3 convolution by Winograd F(2x2, 3x3) (or another ``variant``).
 
     Parameters
     ----------
@@ -251,60 +300,63 @@ def winograd_forward(x, weight, bias, pad_width):
     bias : ndarray, shape (K,), or None
     pad_width : ((top, bottom), (left, right))
         Zero padding, applied on the fly (no padded copy of ``x`` is made).
+    variant : Variant
+        ``F2`` (this module's) or ``numconv.functional.fast.winograd4.F4``.
 
     Returns
     -------
     out : ndarray, shape (N, K, H_out, W_out), ``H_out = H + top + bottom - 2``
     state : tuple
-        ``x``, the weight and the padding, for ``winograd_backward``.
+        ``x``, the weight, the padding and the variant, for ``winograd_backward``.
     """
     x = np.ascontiguousarray(x)
     (top, bottom), (left, right) = pad_width
     out_hw = (x.shape[2] + top + bottom - 2, x.shape[3] + left + right - 2)
     out = np.empty((x.shape[0], weight.shape[0], *out_hw), dtype=x.dtype)
     bias = np.zeros(weight.shape[0], dtype=x.dtype) if bias is None else bias
-    _convolve(x, transform_filters(weight), bias, (-top, -left), out)
-    return out, (x, weight, pad_width)
+    _convolve(x, transform_filters(weight, variant), bias, (-top, -left), out, variant)
+    return out, (x, weight, pad_width, variant)
 
 
 @gradient_of("winograd_forward", "tuple", dout="shape (N, K, H_out, W_out)", returns=ALGORITHM_GRADIENTS)
 def winograd_backward(dout, state):
     """Gradients of ``winograd_forward``."""
-    x, weight, ((top, _), (left, _)) = state
+    x, weight, ((top, _), (left, _)), variant = state
     dout = np.ascontiguousarray(dout)
     n, c = x.shape[:2]
     k = weight.shape[0]
-    out_th, out_tw = _tiles_hw(dout.shape[2:])  # the forward's tiles (for dW)
-    in_th, in_tw = _tiles_hw(x.shape[2:])  # dx's tiles
+    m, positions = variant.m, variant.positions
+    out_th, out_tw = _tiles_hw(dout.shape[2:], m)  # the forward's tiles (for dW)
+    in_th, in_tw = _tiles_hw(x.shape[2:], m)  # dx's tiles
     # dx[i, j] = sum over k, p, q of dout[k, i + top - 2 + p, j + left - 2 + q] * w[k, c, 2 - p, 2 - q]:
     # a convolution of dout with the rotated, transposed filters, starting at (top - 2, left - 2).
-    u_flipped = transform_filters(np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]))
+    u_flipped = transform_filters(np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]), variant)
     no_bias = np.zeros(c, dtype=x.dtype)
     dx = np.empty(x.shape, dtype=x.dtype)
-    per_sample = 16 * (c + k) * (out_th * out_tw + in_th * in_tw) * x.itemsize
+    per_sample = positions * (c + k) * (out_th * out_tw + in_th * in_tw) * x.itemsize
 
     def part(start, stop):
-        x_plane = workers.workspace("winograd.plane", (2 * out_th + 2, 2 * out_tw + 2), x.dtype)
-        d_plane = workers.workspace("winograd.dplane", (2 * in_th + 2, 2 * in_tw + 2), x.dtype)
-        g_plane = workers.workspace("winograd.gplane", (2 * out_th, 2 * out_tw), x.dtype)
-        rows = workers.workspace("winograd.rows", (4, 2 * max(out_tw, in_tw) + 2), x.dtype)
-        d_u = np.zeros((16, k, c), dtype=x.dtype)  # this part's weight gradient, Winograd domain
+        x_plane = workers.workspace("winograd.plane", (m * out_th + 2, m * out_tw + 2), x.dtype)
+        d_plane = workers.workspace("winograd.dplane", (m * in_th + 2, m * in_tw + 2), x.dtype)
+        g_plane = workers.workspace("winograd.gplane", (m * out_th, m * out_tw), x.dtype)
+        rows = workers.workspace("winograd.rows", (m + 2, m * max(out_tw, in_tw) + 2), x.dtype)
+        d_u = np.zeros((positions, k, c), dtype=x.dtype)  # this part's weight gradient, Winograd domain
         for first, last in workers.chunk_ranges(start, stop, per_sample, _chunk_budget()):
             count, tiles = last - first, out_th * out_tw
             # dW: dU[t] += (A dY A^T)[t] @ V[t]^T, V the forward's input tiles (recomputed, not kept).
-            x_tiles = workers.workspace("winograd.tiles", (16, c, count, out_th, out_tw), x.dtype)
-            g_tiles = workers.workspace("winograd.gtiles", (16, k, count, out_th, out_tw), x.dtype)
-            winograd_input_tiles(x, first, -top, -left, x_plane, rows, x_tiles)
-            winograd_grad_tiles(dout, first, g_plane, rows, g_tiles)
-            d_u += np.matmul(g_tiles.reshape(16, k, count * tiles),
-                             x_tiles.reshape(16, c, count * tiles).swapaxes(1, 2))
+            x_tiles = workers.workspace("winograd.tiles", (positions, c, count, out_th, out_tw), x.dtype)
+            g_tiles = workers.workspace("winograd.gtiles", (positions, k, count, out_th, out_tw), x.dtype)
+            variant.input_tiles(x, first, -top, -left, x_plane, rows, x_tiles)
+            variant.grad_tiles(dout, first, g_plane, rows, g_tiles)
+            d_u += np.matmul(g_tiles.reshape(positions, k, count * tiles),
+                             x_tiles.reshape(positions, c, count * tiles).swapaxes(1, 2))
             # dx: the forward machinery on dY.
             tiles = in_th * in_tw
-            d_tiles = workers.workspace("winograd.dtiles", (16, k, count, in_th, in_tw), x.dtype)
-            products = workers.workspace("winograd.products", (16, c, count * tiles), x.dtype)
-            winograd_input_tiles(dout, first, top - 2, left - 2, d_plane, rows, d_tiles)
-            np.matmul(u_flipped, d_tiles.reshape(16, k, count * tiles), out=products)
-            winograd_output_tiles(products.reshape(16, c, count, in_th, in_tw), no_bias, first, dx)
+            d_tiles = workers.workspace("winograd.dtiles", (positions, k, count, in_th, in_tw), x.dtype)
+            products = workers.workspace("winograd.products", (positions, c, count * tiles), x.dtype)
+            variant.input_tiles(dout, first, top - 2, left - 2, d_plane, rows, d_tiles)
+            np.matmul(u_flipped, d_tiles.reshape(positions, k, count * tiles), out=products)
+            variant.output_tiles(products.reshape(positions, c, count, in_th, in_tw), no_bias, first, dx)
         return d_u
 
     flops = 4 * n * k * c * 9 * dout.shape[2] * dout.shape[3]  # dx and dW, of the direct convolution
@@ -312,4 +364,4 @@ def winograd_backward(dout, state):
     d_u = partial[0]
     for more in partial[1:]:  # in part order: the same sum every run
         d_u = d_u + more
-    return dx, filter_gradient(d_u).astype(x.dtype, copy=False)
+    return dx, filter_gradient(d_u, variant).astype(x.dtype, copy=False)
