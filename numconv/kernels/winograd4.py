@@ -71,20 +71,8 @@ def _a(g0, g1, g2, g3, two, four, eight):
 def winograd4_input_tiles(src, first, origin_h, origin_w, plane, rows, tiles):  # pragma: no cover - numba
     """Transform 6 x 6 input tiles (stride 4): ``tiles[:, c, m, ti, tj] = (B^T d B).ravel()``.
 
-    Parameters
-    ----------
-    src : ndarray, shape (N, C, H, W), C-contiguous
-    first : int
-        The first sample to transform (``tiles`` holds ``n`` of them).
-    origin_h, origin_w : int
-        Where tile (0, 0) starts in ``src``; negative values read zeros
-        above / left of the image (implicit zero padding).
-    plane : ndarray, shape (4*TH + 2, 4*TW + 2)
-        Scratch for one zero-padded image plane.
-    rows : ndarray, shape (6, 4*TW + 2)
-        Scratch for ``B^T d`` of one row of tiles.
-    tiles : ndarray, shape (36, C, n, TH, TW), C-contiguous
-        Output.
+    The arguments of ``numconv.kernels.winograd.winograd_input_tiles``, for 6 x 6 tiles: ``plane``
+    is (4*TH + 2, 4*TW + 2), ``rows`` (6, 4*TW + 2) and ``tiles`` (36, C, n, TH, TW).
     """
     channels, height, width = src.shape[1], src.shape[2], src.shape[3]
     count, tiles_h, tiles_w = tiles.shape[2], tiles.shape[3], tiles.shape[4]
@@ -117,17 +105,8 @@ def winograd4_input_tiles(src, first, origin_h, origin_w, plane, rows, tiles):  
 def winograd4_output_tiles(products, bias, first, out):  # pragma: no cover - compiled by numba
     """Transform back and crop: ``out[first + m, k, 4ti:4ti+4, 4tj:4tj+4] = A^T M A + bias[k]``.
 
-    Parameters
-    ----------
-    products : ndarray, shape (36, K, n, TH, TW)
-        ``M``, the 36 matrix products, tile position first.
-    bias : ndarray, shape (K,)
-        Added to every output (pass zeros for none).
-    first : int
-        The sample ``products[:, :, 0]`` belongs to.
-    out : ndarray, shape (N, K, H_out, W_out)
-        Written for samples ``first .. first + n - 1``; a tile's rows / columns
-        past ``H_out`` / ``W_out`` are dropped.
+    The arguments of ``numconv.kernels.winograd.winograd_output_tiles``, with ``products``
+    (36, K, n, TH, TW); a tile's rows / columns past ``H_out`` / ``W_out`` are dropped.
     """
     kernels, count, tiles_h, tiles_w = products.shape[1], products.shape[2], products.shape[3], products.shape[4]
     out_h, out_w = out.shape[2], out.shape[3]
@@ -160,18 +139,8 @@ def winograd4_output_tiles(products, bias, first, out):  # pragma: no cover - co
 def winograd4_grad_tiles(grad, first, plane, rows, tiles):  # pragma: no cover - compiled by numba
     """Transform 4 x 4 blocks of the output's gradient: ``tiles[:, k, m, ti, tj] = (A g A^T).ravel()``.
 
-    Parameters
-    ----------
-    grad : ndarray, shape (N, K, H_out, W_out), C-contiguous
-    first : int
-        The first sample to transform.
-    plane : ndarray, shape (4*TH, 4*TW)
-        Scratch for one zero-padded plane of ``grad``.
-    rows : ndarray, shape (6, 4*TW)
-        Scratch for ``A g`` of one row of blocks.
-    tiles : ndarray, shape (36, K, n, TH, TW), C-contiguous
-        Output; ``g = grad[first + m, k, 4ti:4ti+4, 4tj:4tj+4]``, with zeros
-        where the block runs past ``H_out`` or ``W_out``.
+    The arguments of ``numconv.kernels.winograd.winograd_grad_tiles``, for 4 x 4 blocks: ``plane``
+    is (4*TH, 4*TW), ``rows`` (6, 4*TW) and ``tiles`` (36, K, n, TH, TW); ``A = (A^T)^T`` is 6 x 4.
     """
     kernels, out_h, out_w = grad.shape[1], grad.shape[2], grad.shape[3]
     count, tiles_h, tiles_w = tiles.shape[2], tiles.shape[3], tiles.shape[4]
