@@ -55,10 +55,9 @@ Memory bound
 ------------
 ``workspace_limit()`` (``set_workspace_limit``, ``$NUMCONV_CONV_WORKSPACE_MB``,
 default 256 MiB) bounds a convolution's scratch, all workers together;
-``chunk_ranges`` splits a worker's samples into chunks that fit.
-``cache_budget()`` is the smaller chunk size for work whose scratch is
-written once and read straight back (the transposed convolution's columns):
-chunks of that work run faster when their scratch stays in the cache.
+``chunk_ranges`` splits a worker's samples into chunks that fit, and
+``chunk_budget`` sizes those chunks: each algorithm's cache-sized target,
+within the worker's share of the limit.
 """
 
 from __future__ import annotations
@@ -73,7 +72,7 @@ import numpy as np
 __all__ = [
     "num_workers", "set_num_workers", "split_range", "batch_parts", "run_parts", "workspace", "workspace_bytes",
     "clear_workspaces", "blas_threads_limited", "blas_threads_for", "workspace_limit", "set_workspace_limit",
-    "chunk_ranges", "cache_budget",
+    "chunk_ranges", "chunk_budget",
 ]
 
 _ENV = "NUMCONV_NUM_THREADS"
@@ -346,17 +345,13 @@ def set_workspace_limit(nbytes: int | None) -> None:
     _limit.set(nbytes)
 
 
-# Bytes of scratch per chunk for a matrix product whose result is read straight back (the transposed
-# convolution's columns). Measured on W11 (ConvTranspose2d 64 -> 32, 16 x 64 x 28 x 28, two workers): chunks
-# of 1-2 samples (1.6-3.2 MB of columns) ran forward + backward in 1.12-1.17x PyTorch's time, chunks of a
-# worker's whole half-batch in 1.43x: the products themselves ran ~10 % faster, and the pass over the
-# columns after them ~2x faster, from the cache instead of memory. About an L2 cache's size per core.
-_CACHE_CHUNK_BYTES = 2 * 2**20
+def chunk_budget(target: int, buffers: int = 1) -> int:
+    """Bytes of scratch per chunk (per buffer): ``target``, at most a worker's share of the workspace limit.
 
-
-def cache_budget() -> int:
-    """Bytes of scratch per chunk for one worker's cache-sized chunks: at most its share of the workspace limit."""
-    return min(_CACHE_CHUNK_BYTES, workspace_limit() // num_workers())
+    ``target`` is the algorithm's cache-sized chunk; ``buffers`` how many such
+    chunks of scratch a worker holds at once (the row slab: two).
+    """
+    return min(target, workspace_limit() // (buffers * num_workers()))
 
 
 def chunk_ranges(start: int, stop: int, per_sample_bytes: int, budget: int) -> list[tuple[int, int]]:

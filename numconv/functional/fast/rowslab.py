@@ -52,7 +52,7 @@ def rowslab_applies(weight_shape, stride, dilation, groups) -> bool:
 
 def _chunk_budget() -> int:
     """Bytes for a worker's expanded input, and as many again for its row blocks (see rowslab_backward)."""
-    return min(_CHUNK_BYTES, workers.workspace_limit() // (2 * workers.num_workers()))
+    return workers.chunk_budget(_CHUNK_BYTES, buffers=2)
 
 
 def _min_rows(out_h, out_w) -> int:

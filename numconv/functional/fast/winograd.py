@@ -246,11 +246,6 @@ def _tiles_hw(out_hw, m=2):
     return (out_hw[0] + m - 1) // m, (out_hw[1] + m - 1) // m
 
 
-def _chunk_budget() -> int:
-    """Scratch bytes one worker may use for one chunk."""
-    return min(_CHUNK_BYTES, workers.workspace_limit() // workers.num_workers())
-
-
 def _convolve(src, u, bias, origin, out, variant=F2):
     """``out = conv(src, w) + bias`` through the Winograd domain, the batch split over the workers.
 
@@ -277,7 +272,7 @@ def _convolve(src, u, bias, origin, out, variant=F2):
     def part(start, stop):
         plane = workers.workspace("winograd.plane", (m * th + 2, m * tw + 2), src.dtype)
         rows = workers.workspace("winograd.rows", (m + 2, m * tw + 2), src.dtype)
-        for first, last in workers.chunk_ranges(start, stop, per_sample, _chunk_budget()):
+        for first, last in workers.chunk_ranges(start, stop, per_sample, workers.chunk_budget(_CHUNK_BYTES)):
             count = last - first
             tiles = workers.workspace("winograd.tiles", (positions, c, count, th, tw), src.dtype)
             products = workers.workspace("winograd.products", (positions, k, count * th * tw), src.dtype)
@@ -341,7 +336,7 @@ def winograd_backward(dout, state):
         g_plane = workers.workspace("winograd.gplane", (m * out_th, m * out_tw), x.dtype)
         rows = workers.workspace("winograd.rows", (m + 2, m * max(out_tw, in_tw) + 2), x.dtype)
         d_u = np.zeros((positions, k, c), dtype=x.dtype)  # this part's weight gradient, Winograd domain
-        for first, last in workers.chunk_ranges(start, stop, per_sample, _chunk_budget()):
+        for first, last in workers.chunk_ranges(start, stop, per_sample, workers.chunk_budget(_CHUNK_BYTES)):
             count, tiles = last - first, out_th * out_tw
             # dW: dU[t] += (A dY A^T)[t] @ V[t]^T, V the forward's input tiles (recomputed, not kept).
             x_tiles = workers.workspace("winograd.tiles", (positions, c, count, out_th, out_tw), x.dtype)
