@@ -114,9 +114,11 @@ def stamp_columns(cols, bias, out, geometry):  # pragma: no cover - compiled by 
      out_d, out_h, out_w) = geometry
     slab = in_h * in_w
     offsets = kd * kh * kw
-    rows_d, count_d, taps_d, shifts_d = _phase_taps(out_d, kd, sd, dd, pd)
+    _, count_d, taps_d, shifts_d = _phase_taps(out_d, kd, sd, dd, pd)
     rows_h, count_h, taps_h, shifts_h = _phase_taps(out_h, kh, sh, dh, ph)
     cols_w, count_w, taps_w, shifts_w = _phase_taps(out_w, kw, sw, dw, pw)
+    tables = (count_d, shifts_d, taps_d, count_h, shifts_h, taps_h, count_w, shifts_w, taps_w)
+    sizes = (batch, in_d, in_h, in_w, kh, kw, offsets, slab)
     sums = np.empty(((out_h + sh - 1) // sh) * in_w, dtype=out.dtype)  # one phase: rows of in_w
     for n in range(batch):
         for c in range(channels):
@@ -157,30 +159,28 @@ def stamp_columns(cols, bias, out, geometry):  # pragma: no cover - compiled by 
                         for t in range(rows):
                             # The wrapped columns, and those beyond in_w: their sums worked out one by one.
                             for v in range(min(low, stored)):
-                                sums[t * in_w + v] = _phase_sum(cols, bias[c], c, n, t, v, z0, tz, y0, x0, count_d,
-                                                                shifts_d, taps_d, count_h, shifts_h, taps_h, count_w,
-                                                                shifts_w, taps_w, batch, in_d, in_h, in_w, kh, kw,
-                                                                offsets, slab)
+                                sums[t * in_w + v] = _phase_sum(cols, bias[c], c, n, t, v, z0, tz, y0, x0, tables,
+                                                                sizes)
                             for v in range(max(low, high), stored):
-                                sums[t * in_w + v] = _phase_sum(cols, bias[c], c, n, t, v, z0, tz, y0, x0, count_d,
-                                                                shifts_d, taps_d, count_h, shifts_h, taps_h, count_w,
-                                                                shifts_w, taps_w, batch, in_d, in_h, in_w, kh, kw,
-                                                                offsets, slab)
+                                sums[t * in_w + v] = _phase_sum(cols, bias[c], c, n, t, v, z0, tz, y0, x0, tables,
+                                                                sizes)
                             row = u(out_row + t * sh * out_w)
                             for v in range(u(stored)):
                                 out[row + v * u(sw)] = sums[u(t * in_w) + v]
                             for v in range(stored, width):
-                                out[row + v * sw] = _phase_sum(cols, bias[c], c, n, t, v, z0, tz, y0, x0, count_d,
-                                                               shifts_d, taps_d, count_h, shifts_h, taps_h, count_w,
-                                                               shifts_w, taps_w, batch, in_d, in_h, in_w, kh, kw,
-                                                               offsets, slab)
+                                out[row + v * sw] = _phase_sum(cols, bias[c], c, n, t, v, z0, tz, y0, x0, tables, sizes)
     return out
 
 
 @jit_helper
-def _phase_sum(cols, bias, c, n, t, v, z0, tz, y0, x0, count_d, shifts_d, taps_d, count_h, shifts_h, taps_h, count_w,
-               shifts_w, taps_w, batch, in_d, in_h, in_w, kh, kw, offsets, slab):
-    """One output pixel of ``stamp_columns``, summed directly: the bias, then every tap in the runs' order."""
+def _phase_sum(cols, bias, c, n, t, v, z0, tz, y0, x0, tables, sizes):
+    """One output pixel of ``stamp_columns``, summed directly: the bias, then every tap in the runs' order.
+
+    ``tables`` holds the three axes' ``_phase_taps`` (counts, shifts, taps), ``sizes`` the batch and
+    input sizes, the kernel's height and width, and the column block's offset count and size.
+    """
+    count_d, shifts_d, taps_d, count_h, shifts_h, taps_h, count_w, shifts_w, taps_w = tables
+    batch, in_d, in_h, in_w, kh, kw, offsets, slab = sizes
     total = bias
     for ta in range(count_d[z0]):
         iz = tz - shifts_d[z0, ta]
