@@ -166,6 +166,17 @@ def test_algorithm_equals_naive_reference(algorithm, data, seed):
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_algorithm_gradcheck(algorithm):
+    """Every fast algorithm's gradients against centred finite differences (float64), padding on the fly."""
+    import numconv
+
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((2, 3, 9, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    assert F.conv2d(x, w, b, padding=1, algorithm=algorithm)[1].algorithm == algorithm  # it ran, no fallback
+    assert numconv.gradcheck(F.conv2d, x, w, b, kwargs=dict(padding=1, algorithm=algorithm), raise_exception=True)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("mode", ["reflect", "circular"])
 def test_other_padding_modes_pad_first(algorithm, mode):
     """Non-zero padding is applied before the algorithm runs (it pads zeros only)."""
