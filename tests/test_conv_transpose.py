@@ -247,6 +247,18 @@ def test_empty_batch():
     assert dx.shape == (0, 3, 4, 4) and not dw.any() and not db.any()
 
 
+@pytest.mark.parametrize("x_shape, w_shape, padding", [((0, 1, 0, 4), (1, 1, 1, 1), 0), ((0, 1, 0, 4), (1, 1, 3, 3), 1),
+                                                       ((0, 2, 1, 4), (2, 3, 2, 2), 1)])
+def test_empty_batch_may_have_an_empty_output(x_shape, w_shape, padding):
+    # PyTorch gives an output axis of 0 for an empty batch; with samples it refuses (see ERRORS, "output too small").
+    out, cache = F.conv_transpose2d(np.zeros(x_shape), np.ones(w_shape), padding=padding)
+    expected = TF.conv_transpose2d(torch.zeros(x_shape, dtype=torch.float64), torch.ones(w_shape, dtype=torch.float64),
+                                   padding=padding)
+    assert out.shape == tuple(expected.shape) and 0 in out.shape[2:]
+    dx, dw, _ = F.conv_transpose2d_backward(np.zeros(out.shape), cache)
+    assert dx.shape == x_shape and dw.shape == w_shape and not dw.any()
+
+
 def test_backward_does_not_touch_dout():
     rng = np.random.default_rng(0)
     out, cache = F.conv_transpose2d(rng.standard_normal((2, 3, 4, 4)), rng.standard_normal((3, 2, 3, 3)), stride=2)
@@ -291,6 +303,9 @@ ERRORS = [
      r"expected bias of shape \(4,\)"),
     ("output too small", lambda: F.conv_transpose1d(np.zeros((1, 1, 2)), np.zeros((1, 1, 2)), padding=2), ValueError,
      r"conv_transpose1d: the output would be -1 for an input of spatial size 2 .* use less padding"),
+    ("output of 0 for a batch of samples", lambda: F.conv_transpose2d(np.zeros((1, 1, 1, 4)), np.zeros((1, 1, 2, 2)),
+                                                                      padding=1), ValueError,
+     r"conv_transpose2d: the output would be 0 x 3 for an input of spatial size 1 x 4"),
     ("padding string", lambda: nn.ConvTranspose2d(1, 1, 3, padding="same"), ValueError,
      r"padding must be an int or a tuple of 2 ints for transposed convolutions"),
     ("padding_mode", lambda: nn.ConvTranspose2d(1, 1, 3, padding_mode="reflect"), ValueError,

@@ -265,7 +265,7 @@ def _conv_transpose_nd(nd, where, x, weight, bias, stride, padding, output_paddi
                          f"{shape_str(x.shape[1:] if unbatched else x.shape)}")
     out_spatial = conv_transpose_output_shape(x.shape[2:], weight.shape[2:], stride, padding, output_padding,
                                               dilation)
-    if min(out_spatial) < 1:
+    if min(out_spatial) < (0 if x.shape[0] == 0 else 1):  # an empty batch may have an empty output, as in PyTorch
         raise ValueError(
             f"{where}: the output would be {' x '.join(map(str, out_spatial))} for an input of spatial size "
             f"{' x '.join(map(str, x.shape[2:]))} (out = (in - 1) * stride - 2 * padding + dilation * (k - 1) + "
