@@ -807,6 +807,55 @@ def test_a_refused_backward_keeps_its_forward_for_a_retry():
     np.testing.assert_allclose(loss_fn.backward(), np.full((2, 3), 2 / 6))
 
 
+@pytest.mark.parametrize("make, x_shape", [
+    (lambda: nn.Conv2d(2, 3, 3), (2, 2, 5, 5)),
+    (lambda: nn.ConvTranspose2d(2, 3, 3, stride=2), (2, 2, 4, 4)),
+    (lambda: nn.Linear(4, 3), (2, 4)),
+    (lambda: nn.BatchNorm2d(2), (3, 2, 4, 4)),
+    (lambda: nn.MaxPool2d(2), (1, 2, 4, 4)),
+])
+def test_a_gradient_of_the_wrong_shape_keeps_the_forward_for_a_retry(make, x_shape):
+    # As in PyTorch, whose graph survives a "Mismatch in shape" error: the corrected call gives the same gradients.
+    rng = np.random.default_rng(0)
+    layer, x = make().double(), rng.standard_normal(x_shape)
+    out = layer(x)
+    dout = rng.standard_normal(out.shape)
+    with pytest.raises(ValueError, match=r"expected (dout|grad_output) of shape"):
+        layer.backward(np.zeros(out.shape[:-1] + (out.shape[-1] + 1,)))
+    dx = layer.backward(dout)
+    reference = make().double()
+    reference.load_state_dict(layer.state_dict())  # (batch norm's running statistics do not enter its gradient)
+    reference(x)
+    np.testing.assert_allclose(dx, reference.backward(dout), rtol=1e-12)
+    for p, q in zip(layer.parameters(), reference.parameters()):
+        np.testing.assert_allclose(p.grad, q.grad, rtol=1e-12)
+    with pytest.raises(RuntimeError, match="already differentiated"):
+        layer.backward(dout)  # and once it has succeeded, the forward is spent
+
+
+def test_a_backward_refused_after_a_parameter_received_its_gradient_spends_the_forward():
+    class HalfDone(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(np.ones(2))
+
+        def forward(self, x):
+            self._keep(x)
+            return x * self.weight.data
+
+        def backward(self, grad_output):
+            x = self._take()
+            self.weight.accumulate_grad((grad_output * x).sum(axis=0))
+            raise ValueError("refused after the weight received its gradient")
+
+    layer = HalfDone()
+    layer(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="refused after"):
+        layer.backward(np.ones((3, 2)))
+    with pytest.raises(RuntimeError, match="already differentiated"):  # a retry would add the gradient twice
+        layer.backward(np.ones((3, 2)))
+
+
 def test_a_single_parameter_layer_refuses_data_of_the_other_precision():
     layer = nn.Linear(3, 2, bias=False)
     x = np.ones((1, 3), dtype=np.float32)

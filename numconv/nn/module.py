@@ -18,6 +18,9 @@ inside ``numconv.no_grad()``, in training *and* in eval mode (so you can
 backprop through an eval-mode network, e.g. for saliency maps). ``backward``
 differentiates the most recent forward of that module in that thread and
 consumes it, so calling it twice, or without a forward, is a ``RuntimeError``.
+A backward refused for a bad gradient (wrong shape or dtype) before any
+parameter received anything keeps the forward, so the corrected call works,
+as PyTorch's graph survives a shape mismatch.
 """
 
 from __future__ import annotations

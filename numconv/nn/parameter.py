@@ -10,6 +10,17 @@ from .._checks import as_float_array
 
 
 _GRAD_LOCK = threading.Lock()
+_accumulations = 0  # gradients added by accumulate_grad, in every thread (see accumulations)
+
+
+def accumulations() -> int:
+    """How many gradients ``Parameter.accumulate_grad`` has added so far, all threads together.
+
+    The tape compares it before and after a refused backward: an unchanged
+    count means no parameter received anything, so the forward can be kept
+    for a corrected retry.
+    """
+    return _accumulations
 
 
 class Parameter:
@@ -84,9 +95,11 @@ class Parameter:
         contribution after ``zero_grad()`` becomes the gradient. A lock makes
         the addition safe when two threads differentiate one model at once.
         """
+        global _accumulations
         if not self.requires_grad:
             return
         with _GRAD_LOCK:
+            _accumulations += 1
             if self.grad is None:
                 self.grad = np.array(grad, dtype=self.data.dtype, copy=True).reshape(self.data.shape)
             else:

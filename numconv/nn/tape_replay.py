@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .parameter import accumulations
 from .tape_arrays import _differentiable, _fingerprint, _outputs
 from .tape_record import TapeError, _describe, _local
 
@@ -44,11 +45,17 @@ def run_backward(module, backward, grads, kwargs):
                 "differentiates the most recent forward (a second forward before backward replaces the first)")
     check_unchanged(call)
     stack.append(call)
+    cache, accumulated = call.cache, accumulations()
     try:
         result = backward(module, *grads, **kwargs)
-    except BaseException:
-        # A backward refused before it used anything (a replay that had not begun, a layer that had not taken
-        # its cache) keeps its forward for a corrected retry; otherwise the forward is spent.
+    except BaseException as error:
+        # A backward refused before it used anything keeps its forward for a corrected retry, as PyTorch keeps
+        # its graph after a shape mismatch: a replay that had not begun, or a layer that refused the gradient
+        # (ValueError, TypeError: its checks come before its arithmetic) before any parameter received
+        # anything. Otherwise the forward is spent.
+        if (not call.traced and call.cache is None and isinstance(error, (ValueError, TypeError))
+                and accumulations() == accumulated):
+            call.cache = cache
         if (call.started if call.traced else call.cache is None):
             _finish(call)
         raise
