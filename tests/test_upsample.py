@@ -121,6 +121,31 @@ def test_pixel_shuffle_matches_torch(dtype, shape, r, batched, seed):
     np.testing.assert_array_equal(F.pixel_unshuffle(out, r)[0], x)  # inverses
 
 
+@pytest.mark.parametrize("shape, r", [((1, 4, 3, 3), 1), ((2, 4, 1, 1), 2)])
+def test_pixel_shuffles_never_return_the_callers_array(shape, r):
+    # With r = 1, or one pixel per channel, the permutation moves nothing; the results must still be new arrays,
+    # or an in-place layer after them would write into the input (PyTorch's outputs never share its memory).
+    x = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    out, cache = F.pixel_shuffle(x, r)
+    assert not np.shares_memory(out, x) and not np.shares_memory(F.pixel_shuffle_backward(out, cache), out)
+    down = np.arange(np.prod(out.shape), dtype=np.float64).reshape(out.shape)
+    back, cache = F.pixel_unshuffle(down, r)
+    assert not np.shares_memory(back, down) and not np.shares_memory(F.pixel_unshuffle_backward(back, cache), back)
+    centred = x - x.mean()  # negative entries for the ReLU to zero
+    kept = centred.copy()
+    nn.Sequential(nn.PixelShuffle(r), nn.ReLU(inplace=True))(centred)
+    np.testing.assert_array_equal(centred, kept)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "bilinear"])
+@pytest.mark.parametrize("shape", [(1, 2, 0, 3), (1, 2, 3, 0), (0, 2, 0, 3)])
+def test_an_empty_input_axis_is_refused_with_size_too(mode, shape):
+    # The kernels would read pixel -1 of an empty axis (it once wrote outside the gradient array); PyTorch refuses too.
+    with pytest.raises(ValueError, match=r"input and output sizes should be greater than 0, but got input spatial "
+                                         r"size \(\d, \d\) and output \(4, 4\) \(size=\(4, 4\)\)"):
+        F.interpolate(np.zeros(shape), size=(4, 4), mode=mode)
+
+
 # ---------------------------------------------------------------------------------------------- layers
 LAYERS = [
     ("Upsample", dict(scale_factor=2), (2, 3, 4, 5)),

@@ -376,13 +376,17 @@ def _check_arguments(shape, size, scale_factor, mode, align_corners, recompute_s
                          f"({len(shape)}-D)")
     nd = len(shape) - 2
     if size is not None:
-        return tuple(int(s) for s in _per_axis(size, nd, "size")), (None,) * nd, mode, align_corners
-    factors = _per_axis(scale_factor, nd, "scale_factor")
-    out = tuple(math.floor(float(n) * float(f)) for n, f in zip(shape[2:], factors))
+        out = tuple(int(s) for s in _per_axis(size, nd, "size"))
+        given, scales = f"size={size!r}", (None,) * nd
+    else:
+        factors = _per_axis(scale_factor, nd, "scale_factor")
+        out = tuple(math.floor(float(n) * float(f)) for n, f in zip(shape[2:], factors))
+        given = f"scale_factor={scale_factor!r}"
+        scales = (None,) * nd if recompute_scale_factor else tuple(float(f) for f in factors)
+    # (An empty input axis would leave the kernels no pixel to read: their indices would be -1.)
     if min(out) < 1 or min(shape[2:]) < 1:
         raise ValueError(f"{where}: input and output sizes should be greater than 0, but got input spatial size "
-                         f"{tuple(shape[2:])} and output {out} (scale_factor={scale_factor!r})")
-    scales = (None,) * nd if recompute_scale_factor else tuple(float(f) for f in factors)
+                         f"{tuple(shape[2:])} and output {out} ({given})")
     return out, scales, mode, align_corners
 
 
@@ -420,7 +424,9 @@ def pixel_shuffle(x, upscale_factor):
     *lead, c, h, w = x.shape
     out = x.reshape(*lead, c // (r * r), r, r, h, w)
     out = np.moveaxis(out, (-4, -3), (-3, -1))  # (*, C, H, r, W, r)
-    return np.ascontiguousarray(out).reshape(*lead, c // (r * r), h * r, w * r), (r, x.shape)
+    # Always a copy: with r = 1 (or H = W = 1) the permutation moves nothing, and the output must still not be
+    # the caller's array (an in-place layer after it would write into the input, which PyTorch never does).
+    return out.copy(order="C").reshape(*lead, c // (r * r), h * r, w * r), (r, x.shape)
 
 
 def pixel_shuffle_backward(dout, cache):
@@ -472,10 +478,11 @@ def pixel_unshuffle_backward(dout, cache):
     dout = np.asarray(dout)
     *lead, c, h, w = dout.shape
     dx = np.moveaxis(dout.reshape(*lead, c // (r * r), r, r, h, w), (-4, -3), (-3, -1))
-    return np.ascontiguousarray(dx).reshape(shape)
+    return dx.copy(order="C").reshape(shape)  # a copy, never the caller's dout (see pixel_shuffle)
 
 
 def _unshuffle(x, r):
     *lead, c, h, w = x.shape
     blocks = x.reshape(*lead, c, h // r, r, w // r, r)
-    return np.ascontiguousarray(np.moveaxis(blocks, (-3, -1), (-4, -3))).reshape(*lead, c * r * r, h // r, w // r)
+    moved = np.moveaxis(blocks, (-3, -1), (-4, -3))
+    return moved.copy(order="C").reshape(*lead, c * r * r, h // r, w // r)  # a copy, never the caller's array
