@@ -56,6 +56,18 @@ def test_examples():
     np.testing.assert_array_equal(F.pad(x, (1, -2), value=9)[0][0], [9, 1, 2])
 
 
+def test_value_none_and_zero_as_pytorch_takes_them():
+    x = np.arange(3.0).reshape(1, 1, 3)
+    np.testing.assert_array_equal(F.pad(x, (1, 1), value=None)[0], TF.pad(torch.tensor(x), (1, 1), value=None))
+    for mode in ("reflect", "replicate", "circular"):  # no value, but None and 0 are accepted, as in PyTorch
+        for value in (None, 0, 0.0):
+            np.testing.assert_array_equal(F.pad(x, (1, 1), mode=mode, value=value)[0],
+                                          TF.pad(torch.tensor(x), (1, 1), mode=mode, value=value))
+    out, cache = F.pad(np.array(2.0), ())  # a 0-d input stays 0-d
+    assert out.shape == tuple(TF.pad(torch.tensor(2.0), ()).shape) == () and F.pad_backward(out, cache).shape == ()
+    assert repr(nn.ConstantPad2d(1, 0)) == repr(torch.nn.ConstantPad2d(1, 0))  # value=0, not value=0.0
+
+
 def test_pad_gradcheck():
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 5))
     for mode in MODES:
@@ -115,6 +127,11 @@ ERRORS = [
     ("layer padding length", lambda: nn.ZeroPad2d((1, 2, 3)), ValueError,
      r"ZeroPad2d: expected padding to be an int or a tuple of 4 ints, got \(1, 2, 3\)"),
     ("value type", lambda: nn.ConstantPad1d(1, "zero"), TypeError, r"expected value to be a number"),
+    ("a value for reflect", lambda: F.pad(np.zeros((1, 1, 3)), (1, 1), mode="reflect", value=1.0), ValueError,
+     r"pad: mode 'reflect' takes no value \(got value=1.0\); only mode 'constant' fills with one"),
+    ("circular after a crop", lambda: F.pad(np.zeros((1, 1, 4)), (-2, 4), mode="circular"), ValueError,
+     r"pad: \(-2, 4\) crops the input of shape \(1, 1, 4\) to \(1, 1, 2\) first \(mode 'circular', as in "
+     r"PyTorch\), then pads what is left: .* needs each padding at most the input size"),
 ]
 
 

@@ -51,7 +51,7 @@ class PaddingCache(NamedTuple):
     dtype: np.dtype
 
 
-def pad(x, pad, mode="constant", value=0.0):
+def pad(x, pad, mode="constant", value=None):
     """Pad (or, with negative amounts, crop) the trailing axes of ``x``, as ``torch.nn.functional.pad``.
 
     Parameters
@@ -61,8 +61,10 @@ def pad(x, pad, mode="constant", value=0.0):
         ``(before_m, after_m, before_{m-1}, after_{m-1}, ...)``: the last
         axis first, as in PyTorch.
     mode : {'constant', 'reflect', 'replicate', 'circular'}
-    value : float
-        The fill of ``'constant'`` (ignored by the other modes, as in PyTorch).
+    value : float or None
+        The fill of ``'constant'`` (None: 0, PyTorch's default). The other
+        modes take no value: they refuse one other than None or 0, as
+        PyTorch does.
 
     Returns
     -------
@@ -87,16 +89,16 @@ def pad(x, pad, mode="constant", value=0.0):
     widths = tuple((max(0, before), max(0, after)) for before, after in pairs)
     padding = None
     if any(b or a for b, a in widths):
-        x, padding = _pad(x, widths, _CONV_MODE[mode], float(value))
+        x, padding = _pad(x, widths, _CONV_MODE[mode], 0.0 if value is None else float(value))
     if not crop_first:  # a reflection or a replica is taken about the input's own edges: crop last
         x, crop = _crop(x, pairs, first)
-    out = np.ascontiguousarray(x)
+    out = np.ascontiguousarray(x) if x.ndim else x  # (ascontiguousarray would make a 0-d array 1-D)
     if out is x and padding is None:
         out = x.copy()  # never hand back the caller's array
     return out, PaddingCache(crop_first, crop, padding, shape, dtype)
 
 
-def pad_output_shape(shape, pad, mode="constant", value=0.0) -> tuple:
+def pad_output_shape(shape, pad, mode="constant", value=None) -> tuple:
     """The shape ``pad`` gives an input of ``shape``, with all of ``pad``'s checks, computing nothing.
 
     Raises
@@ -114,7 +116,13 @@ def pad_output_shape(shape, pad, mode="constant", value=0.0) -> tuple:
     else:
         padded = shape
     if any(b or a for b, a in widths):
-        _check_pad(padded, widths, _CONV_MODE[mode], "pad")
+        try:
+            _check_pad(padded, widths, _CONV_MODE[mode], "pad")
+        except ValueError as error:
+            if padded == shape:
+                raise
+            raise ValueError(f"pad: {tuple(pad)} crops the input of shape {shape_str(shape)} to {shape_str(padded)} "
+                             f"first (mode {mode!r}, as in PyTorch), then pads what is left: {error}") from None
     return shape[:first] + tuple(s + b + a for s, (b, a) in zip(shape[first:], pairs))
 
 
@@ -196,14 +204,18 @@ def _check_arguments(shape, pad, mode, value) -> tuple:
             f"batch and channel): padding {len(pad)} numbers needs a {axes + 1}-D or {axes + 2}-D input, got "
             f"shape {shape_str(shape)} ({len(shape)}-D)"
         )
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"pad: expected value to be a number, got {value!r}")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))):
+        raise TypeError(f"pad: expected value to be a number or None, got {value!r}")
+    if mode != "constant" and value is not None and value != 0:
+        raise ValueError(f"pad: mode {mode!r} takes no value (got value={value!r}); only mode 'constant' fills "
+                         "with one")
     return _pairs(pad)
 
 
 def _check_crop(shape, pairs, first, mode) -> None:
     """Negative padding crops: no more than the axis holds (constant, circular: they crop first), and
-    reflect and replicate must leave at least one pixel (as PyTorch checks)."""
+    reflect and replicate must leave at least one pixel (PyTorch's 1-D kernels check it; its 2-D and
+    3-D ones return an empty array instead)."""
     for axis, (size, (before, after)) in enumerate(zip(shape[first:], pairs)):
         cut = max(0, -before) + max(0, -after)
         if mode in ("constant", "circular") and cut > size:

@@ -40,7 +40,7 @@ class _PadNd(Module):
             padding = (int(padding),) * (2 * self._nd)
         # Negative amounts crop, as in PyTorch; ntuple checks the length and the types.
         self.padding = ntuple(padding, 2 * self._nd, where, "padding")
-        self.value = float(check_number(value, where, "value"))
+        self.value = check_number(value, where, "value", keep=True)  # kept as given: the repr prints 0 for 0
 
     def forward(self, x):
         return self._output(P.pad(self._as_input(x), self.padding, self._mode, self.value))
