@@ -145,7 +145,7 @@ def test_nearest_pixels_as_onnxruntime_picks_them(tmp_path):
         picked = run_onnx(_resize_file(tmp_path / "r.onnx", n, scale, exact), x)[0, 0].astype(np.int64)
         np.testing.assert_array_equal(onnx_nearest_indices(n, len(picked), np.float32(scale), exact), picked)
     # PyTorch's 2-D shortcut (an output twice the input copies pixel i // 2 whatever the factor) is not Resize's
-    assert not np.array_equal(nearest_indices(5, 10, 2.05, shortcuts=True),
+    assert not np.array_equal(nearest_indices(5, 10, 2.05, kernel="channels_last"),
                               onnx_nearest_indices(5, 10, np.float32(2.05), False))
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import numconv
 from numconv import functional as F
 from numconv import nn
-from numconv.functional.upsample import interpolation_matrix, nearest_indices
+from numconv.functional.upsample import _check_arguments, interpolation_matrix, nearest_indices, nearest_kernel
 
 torch = pytest.importorskip("torch")
 from parity import check_module, check_op, rel_error  # noqa: E402
@@ -41,21 +41,21 @@ def resize_cases(draw):
     return shape, kwargs
 
 
-def torch_backward_is_its_forwards(shape, kwargs) -> bool:
+def torch_backward_is_its_forwards(shape, kwargs, dtype=np.float64) -> bool:
     """False where PyTorch's nearest backward is not the gradient of its forward (see ``nearest_indices``).
 
-    Its 1-D and 3-D CPU forward uses the scale factor where the sizes are equal or doubled, its backward
-    takes the shortcuts (copy, i // 2); numconv differentiates the forward exactly.
+    Its backward always reads the indices by its channels-last kernel's rule; its forward, for 1-D, 3-D and
+    large 2-D outputs, by the generic kernel's. numconv differentiates the forward exactly.
     """
-    factor = kwargs.get("scale_factor")
-    if kwargs["mode"] != "nearest" or len(shape) == 4 or factor is None or kwargs.get("recompute_scale_factor"):
+    if kwargs["mode"] not in ("nearest", "nearest-exact"):
         return True
-    factors = factor if isinstance(factor, tuple) else (factor,) * (len(shape) - 2)
-    for n, f in zip(shape[2:], factors):
-        m = int(n * f)
-        if not np.array_equal(nearest_indices(n, m, f), nearest_indices(n, m, f, shortcuts=True)):
-            return False
-    return True
+    exact = kwargs["mode"] == "nearest-exact"
+    out, scales, _, _ = _check_arguments(shape, kwargs.get("size"), kwargs.get("scale_factor"), kwargs["mode"], None,
+                                         kwargs.get("recompute_scale_factor"))
+    kernel = nearest_kernel(out)
+    return all(np.array_equal(nearest_indices(n, m, f, exact, dtype, kernel),
+                              nearest_indices(n, m, f, exact, dtype, "channels_last"))
+               for n, m, f in zip(shape[2:], out, scales))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -63,7 +63,7 @@ def torch_backward_is_its_forwards(shape, kwargs) -> bool:
 def test_interpolate_matches_torch(dtype, case, seed):
     shape, kwargs = case
     x = np.random.default_rng(seed).standard_normal(shape)
-    mask = [torch_backward_is_its_forwards(shape, kwargs)]
+    mask = [torch_backward_is_its_forwards(shape, kwargs, dtype)]
     check_op(F.interpolate, F.interpolate_backward, TF.interpolate, [x], kwargs=kwargs, dtype=dtype, seed=seed,
              grad_mask=mask)
 
@@ -87,6 +87,35 @@ def test_nearest_backward_sums_each_block():
     g = np.arange(16.0).reshape(1, 1, 4, 4)
     np.testing.assert_array_equal(F.interpolate_backward(g, cache)[0, 0],
                                   [[0 + 1 + 4 + 5, 2 + 3 + 6 + 7], [8 + 9 + 12 + 13, 10 + 11 + 14 + 15]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_nearest_picks_torchs_pixels_with_both_of_its_kernels(dtype, mode):
+    # Pixel indices near an integer boundary, large 2-D outputs (PyTorch's generic kernel) and small ones (its
+    # channels-last kernel), float64 (whose generic kernel rounds differently from float32), 1-D to 3-D.
+    rng = np.random.default_rng(7 if mode == "nearest" else 8)
+    for _ in range(60):
+        nd = int(rng.integers(1, 4))
+        axis = int(rng.integers(0, nd))
+        spatial = [int(rng.integers(1, 4)) if rng.integers(0, 3) else int(rng.integers(60, 100)) for _ in range(nd)]
+        spatial[axis] = n = int(rng.integers(2, 130))
+        if rng.integers(0, 2):
+            factor = float(rng.choice([1.1, 1.71, 2.0, 2.3, 3.49, 0.7, float(np.round(rng.uniform(0.4, 3.5), 2))]))
+            if int(n * factor) < 1:
+                continue
+            kwargs = dict(scale_factor=tuple(factor if a == axis else 1.0 for a in range(nd)))
+        else:
+            kwargs = dict(size=tuple(int(rng.integers(1, 260)) if a == axis else s for a, s in enumerate(spatial)))
+        x = rng.standard_normal((1, 1, *spatial)).astype(dtype)
+        out, cache = F.interpolate(x, mode=mode, **kwargs)
+        t = torch.from_numpy(x).requires_grad_()
+        expected = TF.interpolate(t, mode=mode, **kwargs)
+        np.testing.assert_array_equal(out, expected.detach().numpy(), err_msg=f"{x.shape} {kwargs}")
+        g = rng.standard_normal(out.shape).astype(dtype)
+        if torch_backward_is_its_forwards(x.shape, dict(mode=mode, **kwargs), dtype):
+            expected.backward(torch.from_numpy(g))
+            np.testing.assert_allclose(F.interpolate_backward(g, cache), t.grad.numpy(), rtol=1e-6, atol=1e-6)
 
 
 def test_nearest_with_a_scale_factor_follows_torchs_forward():

@@ -28,7 +28,8 @@ sums the gradients of every output that copied a pixel: upsampling by 2 sums
 each 2 x 2 block (never an average, never a slice).
 
 Index arithmetic follows PyTorch's CPU kernels exactly, in their precision:
-nearest indices in float32, linear weights in the input's dtype.
+nearest indices as its two nearest kernels round them (``nearest_indices``),
+linear weights in the input's dtype.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from ._docs import gradient_of
 
 __all__ = [
     "interpolate", "interpolate_backward", "InterpolateCache", "interpolation_matrix", "linear_taps", "LinearTaps",
-    "nearest_indices",
+    "nearest_indices", "nearest_kernel",
     "pixel_shuffle", "pixel_shuffle_backward", "pixel_unshuffle", "pixel_unshuffle_backward",
     "interpolate_output_shape", "shuffle_output_shape",
 ]
@@ -97,7 +98,8 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     maps = []
     for n, m, scale in zip(x.shape[2:], out_spatial, scales):
         if mode in ("nearest", "nearest-exact"):
-            maps.append(nearest_indices(n, m, scale, exact=mode == "nearest-exact", shortcuts=len(out_spatial) == 2))
+            maps.append(nearest_indices(n, m, scale, exact=mode == "nearest-exact", dtype=x.dtype,
+                                        kernel=nearest_kernel(out_spatial)))
         else:
             maps.append(linear_taps(n, m, scale, align_corners, x.dtype))
     if mode == "bilinear":
@@ -140,38 +142,74 @@ def interpolate_backward(dout, cache: InterpolateCache):
 
 
 # ---------------------------------------------------------------------------------------------- one axis
-def nearest_indices(in_size, out_size, scale_factor=None, exact=False, shortcuts=False) -> np.ndarray:
-    """Input pixel each output pixel copies along one axis, as PyTorch computes it (in float32).
+def nearest_kernel(out_spatial) -> str:
+    """Which of PyTorch's two CPU kernels computes a nearest resize to ``out_spatial`` (see ``nearest_indices``).
+
+    ``"channels_last"`` for 2-D outputs with ``H_out + W_out <= 128`` (PyTorch
+    picks its vectorised kernel there, and for channels-last inputs with more
+    than 3 channels, which a C-ordered NumPy array never is but for 1 x 1
+    images, whose only pixel is copied either way); ``"generic"`` otherwise,
+    1-D and 3-D included.
+    """
+    return "channels_last" if len(out_spatial) == 2 and sum(out_spatial) <= 128 else "generic"
+
+
+def nearest_indices(in_size, out_size, scale_factor=None, exact=False, dtype=np.float32, kernel="generic"):
+    """Input pixel each output pixel copies along one axis, computed as PyTorch's CPU forward computes it.
 
     The scale is ``1 / scale_factor`` when a scale factor is given, else
-    ``in_size / out_size``. ``nearest``: ``floor(i * scale)``;
-    ``nearest-exact``: ``floor((i + 0.5) * scale)``; both capped at
-    ``in_size - 1``.
+    ``in_size / out_size``. ``nearest`` reads ``floor(i * scale)``,
+    ``nearest-exact`` ``floor((i + 0.5) * scale)``, both capped at
+    ``in_size - 1``. Where ``i * scale`` lands next to an integer the
+    rounding decides, and PyTorch's two kernels round differently:
 
-    ``shortcuts``: plain ``nearest`` copies when the sizes are equal and
-    takes ``i // 2`` when the output is twice the input, whatever the scale
-    factor. PyTorch's CPU forward does this for 2-D inputs only (its 1-D and
-    3-D forward use the scale factor, e.g. ``scale_factor=1.1`` on 5 pixels
-    gives 5 pixels ``[0, 0, 1, 2, 3]``), while its backward always takes the
-    shortcuts, so for those 1-D and 3-D cases PyTorch's gradient is not the
-    gradient of its own forward. numconv follows PyTorch's forward and
-    differentiates it exactly.
+    - ``kernel="generic"`` (1-D, 3-D, large 2-D outputs; see
+      ``nearest_kernel``): the arithmetic in the input's ``dtype``, the
+      product rounded to float32 before the floor. ``nearest-exact`` reads
+      ``max(scale * (i + 0.5) - 0.5, 0) + 0.5``.
+    - ``kernel="channels_last"`` (small 2-D outputs): the scale in float32
+      whatever the dtype, and plain ``nearest`` *copies* when the sizes are
+      equal and takes ``i // 2`` when the output is twice the input, whatever
+      the scale factor (``scale_factor=1.1`` on 5 pixels: the generic kernel
+      gives ``[0, 0, 1, 2, 3]``, this one a copy).
+
+    PyTorch's backward always uses the ``channels_last`` rule, so where the
+    two differ its gradient is not the gradient of its own forward. numconv
+    follows the forward and differentiates it exactly.
+
+    Parameters
+    ----------
+    in_size, out_size : int
+    scale_factor : float, optional
+    exact : bool
+        ``nearest-exact`` rather than ``nearest``.
+    dtype : float32 or float64
+        The input's (used by the generic kernel).
+    kernel : {"generic", "channels_last"}
 
     Returns
     -------
     index : ndarray of int64, shape (out_size,), non-decreasing
     """
     i = np.arange(out_size)
-    if shortcuts and not exact and out_size == in_size:
-        return i
-    if shortcuts and not exact and out_size == 2 * in_size:
-        return i // 2
-    s = _scale(in_size, out_size, scale_factor, np.float32)
-    if exact:
-        # (i + 0.5) in double times the float32 scale, rounded to float32, then floored
-        position = ((i + 0.5) * np.float64(s)).astype(np.float32)
+    if kernel == "channels_last":
+        if not exact and out_size == in_size:
+            return i
+        if not exact and out_size == 2 * in_size:
+            return i // 2
+        s = _scale(in_size, out_size, scale_factor, np.float32)
+        if exact:  # (i + 0.5) in double times the float32 scale, rounded to float32
+            position = ((i + 0.5) * np.float64(s)).astype(np.float32)
+        else:  # i converted to float32, times the float32 scale
+            position = i.astype(np.float32) * s
     else:
-        position = i.astype(np.float32) * s
+        dtype = np.dtype(dtype).type
+        s = _scale(in_size, out_size, scale_factor, dtype)
+        if exact:  # the source coordinate of half-pixel centres, clamped at 0, in dtype; + 0.5 in double
+            source = np.maximum(((i + 0.5) * np.float64(s) - 0.5).astype(dtype), 0)
+            position = (source.astype(np.float64) + 0.5).astype(np.float32)
+        else:
+            position = (i.astype(dtype) * s).astype(np.float32)
     return np.minimum(np.floor(position).astype(np.int64), in_size - 1)
 
 

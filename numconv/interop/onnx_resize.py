@@ -153,10 +153,11 @@ def _sizes_input(b, x, sizes_out):
     return b.node("Concat", [lead, b.ints("spatial", sizes_out)], axis=0)
 
 
-def _nearest_rule(mode, sizes_in, out, factors, scales):
+def _nearest_rule(mode, sizes_in, out, factors, scales, dtype):
     """``Resize``'s attributes for a nearest mode, or None where onnxruntime would copy other pixels."""
     exact = mode == "nearest-exact"
-    ours = [U.nearest_indices(n, m, f, exact=exact, shortcuts=len(out) == 2) for n, m, f in zip(sizes_in, out, factors)]
+    kernel = U.nearest_kernel(out)
+    ours = [U.nearest_indices(n, m, f, exact=exact, dtype=dtype, kernel=kernel) for n, m, f in zip(sizes_in, out, factors)]
     ratio = scales if scales is not None else [np.float32(m) / np.float32(n) for n, m in zip(sizes_in, out)]
     theirs = [onnx_nearest_indices(n, m, r, exact) for n, m, r in zip(sizes_in, out, ratio)]
     if not all(np.array_equal(a, c) for a, c in zip(ours, theirs)):
@@ -180,8 +181,9 @@ def upsample(b, layer, x, shapes):
     so onnxruntime divides by the same factor; otherwise it gets ``sizes``.
     For the nearest modes the pixels onnxruntime would copy are worked out
     here (:func:`onnx_nearest_indices`) and compared with numconv's; where
-    they differ (PyTorch's 2-D forward copies pixel ``i // 2`` whenever the
-    output is twice the input, whatever the factor), the layer is written as
+    they differ (PyTorch's 2-D forward on small outputs copies pixel ``i // 2``
+    whenever the output is twice the input, whatever the factor; see
+    ``numconv.functional.upsample.nearest_indices``), the layer is written as
     ``Gather`` nodes with numconv's indices instead.
     """
     shape_in = shapes[0]
@@ -192,7 +194,7 @@ def upsample(b, layer, x, shapes):
                                                            layer.recompute_scale_factor)
     scales = None if factors[0] is None else _onnx_scales(sizes_in, out, factors)
     if mode in ("nearest", "nearest-exact"):
-        attributes, indices = _nearest_rule(mode, sizes_in, out, factors, scales)
+        attributes, indices = _nearest_rule(mode, sizes_in, out, factors, scales, b.dtype)
         if attributes is None:
             return _gather_nearest(b, x, sizes_in, out, indices)
     else:
