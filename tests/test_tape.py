@@ -807,6 +807,49 @@ def test_a_refused_backward_keeps_its_forward_for_a_retry():
     np.testing.assert_allclose(loss_fn.backward(), np.full((2, 3), 2 / 6))
 
 
+class InPlaceFork(nn.Module):
+    """An in-place ReLU whose output is used twice: by a convolution and by the skip of a residual add."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(2, 3, 3, padding=1, dtype=np.float64)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(3, 3, 3, padding=1, dtype=np.float64)
+        self.pool = nn.MaxPool2d(2)
+        self.add = nn.Add()
+
+    def forward(self, x):
+        out = self.relu(self.conv1(x))
+        return self.pool(self.add(self.conv2(out), out))
+
+
+class TorchInPlaceFork(torch.nn.Module):
+    def __init__(self, ours):
+        super().__init__()
+        self.conv1, self.conv2 = torch.nn.Conv2d(2, 3, 3, padding=1), torch.nn.Conv2d(3, 3, 3, padding=1)
+        self.relu, self.pool = torch.nn.ReLU(inplace=True), torch.nn.MaxPool2d(2)
+        self.double().load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+
+    def forward(self, x):
+        out = self.relu(self.conv1(x))
+        return self.pool(self.conv2(out) + out)
+
+
+def test_an_in_place_layer_whose_output_is_used_twice_gets_the_right_gradients():
+    # The in-place output is the array the layer was given: it must still get a slot of its own on the tape
+    # (it once shared the next array's, and the two gradients were added together).
+    rng = np.random.default_rng(0)
+    ours, x = InPlaceFork(), rng.standard_normal((2, 2, 6, 6))
+    theirs, tx = TorchInPlaceFork(ours), torch.from_numpy(x).requires_grad_()
+    out, expected = ours(x), theirs(tx)
+    g = rng.standard_normal(out.shape)
+    expected.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.backward(g), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, dict(theirs.named_parameters())[name].grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("make, x_shape", [
     (lambda: nn.Conv2d(2, 3, 3), (2, 2, 5, 5)),
     (lambda: nn.ConvTranspose2d(2, 3, 3, stride=2), (2, 2, 4, 4)),

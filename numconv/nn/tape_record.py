@@ -61,7 +61,7 @@ class Call:
     """One call of a module: its arguments' sources, its output, its cache, and the calls made inside it."""
 
     __slots__ = ("module", "parent", "traced", "args", "sources", "output", "result_sources", "out_slots",
-                 "cache", "children", "known", "problems", "started", "done", "seen")
+                 "cache", "children", "known", "slots", "problems", "started", "done", "seen")
 
     def __init__(self, module, parent):
         self.module = module
@@ -75,6 +75,7 @@ class Call:
         self.cache = None         # what the module's forward kept with ``_keep``
         self.children = []        # calls made inside this call's forward, in order
         self.known = None         # traced calls: id(array) -> (slot, array, fingerprint, maker)
+        self.slots = 0            # traced calls: slots given so far (the next array's slot)
         self.problems = None      # traced calls: why some argument cannot be differentiated
         self.started = False      # the replay has run a child's backward (a retry would add gradients twice)
         self.done = False
@@ -99,10 +100,16 @@ class Call:
 
     # ------------------------------------------------------------------ recording (forward)
     def add_array(self, array, maker):
-        """Give ``array`` (made by ``maker``, a Call or None for an input) the next slot on this tape."""
+        """Give ``array`` (made by ``maker``, a Call or None for an input) the next slot on this tape.
+
+        Slots are counted, not read off ``len(known)``: an in-place layer returns the array it was given, so
+        its output replaces the input's entry in ``known`` without adding one, and the next array would
+        otherwise get the in-place output's slot (their gradients then added together).
+        """
         if self.known is None:
             self.known, self.problems = {}, []
-        slot = len(self.known)
+        slot = self.slots
+        self.slots += 1
         self.known[id(array)] = (slot, array, _fingerprint(array), maker)
         return slot
 

@@ -87,7 +87,7 @@ def _finish(call) -> None:
     call.cache = None
     call.seen = ()
     if call.parent is None or call.traced:
-        call.known = None
+        call.known, call.slots = None, 0
         call.args = ()
         call.children = []
 
