@@ -219,3 +219,19 @@ def test_a_setting_lost_in_conversion_is_an_error(monkeypatch):
                                                                  "ceil_mode=True")
     with pytest.raises(TypeError, match=r"MaxPool2d at '2': the settings differ"):
         to_torch(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2)))
+
+
+def test_modes_and_frozen_parameters_cross_both_ways_module_by_module():
+    # Fine-tuning: the model trains, its batch norms stay in eval mode, its first convolution is frozen.
+    ours = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU()).double()
+    ours.train()
+    ours[1].eval()
+    ours[0].weight.requires_grad = False
+    theirs = to_torch(ours)
+    assert theirs.training and not theirs[1].training and theirs[2].training
+    assert not theirs[0].weight.requires_grad and theirs[0].bias.requires_grad
+    x = np.random.default_rng(0).standard_normal((2, 1, 5, 5))
+    np.testing.assert_allclose(ours(x), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-12, atol=1e-12)
+    back = from_torch(theirs)
+    assert back.training and not back[1].training and back[2].training
+    assert not back[0].weight.requires_grad and back[0].bias.requires_grad

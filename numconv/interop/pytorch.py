@@ -89,7 +89,7 @@ def _unsupported(module, path, side) -> TypeError:
 
 # ---------------------------------------------------------------------------- numconv -> torch
 def to_torch(model):
-    """A ``torch.nn.Module`` equal to ``model``: same layers, names, weights, buffers and mode.
+    """A ``torch.nn.Module`` equal to ``model``: same layers, names, weights, buffers, modes and frozen parameters.
 
     Parameters
     ----------
@@ -113,7 +113,7 @@ def to_torch(model):
     converted = _to_torch(model, "", torch)
     state = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in model.state_dict().items()}
     converted.load_state_dict(state, strict=True)
-    converted.train(model.training)
+    _copy_modes(model, converted, lambda p, flag: p.requires_grad_(flag))
     return converted
 
 
@@ -167,7 +167,8 @@ def from_torch(module):
     -------
     numconv.nn.Module
         float64 where the torch parameters are float64, float32 otherwise;
-        same names, weights, buffers and train/eval mode.
+        same names, weights, buffers, train/eval mode of every module, and
+        ``requires_grad`` of every parameter.
 
     Raises
     ------
@@ -180,8 +181,26 @@ def from_torch(module):
     converted = _from_torch(module, "", torch)
     state = OrderedDict((k, v.detach().cpu().numpy()) for k, v in module.state_dict().items())
     converted.load_state_dict(state, strict=True)
-    converted.train(module.training)
+    _copy_modes(module, converted, lambda p, flag: setattr(p, "requires_grad", flag))
     return converted
+
+
+def _copy_modes(source, converted, set_requires_grad) -> None:
+    """Give ``converted`` ``source``'s train/eval mode and frozen parameters, module by module and by name.
+
+    Per module, not just the root's flag: a model in training with its batch norms in eval mode (the usual
+    way to fine-tune) must stay so. A module the conversion added (a container of a traced ``forward``)
+    takes its parent's mode.
+    """
+    converted.train(source.training)
+    modes = {name: m.training for name, m in source.named_modules()}
+    for name, m in converted.named_modules():
+        if name in modes:
+            m.training = modes[name]
+    frozen = {name: p.requires_grad for name, p in source.named_parameters()}
+    for name, p in converted.named_parameters():
+        if name in frozen and not frozen[name]:
+            set_requires_grad(p, False)
 
 
 def _from_torch(module, path, torch):
