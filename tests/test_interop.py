@@ -235,3 +235,16 @@ def test_modes_and_frozen_parameters_cross_both_ways_module_by_module():
     back = from_torch(theirs)
     assert back.training and not back[1].training and back[2].training
     assert not back[0].weight.requires_grad and back[0].bias.requires_grad
+
+
+def test_a_shared_layer_stays_one_layer_both_ways():
+    # Weight tying: one module under two names. Its keys appear under both (as in PyTorch) and it stays shared.
+    conv = nn.Conv2d(2, 2, 3, padding=1).double()
+    ours = nn.Sequential(conv, nn.ReLU(), conv)
+    assert list(ours.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    theirs = to_torch(ours)
+    assert list(theirs.state_dict()) == list(ours.state_dict()) and theirs[0] is theirs[2]
+    back = from_torch(theirs)
+    assert back[0] is back[2] and list(back.state_dict()) == list(ours.state_dict())
+    x = np.random.default_rng(0).standard_normal((1, 2, 5, 5))
+    np.testing.assert_allclose(back(x), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-12, atol=1e-12)

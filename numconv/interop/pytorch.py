@@ -110,17 +110,25 @@ def to_torch(model):
         Naming the first layer (and its path) that has no PyTorch twin.
     """
     torch = _torch()
-    converted = _to_torch(model, "", torch)
+    converted = _to_torch(model, "", torch, {})
     state = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in model.state_dict().items()}
     converted.load_state_dict(state, strict=True)
     _copy_modes(model, converted, lambda p, flag: p.requires_grad_(flag))
     return converted
 
 
-def _to_torch(module, path, torch):
+def _to_torch(module, path, torch, converted):
+    """The twin of ``module``; ``converted`` maps id(module) to twins made so far, so a module registered
+    twice (weight tying) becomes one shared torch module."""
+    if id(module) not in converted:
+        converted[id(module)] = _new_torch_twin(module, path, torch, converted)
+    return converted[id(module)]
+
+
+def _new_torch_twin(module, path, torch, converted):
     if not isinstance(module, nn.Module):
         raise TypeError(f"to_torch: expected a numconv Module at '{path or '<root>'}', got {type(module).__name__}")
-    children = OrderedDict((name, _to_torch(child, f"{path}.{name}" if path else name, torch))
+    children = OrderedDict((name, _to_torch(child, f"{path}.{name}" if path else name, torch, converted))
                            for name, child in module.named_children())
     if isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward:
         # LeNet5 and friends only add a constructor; a subclass with its own
@@ -178,7 +186,7 @@ def from_torch(module):
     torch = _torch()
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"from_torch: expected a torch.nn.Module, got {type(module).__name__}")
-    converted = _from_torch(module, "", torch)
+    converted = _from_torch(module, "", torch, {})
     state = OrderedDict((k, v.detach().cpu().numpy()) for k, v in module.state_dict().items())
     converted.load_state_dict(state, strict=True)
     _copy_modes(module, converted, lambda p, flag: setattr(p, "requires_grad", flag))
@@ -203,16 +211,25 @@ def _copy_modes(source, converted, set_requires_grad) -> None:
             set_requires_grad(p, False)
 
 
-def _from_torch(module, path, torch):
+def _from_torch(module, path, torch, converted):
+    """The numconv twin of ``module``, made once per torch module (a shared module stays shared)."""
+    if id(module) not in converted:
+        converted[id(module)] = _new_numconv_twin(module, path, torch, converted)
+    return converted[id(module)]
+
+
+def _new_numconv_twin(module, path, torch, converted):
     if (not type(module).__module__.startswith("torch.nn") and any(True for _ in module.children())
             and not _is_twin(module)):
         # A class of the user's own, with its own forward: trace it with torch.fx into a chain.
         from .torch_fx import trace_to_sequential
 
-        return trace_to_sequential(module, torch,
-                                   lambda sub, name: _from_torch(sub, f"{path}.{name}" if path else name, torch))
-    children = OrderedDict((name, _from_torch(child, f"{path}.{name}" if path else name, torch))
-                           for name, child in module.named_children())
+        # (Each call of a traced submodule gets a layer of its own, not the shared twin: one cache per call.)
+        return trace_to_sequential(module, torch, lambda sub, name: _new_numconv_twin(
+            sub, f"{path}.{name}" if path else name, torch, converted))
+    # Every registered name, a shared module under each (torch's named_children() lists it once).
+    children = OrderedDict((name, _from_torch(child, f"{path}.{name}" if path else name, torch, converted))
+                           for name, child in module._modules.items() if child is not None)
     if type(module) is torch.nn.Sequential:
         return nn.Sequential(children)
     if type(module) is torch.nn.ModuleList:

@@ -343,9 +343,12 @@ class Module:
 
     # ------------------------------------------------------------------ state dict
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Copies of every parameter and persistent buffer, under PyTorch's keys."""
+        """Copies of every parameter and persistent buffer, under PyTorch's keys.
+
+        A module registered under two names (weight tying) appears under both, as in PyTorch.
+        """
         state = OrderedDict()
-        for prefix, m in self.named_modules():
+        for prefix, m in self.named_modules(remove_duplicate=False):
             for name, p in m._parameters.items():
                 if p is not None:
                     state[f"{prefix}.{name}" if prefix else name] = p.data.copy()
@@ -357,7 +360,7 @@ class Module:
     def _state_slots(self):
         """``{key: (module, name, kind)}`` for everything ``state_dict`` saves."""
         slots = OrderedDict()
-        for prefix, m in self.named_modules():
+        for prefix, m in self.named_modules(remove_duplicate=False):
             for name, p in m._parameters.items():
                 if p is not None:
                     slots[f"{prefix}.{name}" if prefix else name] = (m, name, "parameter")
