@@ -190,3 +190,34 @@ def test_resnet_basic_block():
     ours = compare(BasicBlock(3, 4, 2), (2, 3, 6, 6))
     assert "downsample.1.running_mean" in ours.state_dict()
     compare(BasicBlock(3, 4, 2), (2, 3, 6, 6), train=False)
+
+
+class UpTo28(torch.nn.Module):
+    """A submodule called with a keyword argument (output_size=): a constant, or the input's own shape."""
+
+    def __init__(self, skip):
+        super().__init__()
+        self.skip = skip
+        self.down = torch.nn.Conv2d(2, 4, 3, stride=2, padding=1)
+        self.up = torch.nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        if self.skip:
+            return self.up(self.down(x), output_size=x.size()) + x
+        return self.up(self.down(x), output_size=[28, 28])
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_keyword_arguments_of_a_submodule_call_are_kept(skip):
+    # 14 -> 28 needs output_size (or output_padding): dropping the keyword gave 27 x 27 without a word.
+    theirs = UpTo28(skip).double()
+    ours = from_torch(theirs)
+    x = np.random.default_rng(0).standard_normal((1, 2, 28, 28))
+    tx = torch.from_numpy(x).requires_grad_()
+    expected = theirs(tx)
+    out = ours(x)
+    assert out.shape == (1, 2, 28, 28)
+    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+    g = np.random.default_rng(1).standard_normal(out.shape)
+    expected.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(ours.backward(g), tx.grad.numpy(), rtol=1e-10, atol=1e-12)

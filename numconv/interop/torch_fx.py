@@ -152,6 +152,8 @@ def _chain(traced, module, torch, convert_leaf):
             sub = submodules[node.target]
             if node.target in called and any(True for _ in sub.parameters()):
                 raise _NotAChain
+            if node.kwargs or len(node.args) > 1:  # e.g. output_size=: a chain passes one array only
+                raise _NotAChain
             called.add(node.target)
             chain.add(node.target, convert_leaf(sub, node.target))  # a fresh layer per call: one cache each
         elif node.op in ("call_function", "call_method"):
@@ -207,22 +209,23 @@ def _graph(traced, module, torch, convert_leaf):
 
     def add_layer(node, layer, args):
         layers.append(layer)
-        program.append((node.name, "layer", len(layers) - 1, [refs(a) for a in args]))
+        program.append((node.name, "layer", len(layers) - 1, [refs(a) for a in args], {}))
 
     for node in traced.graph.nodes:
         if node.op == "placeholder":
             if program:
                 raise _refuse(node, "the forward takes more than one input")
-            program.append((node.name, "input", None, []))
+            program.append((node.name, "input", None, [], {}))
         elif node.op == "output":
-            program.append((node.name, "output", None, [refs(node.args[0])]))
+            program.append((node.name, "output", None, [refs(node.args[0])], {}))
         elif node.op == "call_module":
             if node.target not in submodules:
                 submodules[node.target] = convert_leaf(owned[node.target], node.target)
-            program.append((node.name, "module", node.target, [refs(a) for a in node.args]))
+            program.append((node.name, "module", node.target, [refs(a) for a in node.args],
+                            {key: refs(value) for key, value in node.kwargs.items()}))
         elif node.op == "call_method" and node.target == "size":
             program.append((node.name, "size", None, [refs(node.args[0]), node.args[1] if len(node.args) > 1
-                                                      else node.kwargs.get("dim")]))
+                                                      else node.kwargs.get("dim")], {}))
         elif node.target in (operator.add, operator.iadd, torch.add, "add"):
             if len(node.args) != 2 or not all(hasattr(a, "op") for a in node.args) or node.kwargs:
                 raise _refuse(node, "only a sum of two results becomes an nn.Add")

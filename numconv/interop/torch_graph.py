@@ -43,11 +43,13 @@ class TracedModel(nn.Module):
     ----------
     submodules : dict of str -> Module
         The converted PyTorch submodules, by dotted path (``"block.conv"``).
-    program : list of (name, kind, target, args)
+    program : list of (name, kind, target, args, kwargs)
         ``kind`` is ``"input"``, ``"module"`` (``target`` a path of
         ``submodules``), ``"layer"`` (``target`` an index into the function
-        layers), ``"size"`` (``args = (ref, dim)``) or ``"output"``; ``args``
-        hold :class:`Ref` s to earlier results and constants.
+        layers), ``"size"`` (``args = (ref, dim)``, ``dim`` None for the
+        whole shape) or ``"output"``; ``args`` and ``kwargs`` (a dict, the
+        keyword arguments of a module call such as ``output_size=``) hold
+        :class:`Ref` s to earlier results and constants.
     layers : list of Module
         The layers made for function calls and merges (registered under
         ``fx_functions`` so ``train()`` / ``eval()`` reach them; they hold no state).
@@ -76,17 +78,18 @@ class TracedModel(nn.Module):
 
     def forward(self, x):
         results = {}
-        for name, kind, target, args in self.program:
+        for name, kind, target, args, kwargs in self.program:
             if kind == "input":
                 results[name] = x
             elif kind == "size":
                 array, dim = _resolve(args, results)
-                results[name] = np.shape(array)[dim]
+                results[name] = np.shape(array) if dim is None else np.shape(array)[dim]
             elif kind == "output":
                 return _resolve(args[0], results)
             else:
                 layer = self._find(target) if kind == "module" else self.fx_functions[target]
-                results[name] = layer(*_resolve(args, results))
+                results[name] = layer(*_resolve(args, results),
+                                      **{key: _resolve(value, results) for key, value in kwargs.items()})
         raise RuntimeError("TracedModel: the program has no output step")
 
     def extra_repr(self) -> str:
