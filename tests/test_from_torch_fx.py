@@ -221,3 +221,26 @@ def test_keyword_arguments_of_a_submodule_call_are_kept(skip):
     g = np.random.default_rng(1).standard_normal(out.shape)
     expected.backward(torch.from_numpy(g))
     np.testing.assert_allclose(ours.backward(g), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+class WithSpareLayers(torch.nn.Module):
+    """Layers registered but never called in forward (a spare head, an auxiliary classifier)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 2, 3)
+        self.aux = torch.nn.Linear(2, 3)
+        self.head = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+
+    def forward(self, x):
+        return F.relu(self.conv(x))
+
+
+def test_layers_forward_never_calls_keep_their_weights():
+    theirs = WithSpareLayers().double()
+    ours = from_torch(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())  # aux and head kept, under their names
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_array_equal(ours.state_dict()[key], value.numpy())
+    x = np.random.default_rng(0).standard_normal((2, 1, 5, 5))
+    np.testing.assert_allclose(ours(x), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-12, atol=1e-12)

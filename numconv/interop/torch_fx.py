@@ -124,10 +124,26 @@ def trace_to_sequential(module, torch, convert_leaf):
     except Exception as error:  # tracing runs user code: any failure means "not traceable"
         raise TypeError(f"from_torch: {type(module).__name__} has its own forward, and torch.fx cannot trace "
                         f"it ({type(error).__name__}: {error})") from None
-    try:
-        return _chain(traced, module, torch, convert_leaf)
-    except _NotAChain:
-        return _graph(traced, module, torch, convert_leaf)
+    spare = _uncalled_state(traced, module)
+    if not spare:
+        try:
+            return _chain(traced, module, torch, convert_leaf)
+        except _NotAChain:
+            pass
+    return _graph(traced, module, torch, convert_leaf, spare)
+
+
+def _uncalled_state(traced, module):
+    """Paths of the layers with parameters or buffers that ``forward`` never calls (a spare head, an
+    auxiliary classifier): converted too, so the model keeps their weights and ``state_dict`` keys."""
+    called = [node.target for node in traced.graph.nodes if node.op == "call_module"]
+    spare = []
+    for path, sub in module.named_modules():
+        if not path or any(True for _ in sub.children()) or not sub.state_dict():
+            continue
+        if not any(path == c or path.startswith(c + ".") for c in called):
+            spare.append(path)
+    return spare
 
 
 def _chain(traced, module, torch, convert_leaf):
@@ -191,8 +207,9 @@ def _nest(layers):
     return build(tree)
 
 
-def _graph(traced, module, torch, convert_leaf):
-    """The traced graph as a program over numconv layers (nn.Add for ``+``, nn.Cat for ``torch.cat``)."""
+def _graph(traced, module, torch, convert_leaf, spare=()):
+    """The traced graph as a program over numconv layers (nn.Add for ``+``, nn.Cat for ``torch.cat``);
+    ``spare`` names layers it never calls, kept for their weights."""
     import operator
 
     from .torch_graph import Ref, TracedModel
@@ -240,5 +257,7 @@ def _graph(traced, module, torch, convert_leaf):
             add_layer(node, layer, node.args[:1])
         else:
             raise _refuse(node, f"a '{node.op}' step (e.g. reading a parameter directly) has no layer")
+    for path in spare:
+        submodules[path] = convert_leaf(owned[path], path)
     order = {name: i for i, name in enumerate(owned)}  # PyTorch's registration order: the same state_dict order
     return TracedModel(dict(sorted(submodules.items(), key=lambda item: order[item[0]])), program, layers)
