@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import numconv
 from numconv import cli, nn
+from numconv import models
 from numconv.models import LeNet5, SmallVGG
 from numconv.tools.explain import LayerExplanation, ModelExplanation, explain, parse_shape
 from numconv.tools.summary import spec, summary
@@ -130,13 +131,13 @@ def test_pool_arithmetic_matches_the_layer(data):
 
 # ---------------------------------------------------------------------------- receptive fields against brute force
 def _brute_force_windows(model, length):
-    """For each output position of a 1-channel 1-D chain: (first, last) input index its gradient reaches."""
+    """For each output position of a 1-D model with 1 input channel: (first, last) input index its gradient reaches."""
     x = np.zeros((1, 1, length))
     y = model(x)
     windows = []
     for i in range(y.shape[2]):
         dy = np.zeros_like(y)
-        dy[0, 0, i] = 1.0
+        dy[0, :, i] = 1.0  # every channel: after a concatenation each branch owns some
         y = model(x)
         touched = np.nonzero(model.backward(dy)[0, 0])[0]
         windows.append((touched.min(), touched.max()) if touched.size else None)  # None: sees only padding
@@ -171,6 +172,43 @@ def test_receptive_field_matches_brute_force(layers):
             assert seen == (lo, hi), (i, r, j, start)
         elif seen is not None:  # a window reaching into the padding: only the real pixels show up
             assert lo <= seen[0] and seen[1] <= hi, (i, r, j, start)
+
+
+def _ones_conv(k, s, p, d):
+    conv = nn.Conv1d(1, 1, k, stride=s, padding=p, dilation=d, dtype=np.float64)
+    conv.weight.data[...] = 1.0
+    conv.bias.data[...] = 0.0
+    return conv
+
+
+@given(first=st.lists(st.tuples(st.integers(1, 5), st.integers(0, 2), st.integers(1, 2)), min_size=1, max_size=2),
+       second=st.lists(st.tuples(st.integers(1, 5), st.integers(0, 2), st.integers(1, 2)), min_size=0, max_size=2),
+       stride=st.integers(1, 2), kind=st.sampled_from(["cat", "add", "residual"]))
+def test_receptive_field_of_branches_matches_brute_force(first, second, stride, kind):
+    # Each branch starts from the block's input; the join sees the union of the branches' windows. Branches keep
+    # the length ("same" padding) so they can be joined; a pool after the block moves the jump.
+    def branch(layers):
+        return nn.Sequential(*[_ones_conv(k, 1, d * (k - 1) // 2, d) for k, _, d in layers if (d * (k - 1)) % 2 == 0]
+                             or [nn.Identity()])
+    if kind == "residual":
+        block = nn.Residual(branch(first))
+    else:
+        block = nn.Parallel(branch(first), branch(second), merge=kind)
+    model = nn.Sequential(_ones_conv(3, stride, 1, 1), block, nn.AvgPool1d(2))  # (a max pool routes one pixel)
+    length = 40
+    rf = explain(model, (1, length)).receptive_field
+    assert rf.kind == "local"
+    (r,), (j,), (start,) = rf.size, rf.jump, rf.start
+    for i, seen in enumerate(_brute_force_windows(model, length)):
+        lo, hi = start + i * j - (r - 1) / 2, start + i * j + (r - 1) / 2
+        if lo >= 0 and hi <= length - 1:
+            assert seen == (lo, hi), (i, r, j, start)
+
+
+def test_inception_and_resnet_receptive_fields():
+    rows = {row.path: row.receptive_field for row in explain(models.googlenet_mini()).rows}
+    # The stem's 3 x 3 gives 3; inception3a's widest branch is 1 x 1 then two 3 x 3 (its "5 x 5"): 3 + 4 = 7.
+    assert rows["inception3a.branch3.1.conv"].size == (7, 7) and rows["inception3a.branch4.1.conv"].size == (5, 5)
 
 
 def test_model_receptive_field_table():
@@ -276,7 +314,8 @@ def test_cli_explain_large_model_from_its_description(capsys):
     assert any(line.startswith("Linear: classifier.0") and line.split()[-3:] == ["102,764,544", "whole", "input"]
                for line in out.splitlines())  # 512 x 7 x 7 after the adaptive pool, whatever the input
     assert cli.main(["explain", "--model", "resnet18"]) == 0  # branches: Residual blocks as BranchSpecs
-    assert "Add: layer4.1.add" in capsys.readouterr().out
+    last_add = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Add: layer4.1.add"))
+    assert last_add.split()[-3:] == ["435", "32", "0"]  # ResNet-18's receptive field: the published 435 pixels
 
 
 @pytest.mark.parametrize("argv, message", [

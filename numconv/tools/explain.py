@@ -38,7 +38,7 @@ from ..nn import Module
 from ._shapes import BranchSpec, LayerSpec, layer_class, sample_shape, spec, spec_of
 from ._table import align_columns, shape_text
 from .explain_layer import AxisArithmetic, LayerExplanation, explain_layer
-from .receptive_field import ReceptiveField, field_after, input_field
+from .receptive_field import ReceptiveField, field_after, input_field, joined_field
 
 __all__ = ["explain", "LayerExplanation", "ModelExplanation", "AxisArithmetic", "ReceptiveField", "parse_shape"]
 
@@ -188,18 +188,76 @@ def _explain_model(model, input_shape: tuple) -> ModelExplanation:
     except ValueError as error:
         raise ValueError(str(error).replace("summary:", "explain:", 1)) from None
     layers = dict(_named_leaves(model, ""))
+    blocks = list(_branching_blocks(model, ""))
     rf = input_field(len(input_shape) - 1)
-    rows = []
+    rows, open_blocks = [], []  # open_blocks: [block, its input's field, the running branch, fields of ended branches]
+    closed = set()  # blocks already joined (a layer after the join may share a name with one in a branch)
     for row in result.leaf_rows():
+        # Branches (nn.Parallel, nn.Residual, a block description) each start from the block's input; a row
+        # after the last branch (the join, or what follows the block) sees the union of their fields.
+        joined = False
+        while open_blocks and open_blocks[-1][0].branch_of(row.path) is None:
+            block, entry, _, ended = open_blocks.pop()
+            rf, joined = joined_field([*ended, rf, *([entry] if block.identity else [])]), True
+            closed.add(id(block))
+        for block in blocks:
+            branch = block.branch_of(row.path)
+            if branch is None or id(block) in closed:
+                continue
+            state = next((s for s in open_blocks if s[0] is block), None)
+            if state is None:
+                open_blocks.append([block, rf, branch, []])
+            elif state[2] != branch:
+                state[3].append(rf)
+                rf, state[2] = state[1], branch
         node = layers.get(row.path)
         try:
             layer = node if isinstance(node, LayerSpec) else spec_of(node)
         except TypeError:
             layer = None
-        rf = field_after(rf, layer, row.input_shape)
+        if not (joined and layer is None and row.type_name in ("Add", "Cat")):  # the join row itself: no window
+            rf = field_after(rf, layer, row.input_shape)
         rows.append(ModelRow(row.path, row.type_name, row.output_shape[1:], row.params, rf))
     name = type(model).__name__ if isinstance(model, Module) else "the network"
     return ModelExplanation(name, input_shape, rows)
+
+
+@dataclass
+class _Block:
+    """Branches that start from one input and are joined: which branch a leaf path is in, or None."""
+
+    prefix: str
+    branches: list  # per branch, the names of its layers at the block's level
+    identity: bool  # the input itself is one more term of the join (a residual block without a shortcut)
+
+    def branch_of(self, path: str):
+        if not path.startswith(self.prefix + ".") and self.prefix:
+            return None
+        first = path[len(self.prefix) + 1 if self.prefix else 0:].split(".")[0]
+        return next((i for i, names in enumerate(self.branches) if first in names), None)
+
+
+def _branching_blocks(node, prefix):
+    """Every branching block in ``node``, outer blocks before the blocks inside them."""
+    from ..nn import Parallel, Residual
+
+    if isinstance(node, (Parallel, Residual)):
+        names = [name for name, _ in node.named_children()]
+        identity = isinstance(node, Residual) and node.shortcut is None
+        yield _Block(prefix, [[name] for name in names], identity)
+    elif isinstance(node, BranchSpec):
+        yield _Block(prefix, [list(branch) for branch in node.branches if branch],
+                     any(not branch for branch in node.branches))
+    if isinstance(node, Module):
+        children = list(node.named_children())
+    elif isinstance(node, BranchSpec):
+        children = list(node.children())
+    elif isinstance(node, (list, tuple, dict)):
+        children = list(node.items() if isinstance(node, dict) else enumerate(node))
+    else:
+        children = []
+    for name, child in children:
+        yield from _branching_blocks(child, f"{prefix}.{name}" if prefix else str(name))
 
 
 def _is_sequential_tree(module) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ._shapes import LayerSpec, Window
 from ._table import join_axes, number_text
 
-__all__ = ["ReceptiveField", "input_field", "field_after"]
+__all__ = ["ReceptiveField", "input_field", "field_after", "joined_field"]
 
 
 @dataclass(frozen=True)
@@ -110,3 +110,27 @@ def _adaptive_update(rf, layer, in_shape) -> ReceptiveField:
         return ReceptiveField("unknown")
     # Equal windows: kernel = stride = n / m, no padding.
     return _apply_windows(rf, [Window(n // o, n // o, (0, 0)) for n, o in zip(in_shape[2:], sizes)])
+
+
+def joined_field(fields) -> ReceptiveField:
+    """The field of branches that start from one input and are joined (concatenated or added).
+
+    An output pixel of the join sees what any branch's pixel sees: per axis
+    the union of the branches' windows, from the lowest window edge to the
+    highest (branches of one block keep the same jump). Unknown if any branch
+    is, or if their jumps differ; the whole input if any branch sees it.
+    """
+    fields = list(fields)
+    if any(f.kind == "unknown" for f in fields):
+        return ReceptiveField("unknown")
+    if any(f.kind == "global" for f in fields):
+        return ReceptiveField("global")
+    if len({f.jump for f in fields}) != 1:
+        return ReceptiveField("unknown")
+    size, start = [], []
+    for axis in range(len(fields[0].size)):
+        low = min(f.start[axis] - (f.size[axis] - 1) / 2 for f in fields)
+        high = max(f.start[axis] + (f.size[axis] - 1) / 2 for f in fields)
+        size.append(int(round(high - low)) + 1)
+        start.append((low + high) / 2)
+    return ReceptiveField("local", tuple(size), fields[0].jump, tuple(start))
