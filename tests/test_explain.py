@@ -333,6 +333,13 @@ def test_cli_explain_large_model_from_its_description(capsys):
     (["explain", "conv2d", "--model", "lenet5"], "name either a layer"),
     (["explain", "--model", "lenet5", "--kernel", "3"], "--kernel describe a single layer"),
     (["explain", "--model", "lenet7"], "unknown model 'lenet7'"),
+    (["explain", "pixelshuffle", "--input", "8x4x4"], "pixelshuffle needs --arg upscale_factor=..."),
+    (["explain", "pixelshuffle", "--input", "8x4x4", "--arg", "upscale=2"],
+     "pixelshuffle takes no argument 'upscale' (--arg upscale=2); it takes upscale_factor"),
+    (["explain", "upsample", "--input", "8x4x4"],
+     "give exactly one of size and scale_factor, got neither (give the layer's other arguments with --arg"),
+    (["explain", "upsample", "--input", "8x4x4", "--arg", "2"], "--arg: expected NAME=VALUE"),
+    (["explain", "--model", "lenet5", "--arg", "x=1"], "--arg describe a single layer"),
 ])
 def test_cli_explain_errors(capsys, argv, message):
     assert cli.main(argv) == 2
@@ -344,3 +351,23 @@ def test_cli_explain_errors(capsys, argv, message):
 def test_top_level_name():
     assert numconv.explain is explain
     assert math.isclose(explain("avgpool1d", (1, 4), kernel_size=2).receptive_field.start[0], 0.5)
+
+
+def test_cli_explain_takes_any_argument_of_the_layer(capsys):
+    # Layers whose arguments have no flag of their own: --arg NAME=VALUE, values read as Python literals.
+    for argv, expected in [
+        (["upsample", "--input", "8x4x4", "--arg", "scale_factor=2", "--arg", "mode=bilinear"], "output (8, 8, 8)"),
+        (["pixelshuffle", "--input", "8x4x4", "--arg", "upscale_factor=2"], "output (2, 8, 8)"),
+        (["constantpad2d", "--input", "8x4x4", "--arg", "padding=(1, 2, 0, 0)", "--arg", "value=0.5"],
+         "output (8, 4, 7)"),
+        (["groupnorm", "--input", "8x4x4", "--arg", "num_groups=4"], "output (8, 4, 4)"),
+        (["unflatten", "--input", "8x4x4", "--arg", "dim=1", "--arg", "unflattened_size=(2, 4)"],
+         "output (2, 4, 4, 4)"),
+    ]:
+        assert cli.main(["explain", *argv]) == 0
+        assert expected in capsys.readouterr().out
+    # An even adaptive pool has one window (2 pixels, jump 2); a phase-dependent layer says why it has none.
+    assert cli.main(["explain", "adaptiveavgpool2d", "--input", "8x4x4", "--arg", "output_size=2"]) == 0
+    assert "  H: 2 pixels, jump 2, first window centred at input pixel 0.5" in capsys.readouterr().out
+    assert cli.main(["explain", "pixelshuffle", "--input", "8x4x4", "--arg", "upscale_factor=2"]) == 0
+    assert "no single window: neighbouring outputs read different input pixels" in capsys.readouterr().out

@@ -4,6 +4,7 @@
 
     numconv explain conv2d --input 3x32x32 --out-channels 16 --kernel 5 --stride 1 --padding 2
     numconv explain maxpool2d --input 16x32x32 --kernel 2
+    numconv explain upsample --input 8x14x14 --arg scale_factor=2 --arg mode=bilinear
     numconv explain --model lenet5
 """
 
@@ -41,6 +42,10 @@ def add_arguments(parser) -> None:
                         help="convolutions and linear: no bias")
     parser.add_argument("--ceil-mode", action="store_const", const=True, default=None,
                         help="pooling: round the output size up")
+    parser.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                        help="any other argument of the layer, as its constructor names it, e.g. --arg "
+                        "scale_factor=2 --arg mode=bilinear, --arg upscale_factor=2, --arg num_groups=4 (values "
+                        "read as Python literals: 2, 1.5, (2, 3), True; other text as a string); repeatable")
 
 
 def run(args) -> int:
@@ -73,6 +78,7 @@ def _explain_model(args, input_shape):
     from .summary import _fitting_kwargs
 
     used = [f"--{flag.replace('_', '-')}" for flag in _FLAGS if getattr(args, flag) is not None]
+    used += ["--arg"] if args.arg else []
     if used:
         raise CLIError(f"{', '.join(used)} describe a single layer; with --model only --input applies")
     key = _canonical(args.model)
@@ -109,17 +115,42 @@ def _explain_layer(args, input_shape):
             raise CLIError(f"{args.layer} takes no --{flag.replace('_', '-')}")
         shaped = flag in ("kernel", "stride", "padding", "dilation", "output_padding")
         kwargs[name] = _tuple_value(value, flag) if shaped else value
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+    for text in args.arg:
+        name, value = _named_value(text)
+        if name not in accepted and not takes_any:
+            choices = ", ".join(n for n, p in accepted.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+            raise CLIError(f"{args.layer} takes no argument {name!r} (--arg {text}); it takes {choices}")
+        kwargs[name] = value
     missing = [name for name, p in accepted.items()
                if p.default is inspect.Parameter.empty and p.kind is not p.VAR_POSITIONAL
                and p.kind is not p.VAR_KEYWORD and name not in kwargs and name not in _FROM_INPUT]
     if missing:
         flags = {v: k for k, v in _FLAGS.items()}
-        names = [f"--{flags.get(m, m).replace('_', '-')}" for m in missing]
+        names = [f"--{flags[m].replace('_', '-')}" if m in flags else f"--arg {m}=..." for m in missing]
         raise CLIError(f"{args.layer} needs {' and '.join(names)}")
     try:
         return explain(args.layer, input_shape, **kwargs)
     except (ValueError, TypeError) as error:
-        raise CLIError(str(error).splitlines()[0]) from None
+        message = str(error).splitlines()[0]
+        if not args.arg:
+            message += " (give the layer's other arguments with --arg NAME=VALUE)"
+        raise CLIError(message) from None
+
+
+def _named_value(text: str):
+    """``"scale_factor=2"`` -> ("scale_factor", 2); a value that is not a Python literal stays a string."""
+    import ast
+
+    from ._shared import CLIError
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise CLIError(f"--arg: expected NAME=VALUE (e.g. --arg scale_factor=2), got {text!r}")
+    try:
+        return name.strip(), ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        return name.strip(), value.strip()
 
 
 def _tuple_value(text: str, flag: str):

@@ -107,12 +107,16 @@ class LayerExplanation:
                 lines.append(f"  {a.axis}: D(K-1)+1 = {a.window.dilation}·({a.window.kernel}-1)+1 = {size} pixels, "
                              f"jump S = {jump}, first window centred at input pixel (K-1)·D/2 - P = "
                              f"{number_text(start)}")
+        elif rf.kind == "local" and any(size != 1 or jump != 1 for size, jump in zip(rf.size, rf.jump)):
+            for axis, size, jump, start in zip("DHW"[-len(rf.size):], rf.size, rf.jump, rf.start):
+                lines.append(f"  {axis}: {size} pixels, jump {jump}, first window centred at input pixel "
+                             f"{number_text(start)}")
         elif rf.kind == "local":
             lines.append("  1 pixel: each output element depends on the input element at the same place")
         elif rf.kind == "global":
             lines.append("  the whole input: each output depends on every input element")
         else:
-            lines.append("  uneven windows (see the notes)")
+            lines.append(f"  no single window: {_why_no_window(self.layer.family)}")
         if self.im2col_shape is not None:
             rows, cols = self.im2col_shape
             itemsize = np.dtype(self.layer.hparams["dtype"]).itemsize
@@ -121,6 +125,18 @@ class LayerExplanation:
                          f"({rows * cols * itemsize:,} bytes in {self.layer.hparams['dtype']})")
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _why_no_window(family: str) -> str:
+    """Why the receptive-field arithmetic has no window for a layer of ``family``."""
+    if family in ("convtranspose", "upsample", "pixelshuffle"):
+        return ("neighbouring outputs read different input pixels by their place within the stride (their "
+                "phase), so no window slides by a fixed jump")
+    if family == "pad":
+        return "border outputs copy pixels from elsewhere (reflect, replicate, circular)"
+    if family == "adaptive":
+        return "the adaptive windows differ in size (see the note)"
+    return "the arithmetic does not know this layer"
 
 
 def explain_layer(layer: LayerSpec, input_shape: tuple) -> LayerExplanation:
