@@ -317,6 +317,10 @@ def test_cli_summary(capsys):
     assert cli.main(["summary", "vgg", "--input", "1x64x64", "--depth", "1"]) == 0
     out = capsys.readouterr().out
     assert "[1, 1, 64, 64]" in out and "Sequential: features" in out and "Conv2d" not in out
+    # A non-square input still sets the channels (models ending in an adaptive pool take any size).
+    assert cli.main(["summary", "resnet8", "--input", "3x32x40"]) == 0
+    out = capsys.readouterr().out
+    assert "[1, 3, 32, 40]" in out and "Total params: 78,042" in out  # 3 input channels: 288 more weights
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -103,13 +103,15 @@ def _check_memory(model, input_size, batch_size: int, max_gib: float) -> None:
 
 
 def _fitting_kwargs(cls, input_size) -> dict:
-    """Constructor arguments that size a model for a square ``(C, S, S)`` input, where it takes them."""
-    if input_size is None or len(input_size) != 3 or input_size[1] != input_size[2]:
+    """Constructor arguments that fit a model to a ``(C, H, W)`` input, where it takes them: its channels,
+    and for a square input its ``input_size`` (models sized by one side; a non-square input keeps the
+    default, which models ending in an adaptive pool do not need)."""
+    if input_size is None or len(input_size) != 3:
         return {}
     accepted = inspect.signature(cls).parameters
     kwargs = {}
     if "in_channels" in accepted:
         kwargs["in_channels"] = input_size[0]
-    if "input_size" in accepted:
+    if "input_size" in accepted and input_size[1] == input_size[2]:
         kwargs["input_size"] = input_size[1]
     return kwargs
