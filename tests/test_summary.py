@@ -328,6 +328,10 @@ def test_cli_summary(capsys):
     (["summary", "lenet5", "--input", "1xax32"], "--input: expected non-negative integers"),
     (["summary", "lenet5", "--input", "3x32x32"], "expected input with 1 channels"),
     (["summary", "lenet5", "--batch-size", "0"], "--batch-size must be at least 1"),
+    # A model with its own forward is measured on one sample and scaled: refused before the large forward pass.
+    (["summary", "resnet8", "--batch-size", "400", "--max-memory", "0.1"],
+     "a forward pass with input 400 x 1 x 28 x 28 would need about 0.5 GiB, more than the limit of 0.1 GiB"),
+    (["summary", "unetmini", "--batch-size", "100000"], "more than the limit of 4 GiB (--max-memory)"),
 ])
 def test_cli_summary_errors(capsys, argv, message):
     assert cli.main(argv) == 2

@@ -83,7 +83,9 @@ def _check_memory(model, input_size, batch_size: int, max_gib: float) -> None:
 
     The estimate is summary's shape-only arithmetic (no forward pass): the
     input, every layer's output and the largest im2col buffer. A model that
-    shape-only arithmetic cannot follow is estimated from its input alone.
+    arithmetic cannot follow (one with its own ``forward``) is measured on
+    one sample instead, and the arrays scaled by the batch size (they all
+    have the batch axis); failing that, estimated from its input alone.
     """
     from ._shared import CLIError
     from ..tools.summary import summary
@@ -96,7 +98,11 @@ def _check_memory(model, input_size, batch_size: int, max_gib: float) -> None:
         estimate = summary(model, shape, batch_size=batch_size, run_forward=False, print_table=False)
         needed = estimate.input_bytes + estimate.activation_bytes + estimate.max_im2col_bytes
     except (TypeError, ValueError):
-        pass  # the forward pass will name the problem itself
+        try:
+            one = summary(model, shape, batch_size=1, print_table=False)
+            needed = batch_size * (one.input_bytes + one.activation_bytes + one.max_im2col_bytes)
+        except (TypeError, ValueError):
+            pass  # the forward pass will name the problem itself
     if needed > max_gib * 2**30:
         raise CLIError(f"a forward pass with input {batch_size} x {' x '.join(map(str, shape))} would need about "
                        f"{needed / 2**30:,.1f} GiB, more than the limit of {max_gib:g} GiB (--max-memory)")
