@@ -94,15 +94,17 @@ def _check_memory(model, input_size, batch_size: int, max_gib: float) -> None:
     if shape is None:
         return
     needed = 4 * batch_size * math.prod(shape)
-    try:
-        estimate = summary(model, shape, batch_size=batch_size, run_forward=False, print_table=False)
-        needed = estimate.input_bytes + estimate.activation_bytes + estimate.max_im2col_bytes
-    except (TypeError, ValueError):
+    if needed <= max_gib * 2**30:  # (the input alone fits: worth a closer look)
         try:
-            one = summary(model, shape, batch_size=1, print_table=False)
-            needed = batch_size * (one.input_bytes + one.activation_bytes + one.max_im2col_bytes)
+            estimate = summary(model, shape, batch_size=batch_size, run_forward=False, print_table=False)
+            needed = estimate.input_bytes + estimate.activation_bytes + estimate.max_im2col_bytes
         except (TypeError, ValueError):
-            pass  # the forward pass will name the problem itself
+            if batch_size > 1:  # one sample is a fraction of the run asked for (with one, it is the run)
+                try:
+                    one = summary(model, shape, batch_size=1, print_table=False)
+                    needed = batch_size * (one.input_bytes + one.activation_bytes + one.max_im2col_bytes)
+                except (TypeError, ValueError):
+                    pass  # the forward pass will name the problem itself
     if needed > max_gib * 2**30:
         raise CLIError(f"a forward pass with input {batch_size} x {' x '.join(map(str, shape))} would need about "
                        f"{needed / 2**30:,.1f} GiB, more than the limit of {max_gib:g} GiB (--max-memory)")
