@@ -118,6 +118,9 @@ def main(argv=None):
     p.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--figure", default=os.path.join(REPO, "docs", "figures", "denoise.png"))
     args = p.parse_args(argv)
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
 
     import torch
 

@@ -132,7 +132,8 @@ def _model_kwargs(model: str, dataset: str) -> dict:
 
         raise CLIError(f"unknown model {model!r}; available: {', '.join(available())}")
     if key in IMAGENET_MODELS:
-        raise CLIError(f"{key} is an ImageNet network (224 x 224 colour input); the data sets here are 28 x 28 "
+        side = 227 if key == "alexnet" else 224  # (AlexNet as in the paper: 227, so its first layer gives 55)
+        raise CLIError(f"{key} is an ImageNet network ({side} x {side} colour input); the data sets here are 28 x 28 "
                        f"grayscale: train {', '.join(NATIVE_28)}, lenet5, simplecnn or vgg instead "
                        f"(`numconv summary {key}` shows its layers)")
     if key in IMAGE_TO_IMAGE:

@@ -70,10 +70,10 @@ class UNetMini(nn.Module):
         self.hparams = {**c, "dtype": np.dtype(dtype).name}
 
     def forward(self, x):
-        if x.shape[-1] % 4 or x.shape[-2] % 4:
+        skip1 = self.enc1(x)  # first: its convolution checks the input's rank, channels and dtype
+        if skip1.shape[-1] % 4 or skip1.shape[-2] % 4:
             raise ValueError(f"UNetMini: expected height and width divisible by 4 (two 2 x 2 poolings), got input "
-                             f"of shape {tuple(x.shape)}")
-        skip1 = self.enc1(x)
+                             f"of shape {tuple(np.shape(x))}")
         skip2 = self.enc2(self.pool(skip1))
         x = self.bottleneck(self.pool(skip2))
         x = self.dec2(self.cat(self.up2(x), skip2))
