@@ -248,3 +248,19 @@ def test_a_shared_layer_stays_one_layer_both_ways():
     assert back[0] is back[2] and list(back.state_dict()) == list(ours.state_dict())
     x = np.random.default_rng(0).standard_normal((1, 2, 5, 5))
     np.testing.assert_allclose(back(x), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_a_converted_model_with_its_own_forward_can_be_pickled():
+    # torch.save(model) pickles the classes: the generated twins (a ResNet's, the merge modules) rebuild by name.
+    import io
+
+    from numconv import models
+
+    theirs = to_torch(models.resnet8().double()).eval()
+    buffer = io.BytesIO()
+    torch.save(theirs, buffer)
+    buffer.seek(0)
+    again = torch.load(buffer, weights_only=False)
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 1, 28, 28)))
+    assert type(again).__name__ == "SmallResNet" and torch.equal(again(x), theirs(x))
+    assert type(from_torch(again)) is models.SmallResNet

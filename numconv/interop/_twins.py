@@ -88,7 +88,35 @@ def _merge_classes(torch) -> dict:
     for cls in (Add, Cat, Residual, Parallel):
         cls.__module__ = "numconv.interop.twins"
         cls.__qualname__ = cls.__name__
+        cls.__reduce__ = _reduce_merge_twin
     return {"Add": Add, "Cat": Cat, "Residual": Residual, "Parallel": Parallel}
+
+
+# Pickling (torch.save of a whole converted model): the twin classes are made at run time, so pickle cannot find
+# them by name; an instance is rebuilt instead from what names them (the merge's name, or the numconv class,
+# which pickle finds by reference) and its torch state.
+def _reduce_merge_twin(self):
+    return _new_merge_twin, (type(self).__name__,), self.__getstate__()
+
+
+def _reduce_custom_twin(self):
+    return _new_custom_twin, (type(self)._numconv_class,), self.__getstate__()
+
+
+def _new_merge_twin(name):
+    """An empty instance of the merge twin called ``name`` (pickle then sets its state)."""
+    import torch
+
+    cls = classes(torch)[name]
+    return cls.__new__(cls)
+
+
+def _new_custom_twin(numconv_class):
+    """An empty instance of the twin of ``numconv_class`` (pickle then sets its state)."""
+    import torch
+
+    cls = _twin_class(numconv_class, torch)
+    return cls.__new__(cls)
 
 
 # ---------------------------------------------------------------------------- numconv -> torch
@@ -142,6 +170,7 @@ def _twin_class(cls, torch):
     key = ("twin", cls)
     if key not in _CACHE:
         namespace = {"__module__": "numconv.interop.twins", "__qualname__": cls.__name__, "_numconv_class": cls,
+                     "__reduce__": _reduce_custom_twin,
                      "__doc__": f"PyTorch twin of {cls.__module__}.{cls.__qualname__} (runs its forward code)."}
         for klass in reversed(cls.__mro__[:cls.__mro__.index(nn.Module)]):
             for name, value in vars(klass).items():
