@@ -908,3 +908,79 @@ def test_a_single_parameter_layer_refuses_data_of_the_other_precision():
         layer(x)
     layer.double()  # a conversion: fine, and the output follows
     assert layer(x).dtype == np.float64
+
+
+# ---------------------------------------------------------------------------- in-place changes, views, repeated inputs
+class ChangedThenViewed(nn.Module):
+    def __init__(self, change):
+        super().__init__()
+        self.conv, self.fc, self.relu, self.change = nn.Conv2d(2, 4, 3, padding=1), nn.Linear(64, 3), nn.ReLU(True), change
+
+    def forward(self, x):
+        h = self.conv(x)
+        if self.change == "scale":
+            h *= 2.0  # arithmetic between layers, in place
+        else:
+            self.relu(h[:, :2])  # an in-place layer on part of it
+        return self.fc(h.reshape(len(h), -1))  # then a view of the changed array goes on
+
+
+@pytest.mark.parametrize("change", ["scale", "relu_on_a_slice"])
+def test_a_view_of_an_array_changed_in_place_is_refused(change):
+    # The check covered the array itself only: through a view (or a copy) the change went unseen and the
+    # gradients were wrong (half of PyTorch's for `h *= 2`).
+    model = ChangedThenViewed(change).double()
+    out = model(np.random.default_rng(0).standard_normal((2, 2, 4, 4)))
+    with pytest.raises(TapeError, match=r"argument 0 of Linear .* receives Conv2d's output through a (view|copy) after it "
+                                        r"was changed in place"):
+        model.backward(np.ones_like(out))
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.add = nn.Linear(3, 2), nn.Linear(3, 2), nn.Add()
+
+    def forward(self, x, y):
+        return self.add(self.a(x), self.b(y))
+
+
+def test_one_array_passed_as_two_inputs_gets_the_whole_gradient_at_each():
+    model = TwoInputs().double()
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    out = model(x, x)
+    g = np.random.default_rng(1).standard_normal(out.shape)
+    dx, dy = model.backward(g)
+    whole = g @ model.a.weight.data + g @ model.b.weight.data  # d(a(x) + b(x))/dx
+    np.testing.assert_allclose(dx, whole, rtol=1e-12)
+    np.testing.assert_allclose(dy, whole, rtol=1e-12)
+
+
+@pytest.mark.parametrize("block", ["residual", "parallel"])
+def test_a_block_whose_branch_changes_its_input_in_place_is_refused(block):
+    # A pre-activation branch starting with ReLU(inplace=True): the skip (or the other branch) would read the
+    # changed input while the backward hands it the gradient as if unchanged.
+    body = nn.Sequential(nn.ReLU(inplace=True), nn.Conv2d(2, 2, 3, padding=1))
+    model = nn.Residual(body) if block == "residual" else nn.Parallel(body, nn.Identity(), merge="add")
+    with pytest.raises(ValueError, match=r"changed the block's input in place .* use inplace=False"):
+        model(np.random.default_rng(0).standard_normal((1, 2, 5, 5)).astype(np.float32))
+
+
+def test_super_backward_in_a_class_with_its_own_backward_is_refused():
+    class Base(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    class Scaled(Base):
+        def backward(self, grad_output):
+            return super().backward(2 * grad_output)  # nothing was recorded to replay: it returned () silently
+
+    model = Scaled()
+    out = model(np.ones((1, 3), dtype=np.float32))
+    with pytest.raises(TapeError, match=r"Scaled.backward: this class defines its own backward, so the layer calls "
+                                        r"of its forward are not recorded"):
+        model.backward(np.ones_like(out))

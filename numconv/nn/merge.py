@@ -20,6 +20,7 @@ import numpy as np
 from .._checks import as_float_array
 from .container import _checked_module, add_children
 from .module import Module
+from .tape_arrays import _fingerprint
 
 __all__ = ["Add", "Cat", "Residual", "Parallel"]
 
@@ -163,7 +164,9 @@ class Residual(Module):
         self.add_module("shortcut", None if shortcut is None else _checked_module(shortcut, "shortcut"))
 
     def forward(self, x):
+        seen = _fingerprint(np.asarray(x))
         branch = self.body(x)
+        _check_input_kept(self, x, seen, "body")
         skip = x if self.shortcut is None else self.shortcut(x)
         if np.shape(branch) != np.shape(skip):
             raise ValueError(f"Residual: the body maps {np.shape(x)} to {np.shape(branch)} but the shortcut gives "
@@ -209,7 +212,12 @@ class Parallel(Module):
         object.__setattr__(self, "join", Cat(dim) if merge == "cat" else Add())
 
     def forward(self, x):
-        return self.join(*(branch(x) for branch in self._modules.values()))
+        seen = _fingerprint(np.asarray(x))
+        outputs = []
+        for name, branch in self._modules.items():
+            outputs.append(branch(x))
+            _check_input_kept(self, x, seen, f"branch {name!r}")
+        return self.join(*outputs)
 
     def backward(self, grad_output):
         """Split the gradient to the branches (via the join's backward) and sum what they send back."""
@@ -226,3 +234,17 @@ class Parallel(Module):
 
     def extra_repr(self) -> str:
         return f"merge={self.merge!r}" + (f", dim={self.join.dim}" if self.merge == "cat" else "")
+
+
+def _check_input_kept(block, x, seen, part: str) -> None:
+    """Refuse a block whose ``part`` changed the block's input in place (an ``inplace=True`` first layer).
+
+    The other terms (the skip, the other branches) would then read the changed input, and the block's
+    backward, which hands them the gradient as if the input were unchanged, would be wrong. Nine sampled
+    values (the tape's fingerprint) notice an in-place activation.
+    """
+    if _fingerprint(np.asarray(x)) != seen:
+        raise ValueError(
+            f"{type(block).__name__}: its {part} changed the block's input in place (an inplace=True layer at "
+            "its start?), so the other terms of the sum would see the changed values; use inplace=False "
+            "for the first layer of a branch")

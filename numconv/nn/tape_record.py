@@ -122,26 +122,22 @@ class Call:
             self.known, self.problems = {}, []
         entry = self.known.get(id(array))
         if entry is not None and entry[1] is array:
-            slot, _, fingerprint, maker = entry
-            if _fingerprint(array) != fingerprint:
-                made = "the model's input" if maker is None else f"{_describe(maker)}'s output"
-                who = who() if callable(who) else who
-                self.problems.append(
-                    f"{who} receives {made} after it was changed in place (e.g. `out += x` or `out[...] = 0`): "
-                    "the layers that saw it before the change kept the old values. Write `out = add(out, x)` "
-                    "with an nn.Add, or copy before changing it")
+            if self._changed(entry, who):
                 return None
+            slot = entry[0]
             return _SAME[slot] if slot < len(_SAME) else Source(slot)
         who = who() if callable(who) else who
-        for slot, base, _, _ in reversed(list(self.known.values())):
+        for entry in reversed(list(self.known.values())):
+            slot, base = entry[0], entry[1]
             if np.may_share_memory(array, base):
                 if _is_view_of(array, base):
-                    return Source(slot, VIEW, base, array)
+                    return None if self._changed(entry, who, " through a view") else Source(slot, VIEW, base, array)
                 break  # the most recent array sharing memory decides; never route around a layer
-        for slot, base, _, _ in reversed(list(self.known.values())):
+        for entry in reversed(list(self.known.values())):
+            slot, base = entry[0], entry[1]
             if base.size == array.size and base.dtype == array.dtype and base.shape != () and \
                     np.array_equal(base.reshape(-1), array.reshape(-1), equal_nan=True):
-                return Source(slot, COPY, base)
+                return None if self._changed(entry, who, " through a copy") else Source(slot, COPY, base)
         self.problems.append(
             f"{who} is an array that no layer call produced and that is not an input of the model: it was "
             "computed with NumPy between layers (e.g. `self.conv(x) + x`, `np.concatenate(...)`, `x * 2`), "
@@ -149,6 +145,24 @@ class Call:
             "for a sum, nn.Cat(dim) for a concatenation, nn.Residual(body) for `body(x) + x`, "
             "nn.Parallel(...) for branches; or give this module its own backward")
         return None
+
+
+    def _changed(self, entry, who, how="") -> bool:
+        """Whether the recorded array of ``entry`` was changed in place since it was recorded (a problem noted).
+
+        ``how`` says how the argument reached it (" through a view", " through a copy"): a view or a copy of
+        a changed array is as stale as the array.
+        """
+        _, array, fingerprint, maker = entry
+        if _fingerprint(array) == fingerprint:
+            return False
+        made = "the model's input" if maker is None else f"{_describe(maker)}'s output"
+        who = who() if callable(who) else who
+        self.problems.append(
+            f"{who} receives {made}{how} after it was changed in place (e.g. `out += x` or `out[...] = 0`): "
+            "the layers that saw it before the change kept the old values. Write `out = add(out, x)` with an "
+            "nn.Add, or copy before changing it")
+        return True
 
 
 def _describe(call) -> str:
@@ -190,7 +204,7 @@ def record_call(module, args, kwargs, forward):
     if call.traced:
         call.args = args
         for a in args:
-            if _differentiable(a):
+            if _differentiable(a) and id(a) not in (call.known or {}):  # one array passed twice: one slot
                 call.add_array(a, None)
     stack.append(call)
     try:

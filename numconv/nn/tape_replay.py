@@ -111,6 +111,7 @@ def take_cache(module):
 def replay(module, grad_output):
     """The default ``Module.backward``: differentiate the recorded calls of ``module``'s running call."""
     call = _local.backward[-1]
+    _check_recorded(module, call)
     if call.problems:
         raise TapeError(f"{type(module).__name__}.backward cannot differentiate its last forward: "
                         + call.problems[0])
@@ -146,7 +147,11 @@ def replay(module, grad_output):
             if grad is not None:
                 _add(slots, source, grad)
     inputs = [a for a in call.args if _differentiable(a)]
-    result = tuple(slots[i] if i in slots else np.zeros_like(a) for i, a in enumerate(inputs))
+    first = {}  # each input's slot: its position among the inputs, or the slot of the same array passed before
+    for i, a in enumerate(inputs):
+        first.setdefault(id(a), len(first))
+    # (An array passed twice gets the whole gradient at each position, as PyTorch's x.grad would hold.)
+    result = tuple(slots[first[id(a)]] if first[id(a)] in slots else np.zeros_like(a) for a in inputs)
     return result[0] if len(result) == 1 else result
 
 
@@ -169,6 +174,19 @@ def replay_chain(module, grad_output):
             _local.backward.pop()
             _finish(child)
     return grad_output
+
+
+def _check_recorded(module, call) -> None:
+    """Refuse to replay a call whose inner calls were not recorded: its class defines ``backward``.
+
+    A class with a hand-written backward differentiates itself, so its forward's layer calls are not kept;
+    ``super().backward(g)`` from that backward would replay nothing and return no gradient.
+    """
+    if not call.traced:
+        raise TapeError(
+            f"{type(module).__name__}.backward: this class defines its own backward, so the layer calls of its "
+            "forward are not recorded and super().backward() has nothing to replay; call the sub-layers' "
+            "backward yourself (e.g. self.fc.backward(g)), or drop the backward to let the tape differentiate")
 
 
 def _seed(module, outputs, grad_output) -> list:
