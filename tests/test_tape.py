@@ -984,3 +984,38 @@ def test_super_backward_in_a_class_with_its_own_backward_is_refused():
     with pytest.raises(TapeError, match=r"Scaled.backward: this class defines its own backward, so the layer calls "
                                         r"of its forward are not recorded"):
         model.backward(np.ones_like(out))
+
+
+class PlaceholderThenInPlace(nn.Module):
+    """An nn.Identity where an optional norm would go, then an in-place ReLU: a common PyTorch pattern."""
+
+    def __init__(self, middle, inplace):
+        super().__init__()
+        self.conv, self.middle, self.relu = nn.Conv2d(2, 3, 3, padding=1), middle, nn.ReLU(inplace=inplace)
+        self.fc = nn.Linear(3 * 4 * 4, 2)
+
+    def forward(self, x):
+        return self.fc(self.relu(self.middle(self.conv(x))).reshape(len(x), -1))
+
+
+@pytest.mark.parametrize("middle", [nn.Identity, lambda: nn.Dropout(0.5), nn.Flatten])
+def test_an_in_place_layer_after_one_whose_backward_reads_no_input_is_allowed(middle):
+    # Identity, Flatten and Dropout keep no input values for backward, so an in-place layer after them changes
+    # nothing they need (PyTorch accepts it too); the gradients equal those of the out-of-place model.
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal((2, 2, 4, 4)), rng.standard_normal((2, 2))
+    results = []
+    for inplace in (True, False):
+        model = PlaceholderThenInPlace(middle(), inplace).double().eval()
+        if isinstance(model.middle, nn.Flatten):
+            model.middle = nn.Sequential(nn.Flatten(), nn.Unflatten(1, (3, 4, 4)))
+        rng_w = np.random.default_rng(1)
+        for p in model.parameters():
+            p.data[...] = rng_w.standard_normal(p.shape)
+        out = model(x)
+        results.append((out, model.backward(g), [p.grad.copy() for p in model.parameters()]))
+    (out_a, dx_a, grads_a), (out_b, dx_b, grads_b) = results
+    np.testing.assert_allclose(out_a, out_b, rtol=1e-12)
+    np.testing.assert_allclose(dx_a, dx_b, rtol=1e-12)
+    for a, b in zip(grads_a, grads_b):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

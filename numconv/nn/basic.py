@@ -17,6 +17,8 @@ class Flatten(Module):
     step between the convolutional part of a network and its linear head.
     """
 
+    _backward_reads_inputs = False  # its backward needs shapes (or a mask), not its inputs' values
+
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
         for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
@@ -52,6 +54,8 @@ class Flatten(Module):
 class Unflatten(Module):
     """Split axis ``dim`` into ``unflattened_size``, as ``torch.nn.Unflatten``."""
 
+    _backward_reads_inputs = False  # its backward needs shapes (or a mask), not its inputs' values
+
     def __init__(self, dim: int, unflattened_size):
         super().__init__()
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
@@ -86,6 +90,8 @@ class Identity(Module):
 
     Accepts and ignores any constructor arguments, like PyTorch's.
     """
+
+    _backward_reads_inputs = False  # its backward needs shapes (or a mask), not its inputs' values
 
     def __init__(self, *args, **kwargs):
         super().__init__()

@@ -21,6 +21,8 @@ class Sequential(Module):
     >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
     """
 
+    _backward_reads_inputs = False  # each of its layers' calls is checked when it is differentiated
+
     def __init__(self, *modules):
         super().__init__()
         add_children(self, modules)

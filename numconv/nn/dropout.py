@@ -27,6 +27,8 @@ __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Fe
 class _DropoutNd(Module):
     """Shared constructor, forward, backward and repr; a subclass names its functional op."""
 
+    _backward_reads_inputs = False  # its backward needs shapes (or a mask), not its inputs' values
+
     _op = None
 
     def __init__(self, p: float = 0.5, inplace: bool = False):

@@ -69,6 +69,8 @@ class Add(Module):
     (2, 3)
     """
 
+    _backward_reads_inputs = False  # its backward needs shapes (or a mask), not its inputs' values
+
     def forward(self, *xs):
         xs = _inputs(xs, "Add")
         try:
@@ -104,6 +106,8 @@ class Cat(Module):
     inputs (N, C_i, H, W) -> output (N, sum C_i, H, W) for ``dim=1``; the
     other axes must agree. ``backward`` returns one slice of the gradient per input.
     """
+
+    _backward_reads_inputs = False  # its backward needs shapes (or a mask), not its inputs' values
 
     def __init__(self, dim: int = 1):
         super().__init__()

@@ -70,8 +70,14 @@ def check_unchanged(call) -> None:
 
     Layers keep references to what their backward needs (as PyTorch keeps
     its saved tensors), so an array changed in place between forward and
-    backward would give a wrong gradient: one rule for every layer.
+    backward would give a wrong gradient. Layers whose backward reads no
+    input values (Identity, Flatten, Dropout, Add, Cat: they set
+    ``_backward_reads_inputs = False``) are exempt, as PyTorch does not save
+    those inputs either: ``Identity`` then ``ReLU(inplace=True)`` is fine.
+    So is ``Sequential``, whose layers' calls are each checked in turn.
     """
+    if not getattr(type(call.module), "_backward_reads_inputs", True):
+        return
     for position, array, fingerprint in call.seen:
         if _fingerprint(array) != fingerprint:
             raise RuntimeError(
