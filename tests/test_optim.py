@@ -489,3 +489,23 @@ def test_defaults_are_torchs():
                 continue
             assert arg in theirs, f"{name}: torch has no argument {arg}"
             assert param.default == theirs[arg].default, f"{name}({arg}=...): {param.default} vs {theirs[arg].default}"
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_state_of_a_scalar_parameter_round_trips(name):
+    # A 0-d parameter (a learnable temperature): its 0-d state arrays came back from the plain-value form as
+    # Python floats, which load_state_dict then refused as "not an array".
+
+    p = Parameter(np.array(1.5))
+    kwargs = dict(lr=0.1, momentum=0.9) if name in ("SGD", "RMSprop") else dict(lr=0.1)
+    opt = getattr(optim, name)([p], **kwargs)
+    p.grad = np.array(0.25)
+    opt.step()
+    again = getattr(optim, name)([p], **kwargs)
+    again.load_state_dict(opt.state_dict())
+    p.grad = np.array(-0.5)
+    before = p.data.copy()
+    opt.step()
+    stepped, p.data = p.data.copy(), before
+    again.step()
+    np.testing.assert_allclose(p.data, stepped, rtol=1e-12)

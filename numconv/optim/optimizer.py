@@ -351,6 +351,9 @@ class Optimizer:
                 raise ValueError(f"{where}: parameter {key} has state '{name}', which {ours} does not keep "
                                  f"(it keeps: {known}); was the state saved by another optimizer?")
             value = _from_plain(name, value) if kind == "array" else _scalar(value)
+            if kind == "array" and param.data.ndim == 0 and isinstance(value, numbers.Real) \
+                    and not isinstance(value, (bool, np.bool_)):
+                value = np.asarray(value)  # a scalar parameter's state: _from_plain made the 0-d array a number
             if kind == "count":
                 if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
                     raise ValueError(f"{where}: state '{name}' of parameter {key} should be an int >= 0, got "
