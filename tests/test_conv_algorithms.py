@@ -603,3 +603,26 @@ def test_auto_im2col_split_over_workers_matches_torch(conv, x_shape, w_shape, kw
         dout = rng.standard_normal(out.shape)
         for ours, theirs in zip(backward(dout, cache), backward(dout, readable_cache)):
             assert rel_error(ours, theirs) <= 1e-14
+
+
+@pytest.mark.parametrize("where", ["input", "weight", "gradient"])
+@pytest.mark.parametrize("channels, side", [(16, 28), (64, 28)])  # auto's Winograd F(2x2) and F(4x4) layers
+def test_auto_keeps_torchs_infinities_wherever_they_come_in(where, channels, side):
+    # Winograd's transforms make inf - inf = NaN where a direct convolution keeps inf: auto checks the input and
+    # the weight before choosing it, and the upstream gradient before its backward.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, channels, side, side))
+    w = rng.standard_normal((channels, channels, 3, 3)) * 0.1
+    g = rng.standard_normal((2, channels, side, side))
+    {"input": x, "weight": w, "gradient": g}[where][0, 1, 2, 2] = np.inf
+    with np.errstate(invalid="ignore"):  # (inf * 0 in the products: NumPy warns where PyTorch is silent)
+        out, cache = F.conv2d(x, w, padding=1)
+        dx, dw, _ = F.conv2d_backward(g, cache)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    expected = torch.nn.functional.conv2d(tx, tw, padding=1)
+    expected.backward(torch.tensor(g))
+    for ours, theirs in ((out, expected.detach().numpy()), (dx, tx.grad.numpy()), (dw, tw.grad.numpy())):
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+        np.testing.assert_array_equal(np.isinf(ours), np.isinf(theirs))
+        finite = np.isfinite(theirs)
+        np.testing.assert_allclose(ours[finite], theirs[finite], rtol=1e-9, atol=1e-9)

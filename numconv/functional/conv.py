@@ -53,7 +53,7 @@ from .._checks import as_float_array, channel_last_hint, check_dout, check_ndim,
 from ..kernels import workers
 from ..kernels.workers import set_workspace_limit, workspace_limit
 from ._docs import RANKS, gradient_of
-from .fast.choice import ALGORITHMS, choose_algorithm, fits, runs_readable
+from .fast.choice import ALGORITHMS, choose_algorithm, fits, runs_readable, winograd_backward_safe
 from .im2col import PadCache, _check_pad, _col2im, _im2col, _pad, _span_text, conv_output_shape, pad_backward
 
 __all__ = [
@@ -94,6 +94,7 @@ class ConvCache(NamedTuple):
     has_bias: bool
     unbatched: bool
     dtype: np.dtype
+    auto: bool = False  # "auto" chose the algorithm (then a Winograd backward checks the gradient it is given)
 
 
 # ---------------------------------------------------------------------------------------------- public ops
@@ -295,7 +296,7 @@ def _conv_nd(nd, where, x, weight, bias, stride, padding, dilation, groups, padd
             x, pad_cache = _pad(x, pad_width, padding_mode)
         no_padding = ((0, 0),) * nd
         out, state = chosen.forward(x, weight, bias, stride, dilation, groups, no_padding, "zeros")
-    cache = ConvCache(name, state, pad_cache, out.shape, bias is not None, unbatched, x.dtype)
+    cache = ConvCache(name, state, pad_cache, out.shape, bias is not None, unbatched, x.dtype, algorithm == "auto")
     return (out[0] if unbatched else out), cache
 
 
@@ -305,7 +306,10 @@ def _conv_nd_backward(dout, cache: ConvCache, where):
     if isinstance(cache.state, Im2colCache):
         dx, dweight = conv_im2col_backward(dout, cache.state)
     else:
-        dx, dweight = ALGORITHMS[cache.algorithm].backward(dout, cache.state)
+        safe = None
+        if cache.auto and cache.algorithm in ("winograd", "winograd4"):
+            safe = winograd_backward_safe(cache.state, dout)
+        dx, dweight = safe if safe is not None else ALGORITHMS[cache.algorithm].backward(dout, cache.state)
     if cache.pad is not None:
         dx = pad_backward(dx, cache.pad)
     return (dx[0] if cache.unbatched else dx), dweight, _bias_gradient(dout, cache.has_bias)

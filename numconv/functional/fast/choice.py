@@ -32,7 +32,7 @@ from .rowslab import rowslab_applies, rowslab_backward, rowslab_forward, rowslab
 from .winograd import winograd_applies, winograd_backward, winograd_forward, winograd_sample_bytes
 from .winograd4 import winograd4_backward, winograd4_forward, winograd4_sample_bytes
 
-__all__ = ["ALGORITHMS", "choose_algorithm", "fits", "runs_readable"]
+__all__ = ["ALGORITHMS", "choose_algorithm", "fits", "runs_readable", "winograd_backward_safe"]
 
 
 def _winograd_safe(x: np.ndarray) -> bool:
@@ -58,7 +58,8 @@ def choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_
     stride-1 layers with at least 32 input and output channels, or 16 on
     outputs at most 64 pixels wide (F(4x4, 3x3) for 64 channels or more on
     outputs at least 28 pixels wide, F(2x2, 3x3) for the others), unless the
-    input holds NaN, inf or values near overflow: see ``_winograd_safe``), the
+    input or the weight holds NaN, inf or values near overflow: see ``_winograd_safe``; the backward pass
+    checks the upstream gradient likewise, ``winograd_backward_safe``), the
     row-slab GEMM for other 2-D layers with one group and no vertical
     dilation, im2col for the rest (1-D, 3-D, groups, vertical dilation). See
     ``_auto`` for the rule.
@@ -68,8 +69,8 @@ def choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_
     if algorithm == "auto":
         out_width = window_output_size(x.shape[-1], weight.shape[-1], stride[-1], pad_width[-1], dilation[-1])
         name = _auto(weight.shape, stride, dilation, groups, out_width)
-        if name in ("winograd", "winograd4") and not _winograd_safe(x):
-            name = "rowslab" if rowslab_applies(weight.shape, stride, dilation, groups) else "im2col"
+        if name in ("winograd", "winograd4") and not (_winograd_safe(x) and _winograd_safe(weight)):
+            name = _instead_of_winograd(weight.shape, stride, dilation, groups)
         return name
     if algorithm not in ALGORITHMS:
         choices = ", ".join(repr(a) for a in ("auto", *ALGORITHMS))
@@ -80,6 +81,27 @@ def choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_
             f"{shape_str(weight.shape)}, stride {stride}, dilation {dilation}, groups {groups}"
         )
     return algorithm
+
+
+def _instead_of_winograd(weight_shape, stride, dilation, groups) -> str:
+    """What ``auto`` runs where Winograd would not give PyTorch's answer."""
+    return "rowslab" if rowslab_applies(weight_shape, stride, dilation, groups) else "im2col"
+
+
+def winograd_backward_safe(state, dout):
+    """``(dx, dweight)`` of an ``auto``-chosen Winograd forward, by the row slab when ``dout`` is not safe for it.
+
+    The upstream gradient goes through Winograd's transforms too: an inf there becomes inf - inf = NaN
+    where PyTorch (and the row slab) keep inf. The row slab's forward is rerun to make its own cache (rare:
+    only for a gradient holding inf, NaN or values near overflow).
+    """
+    x, weight, pad_width, _ = state
+    if _winograd_safe(dout):
+        return None
+    unit = (1,) * (weight.ndim - 2)
+    name = _instead_of_winograd(weight.shape, unit, unit, 1)
+    _, other = ALGORITHMS[name].forward(x, weight, None, unit, unit, 1, pad_width, "zeros")
+    return ALGORITHMS[name].backward(dout, other)
 
 
 def runs_readable(algorithm, x, weight, stride, dilation, groups, pad_width, padding_mode) -> bool:
