@@ -144,3 +144,15 @@ def test_gradcheck_of_an_inplace_layer_perturbs_its_own_copy():
 
     x = np.random.default_rng(0).standard_normal((2, 3)) + 0.05
     assert numconv.gradcheck(nn.LeakyReLU(0.2, inplace=True), x, raise_exception=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_l1_loss_gradient_at_nan_is_zero_as_torchs(dtype):
+    # PyTorch's sign(nan) is 0, NumPy's NaN: the loss is NaN either way, the gradient at the NaN entry 0.
+    x = np.array([[1.0, np.nan, -2.0, 0.5]], dtype=dtype)
+    y = np.zeros_like(x)
+    loss = nn.L1Loss()
+    loss(x, y)
+    tx = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.l1_loss(tx, torch.tensor(y)).backward()
+    np.testing.assert_array_equal(loss.backward(), tx.grad.numpy())

@@ -142,10 +142,13 @@ def l1_loss_backward(dloss, cache: RegressionCache) -> np.ndarray:
     """Gradient of ``l1_loss``: ``sign(x - y) g``, input's shape.
 
     ``|d|`` has no derivative at ``d = 0``; like PyTorch we use the
-    sub-gradient ``sign(0) = 0``.
+    sub-gradient ``sign(0) = 0``. At a NaN ``d`` the gradient is 0 too, as
+    PyTorch's ``sign(nan) = 0`` makes it (NumPy's is NaN).
     """
     g = _pointwise_upstream(dloss, cache.reduction, cache.diff.shape, cache.diff.dtype, "l1_loss_backward")
-    return np.sign(cache.diff) * g
+    sign = np.sign(cache.diff)
+    np.copyto(sign, 0, where=np.isnan(sign))
+    return sign * g
 
 
 def _smooth_l1_loss(input, target, *, reduction: str = "mean", beta: float = 1.0, where: str):
