@@ -147,8 +147,7 @@ def l1_loss_backward(dloss, cache: RegressionCache) -> np.ndarray:
     """
     g = _pointwise_upstream(dloss, cache.reduction, cache.diff.shape, cache.diff.dtype, "l1_loss_backward")
     sign = np.sign(cache.diff)
-    np.copyto(sign, 0, where=np.isnan(sign))
-    return sign * g
+    return np.where(np.isnan(sign), 0, sign).astype(sign.dtype, copy=False) * g
 
 
 def _smooth_l1_loss(input, target, *, reduction: str = "mean", beta: float = 1.0, where: str):
