@@ -223,3 +223,23 @@ def test_an_unexpected_error_is_one_line_with_status_1(monkeypatch, capsys):
         _one_error_line(capsys, "unexpected error", "NUMCONV_TRACEBACK=1", "IndexError")
     finally:
         del cli.COMMANDS["broken"]
+
+
+def test_export_and_report_never_write_over_the_run_they_read(one_epoch, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(one_epoch, run)
+    kept = {name: (run / name).read_bytes() for name in ("last.npz", "best.npz")}
+    assert cli.main(["export", str(run / "best.npz"), str(run / "best.npz")]) == 2
+    _one_error_line(capsys, "is the file export reads; write it under another name")
+    assert cli.main(["export", str(run / "best.npz"), str(run / "last.npz")]) == 2  # another checkpoint
+    _one_error_line(capsys, "is a .npz archive (a checkpoint?), not an ONNX file")
+    assert cli.main(["report", str(run), "-o", str(run / "last.npz")]) == 2
+    _one_error_line(capsys, "is the file report reads")
+    assert cli.main(["report", str(run), "-o", str(run / "best.npz")]) == 2
+    _one_error_line(capsys, "would replace a file of the run", "ending in .html or .htm")
+    assert {name: (run / name).read_bytes() for name in kept} == kept
+    (run / "old.html").write_text("an old page")
+    assert cli.main(["report", str(run), "-o", str(run / "old.html")]) == 0  # an old page may be replaced
+    assert (run / "old.html").read_text().startswith("<!DOCTYPE html")

@@ -145,3 +145,24 @@ def load_model(path):
     ckpt = load_checkpoint(path, model)
     model.eval()
     return model, ckpt
+
+
+def refuse_to_overwrite(output, command: str, inputs=(), keep_unless_suffix=None, within=None) -> None:
+    """Refuse (CLIError) to write ``output`` over a file the command reads or another file worth keeping.
+
+    ``inputs``: files the command reads (a checkpoint): never overwritten. ``keep_unless_suffix`` with
+    ``within``: an existing file inside the folder ``within`` is overwritten only if its name ends with one
+    of those suffixes (``report -o`` may replace an old page, never the run's checkpoints or history).
+    """
+    import os
+
+    if output is None or not os.path.isfile(output):
+        return
+    for path in inputs:
+        if path is not None and os.path.exists(path) and os.path.samefile(output, path):
+            raise CLIError(f"the output '{output}' is the file {command} reads; write it under another name")
+    if keep_unless_suffix and within is not None:
+        inside = os.path.commonpath([os.path.abspath(output), os.path.abspath(within)]) == os.path.abspath(within)
+        if inside and not output.lower().endswith(tuple(keep_unless_suffix)):
+            raise CLIError(f"the output '{output}' would replace a file of the run in '{within}'; give a name "
+                           f"ending in {' or '.join(keep_unless_suffix)}, or write it elsewhere")

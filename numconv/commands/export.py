@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("checkpoint", help="a .npz written by numconv train")
@@ -23,7 +25,15 @@ def run(args) -> int:
     from ..interop import to_onnx
     from ..tools.explain import parse_shape
 
+    from ._shared import refuse_to_overwrite
+
     model, _ = _load_model(args.checkpoint)
+    refuse_to_overwrite(args.output, "export", inputs=[args.checkpoint])
+    import zipfile
+
+    if args.output is not None and os.path.isfile(args.output) and zipfile.is_zipfile(args.output):
+        raise CLIError(f"the output '{args.output}' is a .npz archive (a checkpoint?), not an ONNX file; write the "
+                       "ONNX file under another name")
     if args.input is not None:
         try:
             sample = parse_shape(args.input, "--input")

@@ -26,6 +26,12 @@ def run(args) -> int:
 
     if not os.path.isdir(args.run_dir):
         raise CLIError(f"'{args.run_dir}' is not a folder (give the --out folder of a numconv train run)")
+    from ._shared import refuse_to_overwrite
+
+    checkpoint = args.checkpoint if os.path.isabs(args.checkpoint or "") else \
+        os.path.join(args.run_dir, args.checkpoint or "last.npz")
+    refuse_to_overwrite(args.output, "report", inputs=[checkpoint], keep_unless_suffix=(".html", ".htm"),
+                        within=args.run_dir)
     try:
         path = write_report(args.run_dir, args.output, args.checkpoint)
     except ValueError as error:
