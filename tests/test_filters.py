@@ -303,3 +303,21 @@ def test_parse_kernel_and_the_filter_command_with_a_written_out_kernel(tmp_path,
     assert main(["filter", "--kernel", "1,2;3"]) == 2
     assert "same number of values" in capsys.readouterr().err
     assert main(["filter", "--kernel", "1,0;0,1", "--size", "3"]) == 2
+
+
+def test_a_failed_write_leaves_the_old_picture_whole(tmp_path, monkeypatch, capsys):
+    # A full disk mid-save: the output is written to a temporary file and renamed, so the old one survives.
+    from PIL import Image
+
+    out = tmp_path / "out.png"
+    assert cli.main(["filter", "--kernel", "emboss", "-o", str(out)]) == 0
+    before = out.read_bytes()
+
+    def disk_full(self, fp, *args, **kwargs):
+        fp.write(b"\x89PNG half a picture")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", disk_full)
+    assert cli.main(["filter", "--kernel", "sobel-x", "-o", str(out)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]

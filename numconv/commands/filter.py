@@ -142,9 +142,16 @@ def _read_image(path, max_pixels=None):
 
 
 def _write_image(pixels, path) -> None:
+    """Save ``pixels`` to ``path``, whole or not at all (a full disk leaves the old file as it was)."""
+    from ..data._files import atomic_write
+
     Image = _pillow()
     try:
-        Image.fromarray(pixels).save(path)
+        extension = os.path.splitext(os.fspath(path))[1].lower()
+        image_format = Image.registered_extensions().get(extension)
+        if image_format is None:
+            raise ValueError(f"unknown file extension: {extension or '(none)'}")
+        atomic_write(path, lambda f: Image.fromarray(pixels).save(f, format=image_format))
     except (OSError, ValueError, KeyError) as error:
         message = str(error) or type(error).__name__
         if isinstance(error, (ValueError, KeyError)) and "extension" in message.lower():

@@ -44,9 +44,17 @@ def new_figure(where: str, figsize, bare: bool = False):
 
 
 def finish(fig, path=None, dpi: int = 100):
-    """Save ``fig`` to ``path`` (if given; the format follows the extension) and return it."""
+    """Save ``fig`` to ``path`` (if given; the format follows the extension) and return it.
+
+    Written whole or not at all (``numconv.data._files.atomic_write``): a full disk leaves the previous
+    picture in place, never half of a new one.
+    """
     if path is not None:
-        fig.savefig(os.fspath(path), dpi=dpi)
+        from ...data._files import atomic_write
+
+        path = os.fspath(path)
+        extension = os.path.splitext(path)[1][1:].lower() or None  # (None: matplotlib's default, png)
+        atomic_write(path, lambda f: fig.savefig(f, dpi=dpi, format=extension))
     return fig
 
 
