@@ -321,3 +321,19 @@ def test_a_failed_write_leaves_the_old_picture_whole(tmp_path, monkeypatch, caps
     assert cli.main(["filter", "--kernel", "sobel-x", "-o", str(out)]) == 2
     assert "No space left on device" in capsys.readouterr().err
     assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_a_16_bit_picture_reads_as_its_8_bit_self(tmp_path):
+    # Pillow's convert("L") clips 16-bit values at 255: a 16-bit scan read as black and white (2 grey levels).
+    from PIL import Image
+
+    from numconv.commands.filter import _read_image
+    from numconv.commands.predict import load_image
+
+    eight = np.random.default_rng(0).integers(0, 256, size=(30, 40), dtype=np.uint8)
+    Image.fromarray(eight).save(tmp_path / "eight.png")
+    Image.fromarray(eight.astype(np.uint16) * 257).save(tmp_path / "sixteen.png")  # the same picture in 16 bits
+    assert Image.open(tmp_path / "sixteen.png").mode.startswith("I")
+    np.testing.assert_array_equal(_read_image(str(tmp_path / "sixteen.png")), eight)
+    predicted_from = [load_image(str(tmp_path / name))[0] for name in ("sixteen.png", "eight.png")]
+    np.testing.assert_array_equal(*predicted_from)

@@ -126,7 +126,7 @@ def _read_image(path, max_pixels=None):
     """The picture as uint8 (H, W) or (H, W, 3); transparency is flattened onto white."""
     import numpy as np
 
-    from ..tools.images import DEFAULT_MAX_PIXELS, on_white_paper, open_image
+    from ..tools.images import DEFAULT_MAX_PIXELS, as_8_bit, on_white_paper, open_image
 
     _pillow()
     if not os.path.isfile(path):
@@ -134,7 +134,7 @@ def _read_image(path, max_pixels=None):
     try:
         with open_image(path, max_pixels or DEFAULT_MAX_PIXELS) as img:
             img.load()
-            img = on_white_paper(img)
+            img = as_8_bit(on_white_paper(img))
             img = img.convert("L" if img.mode in ("L", "1", "I", "I;16", "F") else "RGB")
             return np.asarray(img, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError) as error:

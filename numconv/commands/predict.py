@@ -40,12 +40,12 @@ def load_image(path, size: int = 28, max_pixels: int | None = None):
         from PIL import Image
     except ImportError:
         raise CLIError("predict needs Pillow to read images (pip install Pillow)") from None
-    from ..tools.images import DEFAULT_MAX_PIXELS, on_white_paper, open_image
+    from ..tools.images import DEFAULT_MAX_PIXELS, as_8_bit, on_white_paper, open_image
 
     try:
         with open_image(path, max_pixels or DEFAULT_MAX_PIXELS) as img:
             img.load()
-            gray = on_white_paper(img).convert("L")
+            gray = as_8_bit(on_white_paper(img)).convert("L")
             # Shrinking averages each output pixel's area (no aliasing, no blur beyond it);
             # enlarging interpolates.
             shrink = gray.width >= size and gray.height >= size

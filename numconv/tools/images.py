@@ -22,6 +22,27 @@ def on_white_paper(img):
     return img
 
 
+def as_8_bit(img):
+    """A 16-bit, 32-bit or floating-point grayscale Pillow image scaled to 8 bits (mode "L"); others unchanged.
+
+    Pillow's ``convert("L")`` clips such values at 255 instead of scaling them, so a 16-bit scan became
+    black and white (2 grey levels). Integer images whose values exceed 255 are read as 16-bit
+    (``/ 257``); floating-point ones in [0, 1] are scaled by 255, others clipped to [0, 255].
+    """
+    if img.mode not in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        return img
+    import numpy as np
+    from PIL import Image
+
+    values = np.asarray(img, dtype=np.float64)
+    top = values.max(initial=0.0)
+    if img.mode == "F":
+        values = values * 255.0 if top <= 1.0 else values
+    elif img.mode.startswith("I;16") or top > 255:
+        values = values / 257.0  # 65535 -> 255
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
+
+
 #: the largest picture predict and filter open unless told otherwise (--max-pixels): 25 megapixels,
 #: e.g. 5000 x 5000. A "decompression bomb" (a small PNG that declares a huge size) is refused before
 #: anything is decoded.
