@@ -29,6 +29,7 @@ from .commands import eval as _eval, predict as _predict, train as _train
 # The names below were defined here before the commands got their own modules; they stay importable from here.
 from .commands._shared import DATASETS, CLIError, build_transform, class_names, load_dataset, transform_settings
 from .commands._shared import load_model as _load_model
+from .commands._shared import was_interrupted
 from .commands.eval import confusion_table
 from .commands.predict import add_max_pixels_argument, load_image
 
@@ -122,6 +123,9 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - a bug: still one line, unless asked for the traceback
+        if was_interrupted(error):  # a Ctrl-C that landed inside a numba kernel
+            print(f"{where}: interrupted", file=sys.stderr)
+            return 130
         if os.environ.get("NUMCONV_TRACEBACK", "") not in ("", "0"):
             raise
         print(f"{where}: unexpected error (a bug in numconv; NUMCONV_TRACEBACK=1 shows where): "

@@ -243,3 +243,26 @@ def test_export_and_report_never_write_over_the_run_they_read(one_epoch, tmp_pat
     (run / "old.html").write_text("an old page")
     assert cli.main(["report", str(run), "-o", str(run / "old.html")]) == 0  # an old page may be replaced
     assert (run / "old.html").read_text().startswith("<!DOCTYPE html")
+
+
+def test_a_ctrl_c_inside_a_kernel_is_an_interruption_not_a_bug(one_epoch, tmp_path, monkeypatch, capsys):
+    # numba hands a Ctrl-C that arrives inside a kernel back as a SystemError caused by the KeyboardInterrupt.
+    import shutil
+
+    import numconv.train
+
+    def interrupted_in_a_kernel(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise SystemError("CPUDispatcher(rowslab_expand) returned a result with an exception set") from interrupt
+
+    run = tmp_path / "run"
+    shutil.copytree(one_epoch, run)
+    monkeypatch.setattr(numconv.train, "fit", interrupted_in_a_kernel)
+    assert _train(run, "--epochs", "2", "--resume") == 130
+    err = capsys.readouterr().err
+    assert "interrupted: the last finished epoch is saved" in err and "a bug" not in err
+    monkeypatch.setattr(numconv.train, "evaluate", interrupted_in_a_kernel)  # elsewhere: cli.main's own catch
+    assert cli.main(["eval", str(run / "last.npz")]) == 130
+    assert capsys.readouterr().err.strip().endswith("numconv eval: interrupted")

@@ -166,3 +166,18 @@ def refuse_to_overwrite(output, command: str, inputs=(), keep_unless_suffix=None
         if inside and not output.lower().endswith(tuple(keep_unless_suffix)):
             raise CLIError(f"the output '{output}' would replace a file of the run in '{within}'; give a name "
                            f"ending in {' or '.join(keep_unless_suffix)}, or write it elsewhere")
+
+
+def was_interrupted(error: BaseException) -> bool:
+    """True for Ctrl-C: a ``KeyboardInterrupt``, or an error raised because of one.
+
+    A Ctrl-C that lands inside a numba kernel comes back as a ``SystemError`` ("returned a result with an
+    exception set") with the ``KeyboardInterrupt`` as its cause: still an interruption, not a bug.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False

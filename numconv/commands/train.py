@@ -106,7 +106,11 @@ def run(args) -> int:
     try:
         fit(model, train_loader, criterion(), optimizer, args.epochs, val_loader=test_loader, scheduler=scheduler,
             out_dir=out, resume=args.resume, progress=not args.no_progress, config=config, on_resume=replan)
-    except KeyboardInterrupt:
+    except BaseException as error:  # Ctrl-C, also when it lands inside a numba kernel (see was_interrupted)
+        from ._shared import was_interrupted
+
+        if not was_interrupted(error):
+            raise
         print(f"\ninterrupted: the last finished epoch is saved in {os.path.join(out, 'last.npz')}; "
               "run the same command with --resume to continue", file=sys.stderr)
         return 130
