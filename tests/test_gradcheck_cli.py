@@ -73,3 +73,10 @@ def test_inputs_keep_away_from_kinks_and_ties():
     (d,) = suite.distinct(3, 4, 5)(rng)
     gaps = np.diff(np.sort(d.ravel()))
     assert np.allclose(gaps, 0.1)
+
+
+def test_an_infinite_or_zero_step_or_tolerance_is_refused(capsys):
+    # An infinite step made every layer "FAILED": it read as if every backward pass were broken.
+    for flag, value in [("--eps", "inf"), ("--rtol", "inf"), ("--eps", "nan"), ("--rtol", "0")]:
+        assert main(["gradcheck", "relu", flag, value]) == 2
+        assert "--eps and --rtol must be positive and finite" in capsys.readouterr().err

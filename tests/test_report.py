@@ -5,6 +5,7 @@ playwright); it is skipped with the reason where either is missing. With ``NUMCO
 (set by ``.ci/run``) a skipped browser test fails the session, so CI always runs it.
 """
 
+import io
 import json
 import os
 import re
@@ -138,6 +139,37 @@ def test_report_without_predictions(run, tmp_path):
     shutil.copy(run / "last.npz", tmp_path / "last.npz")
     text = build_report(tmp_path)
     assert "no predictions.npz" in text and 'id="history-table"' in text
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "inflates", "worst_index"])
+def test_a_damaged_predictions_file_gives_one_clear_error(run, tmp_path, damage):
+    # An interrupted copy of a run folder, or a hostile file: a clear ValueError, never a crash or gigabytes.
+    import zipfile
+
+    from numconv.tools.report.predictions import load_predictions
+
+    shutil.copy(run / "last.npz", tmp_path / "last.npz")
+    good = (run / "predictions.npz").read_bytes()
+    target = tmp_path / "predictions.npz"
+    if damage == "empty":
+        target.write_bytes(b"")
+    elif damage == "truncated":
+        target.write_bytes(good[: len(good) // 2])
+    elif damage == "inflates":  # 64 MiB of zeros, deflated to a small file
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+            for key in ("labels", "probs", "worst_index", "worst_images", "example_image"):
+                buffer = io.BytesIO()
+                np.save(buffer, np.zeros(16 * 2**20 if key == "probs" else 1, np.float32))
+                z.writestr(f"{key}.npy", buffer.getvalue())
+    else:
+        with np.load(run / "predictions.npz") as data:
+            arrays = {key: data[key] for key in data.files}
+        arrays["worst_index"] = np.array([len(arrays["labels"]) + 5])
+        np.savez(target, **arrays)
+    expected = "more than the file holds" if damage == "inflates" else \
+        "worst_index must list" if damage == "worst_index" else "truncated or corrupt"
+    with pytest.raises(ValueError, match=expected):
+        load_predictions(tmp_path)
 
 
 # ------------------------------------------------------------------------------------------- the browser

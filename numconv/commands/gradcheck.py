@@ -12,6 +12,8 @@ only parses arguments and prints the table.
 
 from __future__ import annotations
 
+import math
+
 from ._shared import CLIError
 
 
@@ -33,8 +35,8 @@ def run(args) -> int:
 
     if args.seed < 0:
         raise CLIError(f"--seed must be non-negative, got {args.seed}")
-    if not args.eps > 0 or not args.rtol > 0:
-        raise CLIError(f"--eps and --rtol must be positive, got {args.eps} and {args.rtol}")
+    if not (0 < args.eps < math.inf and 0 < args.rtol < math.inf):
+        raise CLIError(f"--eps and --rtol must be positive and finite, got {args.eps} and {args.rtol}")
     try:
         cases = select(args.layers)
     except ValueError as error:

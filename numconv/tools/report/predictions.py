@@ -113,10 +113,20 @@ def load_predictions(run_dir) -> dict | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
+            # save_predictions stores its entries uncompressed: entries that would inflate beyond the file's
+            # own size are not its (a small file could otherwise unpack to gigabytes).
+            declared = sum(info.file_size for info in data.zip.infolist())
+            if declared > os.path.getsize(path):
+                raise ValueError(f"its entries would inflate to {declared:,} bytes, more than the file holds")
             arrays = {key: data[key] for key in _KEYS}
-    except (OSError, ValueError, KeyError) as error:
-        raise ValueError(f"'{path}' is not a numconv predictions file ({error})") from None
+    except Exception as error:  # noqa: BLE001 - truncation and bit flips surface as many exception types
+        detail = (str(error).strip().splitlines() or [""])[0]
+        raise ValueError(f"'{path}' is not a numconv predictions file, or is truncated or corrupt "
+                         f"({type(error).__name__}: {detail})") from None
     n = len(arrays["labels"])
     if arrays["probs"].ndim != 2 or arrays["probs"].shape[0] != n:
         raise ValueError(f"'{path}': probs has shape {arrays['probs'].shape} for {n} labels")
+    worst = arrays["worst_index"]
+    if worst.ndim != 1 or worst.dtype.kind not in "iu" or (worst.size and not 0 <= worst.min() <= worst.max() < n):
+        raise ValueError(f"'{path}': worst_index must list test images 0 to {n - 1}")
     return arrays
