@@ -266,3 +266,23 @@ def test_a_ctrl_c_inside_a_kernel_is_an_interruption_not_a_bug(one_epoch, tmp_pa
     monkeypatch.setattr(numconv.train, "evaluate", interrupted_in_a_kernel)  # elsewhere: cli.main's own catch
     assert cli.main(["eval", str(run / "last.npz")]) == 130
     assert capsys.readouterr().err.strip().endswith("numconv eval: interrupted")
+
+
+@pytest.mark.parametrize("section, key, value", [("train", "batch_size", 0), ("train", "optimizer", "lbfgs"),
+                                                 ("train", "scheduler", "step"), ("data", "dataset", "cifar"),
+                                                 ("train", "seed", -5), ("train", "lr", "fast")])
+def test_resume_refuses_a_setting_no_run_writes(one_epoch, tmp_path, capsys, section, key, value):
+    # Settings read from the checkpoint skip the flags' checks: an edited one failed later as "a bug", or (an
+    # unknown scheduler) was ignored and the run went on without one.
+    import shutil
+
+    from numconv._ckpt_file import load
+    from numconv.checkpoint import save
+
+    run = tmp_path / "run"
+    shutil.copytree(one_epoch, run)
+    tree, meta = load(run / "last.npz")
+    tree["config"][section][key] = value
+    save(run / "last.npz", tree, meta)
+    assert _train(run, "--epochs", "2", "--resume") == 2
+    _one_error_line(capsys, f"holds {key} = {value!r}, which no run of numconv train writes")

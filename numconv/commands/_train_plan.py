@@ -167,6 +167,7 @@ def merge_resume(args, config: dict, done: int, path: str) -> None:
         block = config.get(section)
         if isinstance(block, dict) and key in block:
             saved[name] = block[key]
+            _check_saved_value(name, block[key], path)
     for name, value in saved.items():
         requested = getattr(args, name)
         if name == "model" and requested is not None:
@@ -180,12 +181,49 @@ def merge_resume(args, config: dict, done: int, path: str) -> None:
                            f"{value}; leave {flag} out (or give the saved value), or start a new run with "
                            "--overwrite or another --out")
     if args.epochs is None:
-        args.epochs = int(config.get("train", {}).get("epochs", done + 1)) if isinstance(config.get("train"), dict) \
+        saved_epochs = config.get("train", {}).get("epochs", done + 1) if isinstance(config.get("train"), dict) \
             else done + 1
+        if isinstance(saved_epochs, bool) or not isinstance(saved_epochs, int):
+            raise CLIError(f"the checkpoint '{path}' holds epochs = {saved_epochs!r}, which no run of numconv train "
+                           "writes (was the file edited?); pass --epochs")
+        args.epochs = saved_epochs
     if args.epochs <= done:
         raise CLIError(f"the run in '{path}' has already trained {done} epoch{'s' if done != 1 else ''}; pass "
                        f"--epochs {done + 1} or more to train further")
     fill_fresh_defaults(args)
+
+
+def _check_saved_value(name: str, value, path: str) -> None:
+    """Refuse a setting read from a checkpoint that no run of numconv train could have written.
+
+    The flags' own checks (argparse's choices, ``check_flag_values``) never see these values, so a checkpoint
+    saved by hand or edited would otherwise fail later as 'a bug', or train with a setting ignored.
+    """
+    from ._shared import DATASETS, DEFAULT_LR
+
+    def number(low, high, integer=False, optional=False):
+        if value is None:
+            return optional
+        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+            return False
+        return low <= value < high
+
+    valid = {
+        "model": lambda: isinstance(value, str) and bool(value),
+        "dataset": lambda: value in DATASETS,
+        "optimizer": lambda: value in DEFAULT_LR,
+        "scheduler": lambda: value in ("none", "cosine"),
+        "batch_size": lambda: number(1, math.inf, integer=True),
+        "seed": lambda: number(0, math.inf, integer=True),
+        "limit_train": lambda: number(1, math.inf, integer=True, optional=True),
+        "limit_test": lambda: number(1, math.inf, integer=True, optional=True),
+        "lr": lambda: number(0.0, math.inf, optional=True),
+        "momentum": lambda: number(0.0, 1.0, optional=True),
+        "weight_decay": lambda: number(0.0, math.inf, optional=True),
+    }[name]()
+    if not valid:
+        raise CLIError(f"the checkpoint '{path}' holds {name} = {value!r}, which no run of numconv train writes (was "
+                       "the file saved by hand or edited?); start a new run with --overwrite or another --out")
 
 
 def replan_schedule(scheduler, epochs: int, done: int):
