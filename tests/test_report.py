@@ -172,6 +172,18 @@ def test_a_damaged_predictions_file_gives_one_clear_error(run, tmp_path, damage)
         load_predictions(tmp_path)
 
 
+@pytest.mark.parametrize("edit", [("data", [1, 2]), ("model", {"name": 5})])
+def test_a_damaged_config_gives_the_error_eval_gives(run, tmp_path, edit):
+    from numconv._ckpt_file import load
+    from numconv.checkpoint import CheckpointError, save
+
+    tree, meta = load(run / "last.npz")
+    tree["config"][edit[0]] = edit[1]
+    save(tmp_path / "last.npz", tree, meta)
+    with pytest.raises(CheckpointError, match=r"config 'data' is \[1, 2\]; expected a dict|does not record which model"):
+        build_report(tmp_path)
+
+
 # ------------------------------------------------------------------------------------------- the browser
 def _launch_browser():
     """A headless Chromium page from Debian's package, or pytest.skip with the reason."""

@@ -32,9 +32,10 @@ def _rebuild_model(ckpt, path):
     from ...checkpoint import CheckpointError, check_state_dict
     from ...models import get_model
 
-    spec = ckpt.config.get("model")
-    if not isinstance(spec, dict) or "name" not in spec:
-        raise CheckpointError(f"checkpoint '{path}' does not record which model it holds (no config.model)")
+    from ...commands._run_config import check_run_config
+
+    check_run_config(ckpt.config, path)  # the checks eval and predict make: a damaged config is one clear line
+    spec = ckpt.config["model"]
     model = get_model(spec["name"], **dict(spec.get("kwargs", {})))
     check_state_dict(model, ckpt.model, f"checkpoint '{path}'")
     model.load_state_dict(ckpt.model)
