@@ -1019,3 +1019,43 @@ def test_an_in_place_layer_after_one_whose_backward_reads_no_input_is_allowed(mi
     np.testing.assert_allclose(dx_a, dx_b, rtol=1e-12)
     for a, b in zip(grads_a, grads_b):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+class WithItsLoss(nn.Module):
+    """model(x, target) -> loss, a common PyTorch style: the loss is called inside forward."""
+
+    def __init__(self, loss):
+        super().__init__()
+        self.fc, self.loss = nn.Linear(4, 3), loss
+
+    def forward(self, x, target):
+        return self.loss(self.fc(x), target)
+
+
+@pytest.mark.parametrize("kind", ["cross_entropy", "mse_mean", "mse_none"])
+def test_a_loss_inside_forward_differentiates_like_torch(kind):
+    # The loss returns a Python float (the forward crashed on it), and a float target counts as an array argument
+    # its backward gives no gradient for (refused as "1 gradient(s) for 2 array argument(s)").
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 4))
+    if kind == "cross_entropy":
+        loss, target, t_loss = nn.CrossEntropyLoss(), np.array([0, 1, 2, 0, 1]), torch.nn.CrossEntropyLoss()
+    else:
+        reduction = kind.split("_")[1]
+        loss, target = nn.MSELoss(reduction=reduction), rng.standard_normal((5, 3))
+        t_loss = torch.nn.MSELoss(reduction=reduction)
+    model = WithItsLoss(loss).double()
+    out = model(x, target)
+    grad = None if np.ndim(out) == 0 else rng.standard_normal(np.shape(out))
+    dx = model.backward() if grad is None else model.backward(grad)
+    if kind != "cross_entropy":  # a float target is an array argument too: it gets a gradient of zeros
+        dx, d_target = dx
+        assert not d_target.any()
+    tx = torch.tensor(x, requires_grad=True)
+    fc = torch.nn.Linear(4, 3).double()
+    fc.load_state_dict({k: torch.tensor(v) for k, v in model.fc.state_dict().items()})
+    t_out = t_loss(fc(tx), torch.tensor(target))
+    t_out.backward(None if grad is None else torch.tensor(grad))
+    np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(model.fc.weight.grad, fc.weight.grad.numpy(), rtol=1e-10)

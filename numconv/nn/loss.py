@@ -75,6 +75,10 @@ class _Loss(Module):
     by name.
     """
 
+    # Its backward returns the input's gradient only: the target (a label array, or floats) gets none, as a
+    # PyTorch target that does not require grad. The tape gives the other array arguments no gradient.
+    _gradient_for_first_argument_only = True
+
     _forward = _backward = None
     _args = ()
     _allow_batchmean = False

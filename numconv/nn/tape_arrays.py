@@ -25,7 +25,12 @@ _SAMPLES: dict = {}
 
 
 def _fingerprint(array) -> bytes:
-    """Nine values of ``array`` spread over it: enough to notice an in-place change such as ``out += x``."""
+    """Nine values of ``array`` spread over it: enough to notice an in-place change such as ``out += x``.
+
+    A Python float (a loss's value) is its own fingerprint.
+    """
+    if not isinstance(array, np.ndarray):
+        return np.float64(array).tobytes()
     size = array.size
     positions = _SAMPLES.get(size)
     if positions is None:

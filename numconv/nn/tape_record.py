@@ -127,13 +127,14 @@ class Call:
             slot = entry[0]
             return _SAME[slot] if slot < len(_SAME) else Source(slot)
         who = who() if callable(who) else who
-        for entry in reversed(list(self.known.values())):
+        recorded = [entry for entry in self.known.values() if isinstance(entry[1], np.ndarray)]  # (not a loss's float)
+        for entry in reversed(recorded):
             slot, base = entry[0], entry[1]
             if np.may_share_memory(array, base):
                 if _is_view_of(array, base):
                     return None if self._changed(entry, who, " through a view") else Source(slot, VIEW, base, array)
                 break  # the most recent array sharing memory decides; never route around a layer
-        for entry in reversed(list(self.known.values())):
+        for entry in reversed(recorded):
             slot, base = entry[0], entry[1]
             if base.size == array.size and base.dtype == array.dtype and base.shape != () and \
                     np.array_equal(base.reshape(-1), array.reshape(-1), equal_nan=True):

@@ -145,6 +145,8 @@ def replay(module, grad_output):
             _local.backward.pop()
             _finish(child)
         grads_in = grads_in if isinstance(grads_in, tuple) else (grads_in,)
+        if getattr(type(child.module), "_gradient_for_first_argument_only", False):  # a loss: none for the target
+            grads_in = grads_in[:1] + (None,) * (len(child.sources) - 1)
         if len(grads_in) != len(child.sources):
             raise TapeError(
                 f"{_describe(child)}.backward returned {len(grads_in)} gradient(s) for {len(child.sources)} "
@@ -200,7 +202,9 @@ def _seed(module, outputs, grad_output) -> list:
     name = type(module).__name__
     if grad_output is None:
         if len(outputs) == 1 and np.ndim(outputs[0]) == 0:
-            return [np.ones_like(outputs[0], dtype=float) if isinstance(outputs[0], np.ndarray) else 1.0]
+            # (a 0-d array even for a Python float: a loss's backward refuses a plain number, which is
+            # usually the loss passed back by mistake)
+            return [np.ones_like(outputs[0], dtype=float) if isinstance(outputs[0], np.ndarray) else np.array(1.0)]
         raise TypeError(f"{name}.backward: pass the gradient of the loss w.r.t. the output "
                         "(only a scalar output has the implicit gradient 1)")
     grads = list(grad_output) if len(outputs) > 1 else [grad_output]
