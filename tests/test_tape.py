@@ -1059,3 +1059,28 @@ def test_a_loss_inside_forward_differentiates_like_torch(kind):
     np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(model.fc.weight.grad, fc.weight.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("first, after", [(nn.Tanh, lambda: nn.LeakyReLU(0.1, inplace=True)),
+                                          (nn.Sigmoid, lambda: nn.Dropout(0.5, inplace=True)),
+                                          (nn.ReLU, lambda: nn.Hardsigmoid(inplace=True))])
+def test_an_in_place_layer_after_one_that_kept_its_output_is_refused(first, after):
+    # Tanh, Sigmoid, ReLU differentiate from their output: changing it in place gave gradients off by 7-300 %.
+    # PyTorch refuses it ("modified by an inplace operation"); so does numconv now, naming the layer.
+    model = nn.Sequential(nn.Linear(4, 6), first(), after())
+    out = model(np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32))
+    with pytest.raises(RuntimeError, match=rf"{first.__name__}.backward: its output 0 \(shape \(5, 6\)\) was changed "
+                                           r"in place after the forward pass"):
+        model.backward(np.ones_like(out))
+
+
+def test_batch_norm_then_an_in_place_relu_is_fine():
+    # The ResNet pattern: batch norm keeps what it needs, not its output, so an in-place ReLU after it is allowed.
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.ReLU(inplace=True), nn.Linear(4, 2))
+    x = np.random.default_rng(0).standard_normal((2, 2, 6, 6))
+    reference = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Linear(4, 2))
+    model.double(), reference.double()
+    reference.load_state_dict(model.state_dict())
+    g = np.ones((2, 3, 4, 2))
+    model(x), reference(x)
+    np.testing.assert_allclose(model.backward(g), reference.backward(g), rtol=1e-12)

@@ -215,6 +215,11 @@ def record_call(module, args, kwargs, forward):
     call.output = out
     # Fingerprints taken after the forward: a layer may change its own input in place (inplace=True).
     call.seen = tuple((i, a, _fingerprint(a)) for i, a in enumerate(args) if _differentiable(a))
+    if call.cache is not None:
+        # An output the layer kept for its backward (tanh, sigmoid, softmax, ReLU differentiate from their
+        # output) must not be changed in place either, e.g. by an inplace=True layer after it.
+        kept = [o for o in _outputs(out) if isinstance(o, np.ndarray) and _holds(call.cache, o)]
+        call.seen += tuple((f"output {k}", o, _fingerprint(o)) for k, o in enumerate(kept))
     if call.traced:
         call.result_sources = [call.source_of(o, lambda: f"the value returned by {type(module).__name__}.forward")
                                for o in _outputs(out)]
@@ -226,6 +231,15 @@ def record_call(module, args, kwargs, forward):
             # A reused array (an in-place layer returns its input) gets a new slot: later users see the newest maker.
             call.out_slots = [parent.add_array(o, call) for o in _outputs(out)]
     return out
+
+
+def _holds(cache, array, depth: int = 3) -> bool:
+    """Whether ``cache`` (tuples within tuples, as layers keep them) holds ``array`` itself."""
+    if cache is array:
+        return True
+    if depth and isinstance(cache, (tuple, list)):
+        return any(_holds(item, array, depth - 1) for item in cache)
+    return False
 
 
 def current_call(module):

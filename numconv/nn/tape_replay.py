@@ -76,10 +76,16 @@ def check_unchanged(call) -> None:
     those inputs either: ``Identity`` then ``ReLU(inplace=True)`` is fine.
     So is ``Sequential``, whose layers' calls are each checked in turn.
     """
-    if not getattr(type(call.module), "_backward_reads_inputs", True):
-        return
+    reads_inputs = getattr(type(call.module), "_backward_reads_inputs", True)
     for position, array, fingerprint in call.seen:
+        if isinstance(position, int) and not reads_inputs:
+            continue
         if _fingerprint(array) != fingerprint:
+            if not isinstance(position, int):  # an output the layer kept (see record_call)
+                raise RuntimeError(
+                    f"{_describe(call)}.backward: its {position} (shape {array.shape}) was changed in place after "
+                    "the forward pass, e.g. by an inplace=True layer after it; this layer computes its gradient "
+                    "from its output, as PyTorch does, which refuses this too. Use inplace=False after it")
             raise RuntimeError(
                 f"{_describe(call)}.backward: its argument {position} (shape {array.shape}) was changed in place "
                 "after the forward pass that used it. Layers keep references to their inputs for backward, as "
