@@ -297,3 +297,10 @@ def test_python_dash_m_numconv_train(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "numconv", "eval", "missing.npz"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_predict_refuses_a_top_below_one_and_says_what_a_folder_is(trained, tmp_path, capsys):
+    assert cli.main(["predict", str(trained / "last.npz"), str(tmp_path), "--top", "-5"]) == 2
+    assert "--top must be at least 1, got -5" in capsys.readouterr().err  # (it acted as --top 1)
+    assert cli.main(["predict", str(trained / "last.npz"), str(tmp_path)]) == 2
+    assert f"image '{tmp_path}' is not a file" in capsys.readouterr().err  # (it said "does not exist")

@@ -130,7 +130,7 @@ def _read_image(path, max_pixels=None):
 
     _pillow()
     if not os.path.isfile(path):
-        raise CLIError(f"image '{path}' does not exist")
+        raise CLIError(f"image '{path}' " + ("is not a file" if os.path.exists(path) else "does not exist"))
     try:
         with open_image(path, max_pixels or DEFAULT_MAX_PIXELS) as img:
             img.load()

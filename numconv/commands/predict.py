@@ -35,7 +35,7 @@ def load_image(path, size: int = 28, max_pixels: int | None = None):
         True when the image had a light background and was inverted.
     """
     if not os.path.isfile(path):
-        raise CLIError(f"image '{path}' does not exist")
+        raise CLIError(f"image '{path}' " + ("is not a file" if os.path.exists(path) else "does not exist"))
     try:
         from PIL import Image
     except ImportError:
@@ -64,6 +64,8 @@ def run(args) -> int:
     """Classify image files with a trained checkpoint."""
     if args.max_pixels < 1:
         raise CLIError(f"--max-pixels must be at least 1, got {args.max_pixels}")
+    if args.top < 1:
+        raise CLIError(f"--top must be at least 1, got {args.top}")
 
     model, ckpt = load_model(args.checkpoint)
     data_cfg = ckpt.config.get("data", {})
