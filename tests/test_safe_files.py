@@ -389,3 +389,14 @@ def test_interrupting_a_write_leaves_the_previous_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         checkpoint.save_state_dict(OrderedDict(w=np.zeros(3)), path)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["w.npz"]
+
+
+def test_a_failed_write_names_the_file_asked_for_not_the_temporary_one(tmp_path):
+    # The error used to read "cannot use '.out.png.1f2e3d4c.tmp': Is a directory".
+    from numconv.data._files import atomic_write
+
+    target = tmp_path / "taken"
+    target.mkdir()  # os.replace cannot put a file over a folder
+    with pytest.raises(IsADirectoryError) as caught:
+        atomic_write(target, lambda f: f.write(b"data"))
+    assert caught.value.filename == str(target) and sorted(p.name for p in tmp_path.iterdir()) == ["taken"]

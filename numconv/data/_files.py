@@ -84,18 +84,24 @@ def atomic_write(path, write, suffix: str = ".tmp") -> None:
         raise FileNotFoundError(2, "the folder to write into does not exist", str(path.parent))
     # Not tempfile.mkstemp: its files are always mode 0600, and the renamed
     # file should have the permissions any other file the user writes has.
-    fd, tmp = create_temp(path, suffix)
+    try:
+        fd, tmp = create_temp(path, suffix)
+    except OSError as error:  # (named after the file asked for, as below)
+        raise type(error)(error.errno, error.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         # Leave no stray temp file; the old `path` (if any) is untouched.
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(error, OSError) and error.filename is not None and os.fspath(error.filename) == os.fspath(tmp):
+            # Name the file the caller asked for, not the hidden temporary one ("cannot use 'out.png': ...").
+            raise type(error)(error.errno, error.strerror, str(path)) from None
         raise
     fsync_dir(path.parent)
