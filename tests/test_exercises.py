@@ -461,3 +461,12 @@ def test_optimiser_exercises_expect_what_torch_optim_does(name):
         got = [np.stack(params)] + [optimizer.state[param][k].numpy() for k in names]
         for mine, theirs in zip(expected, got):
             np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_a_file_that_exits_at_import_is_not_a_pass(tmp_path, capsys, code):
+    # sys.exit(0) at import used to end check-exercise with status 0 and no output: "every check passed".
+    mine = tmp_path / "mine.py"
+    mine.write_text(f"import sys\nfrom numconv.exercises.solutions.im2col import im2col\nsys.exit({code})\n")
+    assert main(["check-exercise", str(mine)]) == 2
+    assert f"called sys.exit({code}) (line 3" in capsys.readouterr().err

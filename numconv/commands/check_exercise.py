@@ -73,6 +73,10 @@ def _load(path: str):
         spec.loader.exec_module(module)
     except SyntaxError as error:
         raise CLIError(f"'{path}' line {error.lineno}: SyntaxError: {error.msg}") from None
+    except SystemExit as error:  # sys.exit() at import: exiting 0 there would read as "every check passed"
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        raise CLIError(f"importing '{path}' called sys.exit({error.code!r}) (line {frame.lineno} of {frame.filename}) "
+                       "before any check ran; keep top-level code under `if __name__ == \"__main__\":`") from None
     except Exception as error:  # the file itself fails at import: say where
         frame = traceback.extract_tb(error.__traceback__)[-1]
         raise CLIError(f"importing '{path}' raised {type(error).__name__}: {error} (line {frame.lineno} of "
