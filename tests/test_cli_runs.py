@@ -162,8 +162,9 @@ def test_too_little_free_space_is_refused_before_training(tmp_path, monkeypatch,
     from numconv.commands import _train_plan
 
     monkeypatch.setattr(_train_plan.shutil, "disk_usage", lambda path: type("U", (), {"free": 1000})())
-    assert _train(tmp_path / "run", "--epochs", "1") == 2
+    assert _train(tmp_path / "a" / "b" / "run", "--epochs", "1") == 2
     _one_error_line(capsys, "has 1000 bytes free", "need about")
+    assert not (tmp_path / "a").exists()  # the folders the refused run made are gone again
 
 
 def test_a_disk_that_fills_up_stops_at_the_first_write_with_one_line(tmp_path, monkeypatch, capsys):

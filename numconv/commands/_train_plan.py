@@ -105,15 +105,18 @@ def prepare_output_folder(out: str, overwrite: bool, bytes_needed: int) -> None:
     """Create the folder, prove it is writable and roomy enough, and (with --overwrite) clear the old run."""
     from ..data._files import create_temp
 
+    made = _missing_folders(out)  # the folders this call creates: removed again if the run is refused here
     try:
         os.makedirs(out, exist_ok=True)
         fd, probe = create_temp(_Path(out, "write-probe"))
         os.close(fd)
         os.unlink(probe)
     except OSError as error:
+        _remove_empty(made)
         raise CLIError(f"cannot write in the output folder '{out}': {error.strerror or error}") from None
     free = shutil.disk_usage(out).free
     if free < bytes_needed:
+        _remove_empty(made)
         raise CLIError(f"the output folder '{out}' has {_size(free)} free, but the run's checkpoints need about "
                        f"{_size(bytes_needed)}; free some space or choose another --out")
     if overwrite:
@@ -124,6 +127,27 @@ def prepare_output_folder(out: str, overwrite: bool, bytes_needed: int) -> None:
                     os.unlink(target)
                 except OSError as error:
                     raise CLIError(f"--overwrite: cannot delete '{target}': {error.strerror or error}") from None
+
+
+def _missing_folders(out: str) -> list:
+    """``out`` and each of its parents that does not exist yet, deepest first."""
+    missing, folder = [], os.path.abspath(out)
+    while folder and not os.path.exists(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return missing
+
+
+def _remove_empty(folders: list) -> None:
+    """Remove the folders a refused run created (deepest first), if still empty."""
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            break
 
 
 def checkpoint_bytes(model, optimizer_name: str) -> int:
