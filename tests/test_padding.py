@@ -147,3 +147,12 @@ def test_backward_errors():
         F.pad_backward(np.zeros((1, 2, 3, 4)), cache)
     with pytest.raises(TypeError, match="PaddingCache"):
         F.pad_backward(out, None)
+
+
+def test_a_value_the_dtype_cannot_hold_is_refused_and_minus_zero_is_kept():
+    # PyTorch: "value cannot be converted to type float without overflow"; numconv padded with inf.
+    with pytest.raises(ValueError, match=r"pad: value=1e\+300 cannot be represented in float32"):
+        F.pad(np.ones((1, 2), np.float32), (1, 1), value=1e300)
+    assert np.isinf(F.pad(np.ones((1, 2), np.float32), (1, 1), value=np.inf)[0][0, 0])  # inf itself is a value
+    out, _ = F.pad(np.ones((1, 2)), (1, 1), value=-0.0)
+    assert np.signbit(out[0, 0]) == torch.signbit(TF.pad(torch.ones(1, 2), (1, 1), value=-0.0)[0, 0]).item()

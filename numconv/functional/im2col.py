@@ -287,7 +287,8 @@ def _pad(x, pad_width, mode, value=0.0):
     if mode == "zeros":
         # np.zeros + one copy is cheaper than np.pad's general machinery.
         shape = tuple(s + b + a for s, (b, a) in zip(x.shape, full))
-        out = np.zeros(shape, dtype=x.dtype) if value == 0 else np.full(shape, value, dtype=x.dtype)
+        zero = value == 0 and not np.signbit(value)  # (-0.0 fills as -0.0, as PyTorch's does)
+        out = np.zeros(shape, dtype=x.dtype) if zero else np.full(shape, value, dtype=x.dtype)
         out[tuple(slice(b, b + s) for s, (b, a) in zip(x.shape, full))] = x
         return out, cache
     return np.pad(x, full, mode=_NUMPY_PAD_MODE[mode]), cache

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import math
+
 import numpy as np
 
 from .._checks import as_float_array, shape_str
@@ -80,6 +82,9 @@ def pad(x, pad, mode="constant", value=None):
     x = as_float_array(x, "pad")
     shape, dtype = x.shape, x.dtype
     pad_output_shape(shape, pad, mode, value)  # every check
+    if value is not None and math.isfinite(value) and abs(value) > float(np.finfo(dtype).max):
+        raise ValueError(f"pad: value={value!r} cannot be represented in {dtype} (it would pad with inf); PyTorch "
+                         "refuses it too")
     pairs = _pairs(pad)
     first = x.ndim - len(pairs)
     crop_first = mode in ("constant", "circular")  # PyTorch's order: these wrap the cropped input
