@@ -144,7 +144,9 @@ class Call:
             "computed with NumPy between layers (e.g. `self.conv(x) + x`, `np.concatenate(...)`, `x * 2`), "
             "so backward cannot route a gradient through it. Combine arrays with modules instead: nn.Add() "
             "for a sum, nn.Cat(dim) for a concatenation, nn.Residual(body) for `body(x) + x`, "
-            "nn.Parallel(...) for branches; or give this module its own backward")
+            "nn.Parallel(...) for branches; or give this module its own backward. (The tape also cannot see "
+            "a model input passed by keyword or inside a list, a parameter or buffer used directly, or the "
+            "output of a call made under numconv.no_grad() or through `.forward(...)` instead of a call.)")
         return None
 
 
