@@ -33,8 +33,9 @@ Made for small machines (2 cores), where oversubscription is the main danger:
   the number of workers and the chunk size, never on timing, and partial
   sums (weight gradients) are added in part order. The same call gives the
   same bits every run. (Changing the number of workers or the workspace
-  limit changes the order of the weight-gradient sum, so the last bits may
-  change with them.)
+  limit changes the order of the weight-gradient sum and the sizes of the
+  matrix products, whose BLAS kernels may then round differently, so the
+  last bits of any result, the input gradient too, may change with them.)
 
 The number of workers is ``$NUMCONV_NUM_THREADS`` (default: 2, at most the
 number of CPUs); ``set_num_workers(1)`` or ``NUMCONV_NUM_THREADS=1`` turns the
