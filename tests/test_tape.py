@@ -914,7 +914,8 @@ def test_a_single_parameter_layer_refuses_data_of_the_other_precision():
 class ChangedThenViewed(nn.Module):
     def __init__(self, change):
         super().__init__()
-        self.conv, self.fc, self.relu, self.change = nn.Conv2d(2, 4, 3, padding=1), nn.Linear(64, 3), nn.ReLU(True), change
+        self.conv, self.fc = nn.Conv2d(2, 4, 3, padding=1), nn.Linear(64, 3)
+        self.relu, self.change = nn.ReLU(True), change
 
     def forward(self, x):
         h = self.conv(x)
@@ -931,8 +932,8 @@ def test_a_view_of_an_array_changed_in_place_is_refused(change):
     # gradients were wrong (half of PyTorch's for `h *= 2`).
     model = ChangedThenViewed(change).double()
     out = model(np.random.default_rng(0).standard_normal((2, 2, 4, 4)))
-    with pytest.raises(TapeError, match=r"argument 0 of Linear .* receives Conv2d's output through a (view|copy) after it "
-                                        r"was changed in place"):
+    with pytest.raises(TapeError, match=r"argument 0 of Linear .* receives Conv2d's output through a (view|copy) "
+                                        r"after it was changed in place"):
         model.backward(np.ones_like(out))
 
 

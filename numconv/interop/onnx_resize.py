@@ -157,7 +157,8 @@ def _nearest_rule(mode, sizes_in, out, factors, scales, dtype):
     """``Resize``'s attributes for a nearest mode, or None where onnxruntime would copy other pixels."""
     exact = mode == "nearest-exact"
     kernel = U.nearest_kernel(out)
-    ours = [U.nearest_indices(n, m, f, exact=exact, dtype=dtype, kernel=kernel) for n, m, f in zip(sizes_in, out, factors)]
+    ours = [U.nearest_indices(n, m, f, exact=exact, dtype=dtype, kernel=kernel)
+            for n, m, f in zip(sizes_in, out, factors)]
     ratio = scales if scales is not None else [np.float32(m) / np.float32(n) for n, m in zip(sizes_in, out)]
     theirs = [onnx_nearest_indices(n, m, r, exact) for n, m, r in zip(sizes_in, out, ratio)]
     if not all(np.array_equal(a, c) for a, c in zip(ours, theirs)):

@@ -149,7 +149,6 @@ class Call:
             "output of a call made under numconv.no_grad() or through `.forward(...)` instead of a call.)")
         return None
 
-
     def _changed(self, entry, who, how="") -> bool:
         """Whether the recorded array of ``entry`` was changed in place since it was recorded (a problem noted).
 
