@@ -154,6 +154,8 @@ LAYERS = [
     (nn.GroupNorm(2, 4), (2, 4, 3, 5)),
     (nn.GroupNorm(3, 6, affine=False), (2, 6, 7)),
     (nn.LocalResponseNorm(3, alpha=0.01, beta=0.6, k=2.0), (2, 5, 4, 4)),
+    (nn.LocalResponseNorm(3, alpha=0.5), (2, 6, 7)),  # onnxruntime's LRN is 4-D only: folded and back
+    (nn.LocalResponseNorm(5), (1, 6, 2, 3, 4)),
     (nn.Flatten(), (2, 3, 4, 5)),
     (nn.Flatten(2), (2, 3, 4, 5)),
     (nn.Unflatten(1, (2, 6)), (2, 12, 3)),

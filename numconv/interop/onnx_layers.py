@@ -12,6 +12,8 @@ operators that compute it.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import nn
@@ -226,8 +228,17 @@ def local_response_norm(b, layer, x, shapes):
         raise UnsupportedLayerError(
             f"{b.where}: an even size={layer.size} sums a window PyTorch places one channel earlier than "
             f"ONNX's LRN; only odd sizes are exported")
-    return b.node("LRN", [x], size=int(layer.size), alpha=float(layer.alpha), beta=float(layer.beta),
-                  bias=float(layer.k))
+    shape = tuple(shapes[0])
+    four_d = len(shape) == 4
+    if not four_d:
+        # onnxruntime's LRN takes (N, C, H, W) only; the sum runs over channels at each position, so any
+        # other rank folds its positions into (N, C, positions, 1) and back.
+        if len(shape) < 3:
+            raise UnsupportedLayerError(f"{b.where}: LocalResponseNorm of a {len(shape)}-D input has no ONNX LRN")
+        x = _reshape_to(b, x, (shape[0], shape[1], math.prod(shape[2:]), 1), keep_batch=True)
+    y = b.node("LRN", [x], size=int(layer.size), alpha=float(layer.alpha), beta=float(layer.beta),
+               bias=float(layer.k))
+    return y if four_d else _reshape_to(b, y, shape, keep_batch=True)
 
 
 # ------------------------------------------------------------------------------------------ linear, shapes
