@@ -398,3 +398,17 @@ def test_export_command(tmp_path, capsys):
     x = np.random.default_rng(0).standard_normal((5, 1, 32, 32)).astype(np.float32)
     assert relative_error(run_onnx(tmp_path / "lenet5.onnx", x), numconv_eval(model, x)) <= TOLERANCE
     assert cli.main(["export", str(run / "missing.npz"), str(tmp_path / "x.onnx")]) == 2
+
+
+def test_a_model_without_parameters_exports_in_the_dtype_asked_for(tmp_path):
+    # Its dtype cannot come from its parameters: float32 by default, float64 on request.
+    import onnxruntime
+
+    model = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 4))
+    path = to_onnx(model, (1, 2, 4, 4), tmp_path / "m.onnx", dtype=np.float64)
+    out = onnxruntime.InferenceSession(str(path)).run(None, {"input": x})[0]
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, model(x))
+    with pytest.raises(ValueError, match=r"dtype=float64 differs from the model's parameters \(float32\)"):
+        to_onnx(nn.Linear(2, 2), (1, 2), tmp_path / "l.onnx", dtype=np.float64)

@@ -132,13 +132,19 @@ def _record(model, input_shape, dtype):
     return tape.last_call(model)
 
 
-def _model_dtype(model):
+def _model_dtype(model, dtype=None):
+    """The file's dtype: the parameters' (which the model computes in); ``dtype`` for a model without any."""
     for p in model.parameters():
+        if dtype is not None and np.dtype(dtype) != p.data.dtype:
+            raise ValueError(f"to_onnx: dtype={np.dtype(dtype).name} differs from the model's parameters "
+                             f"({p.data.dtype}); convert the model (model.double() / model.float()) instead")
         return np.dtype(p.data.dtype)
-    return np.dtype(np.float32)
+    if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"to_onnx: dtype must be float32 or float64, got {np.dtype(dtype).name}")
+    return np.dtype(np.float32 if dtype is None else dtype)
 
 
-def build_onnx(model, input_shape, opset: int = DEFAULT_OPSET):
+def build_onnx(model, input_shape, opset: int = DEFAULT_OPSET, dtype=None):
     """The ONNX ``ModelProto`` of ``model`` for inputs shaped like ``input_shape`` (see :func:`to_onnx`)."""
     onnx = require_onnx()
     input_shape = tuple(int(s) for s in input_shape)
@@ -146,7 +152,7 @@ def build_onnx(model, input_shape, opset: int = DEFAULT_OPSET):
         raise ValueError(f"to_onnx: expected input_shape (N, C, ...) of positive sizes, got {input_shape}")
     if isinstance(opset, bool) or not isinstance(opset, int) or not 13 <= opset <= onnx.defs.onnx_opset_version():
         raise ValueError(f"to_onnx: opset must be an int from 13 to {onnx.defs.onnx_opset_version()}, got {opset!r}")
-    dtype = _model_dtype(model)
+    dtype = _model_dtype(model, dtype)
     b = GraphBuilder(dtype, opset)
     name, called = emit_call(b, model, _record(model, input_shape, dtype), _converter)
     layers, buffers = {}, {}
@@ -172,7 +178,7 @@ def build_onnx(model, input_shape, opset: int = DEFAULT_OPSET):
     return proto
 
 
-def to_onnx(model, input_shape, path, opset: int = DEFAULT_OPSET) -> str:
+def to_onnx(model, input_shape, path, opset: int = DEFAULT_OPSET, dtype=None) -> str:
     """Write ``model`` as an ONNX file.
 
     Parameters
@@ -190,6 +196,9 @@ def to_onnx(model, input_shape, path, opset: int = DEFAULT_OPSET) -> str:
         The ONNX opset (default 17; GELU and Mish use their own operators
         from opsets 20 and 18, circular padding ONNX's ``Pad`` mode
         ``wrap`` from 19; before them, the few operators that compute them).
+    dtype : float32 or float64, optional
+        The file's input and output type for a model without parameters
+        (default float32); a model with parameters is written in their dtype.
 
     Returns
     -------
@@ -202,7 +211,7 @@ def to_onnx(model, input_shape, path, opset: int = DEFAULT_OPSET) -> str:
         A layer (or a setting) with no ONNX equivalent; the message names it
         by its path in the model.
     """
-    proto = build_onnx(model, input_shape, opset)
+    proto = build_onnx(model, input_shape, opset, dtype)
     path = os.fspath(path)
     from ..data._files import atomic_write
 
