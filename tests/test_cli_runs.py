@@ -287,3 +287,14 @@ def test_resume_refuses_a_setting_no_run_writes(one_epoch, tmp_path, capsys, sec
     save(run / "last.npz", tree, meta)
     assert _train(run, "--epochs", "2", "--resume") == 2
     _one_error_line(capsys, f"holds {key} = {value!r}, which no run of numconv train writes")
+
+
+def test_resume_with_weight_decay_zero_matches_a_run_saved_without_one(one_epoch, tmp_path, capsys):
+    # A run trained without --weight-decay saved None; --weight-decay 0 is the same setting, not a contradiction.
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(one_epoch, run)
+    assert _train(run, "--epochs", "2", "--resume", "--weight-decay", "0") == 0
+    assert _train(run, "--epochs", "3", "--resume", "--weight-decay", "0.1") == 2
+    _one_error_line(capsys, "--weight-decay 0.1: the run was trained with --weight-decay")

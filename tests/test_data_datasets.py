@@ -305,3 +305,13 @@ def test_package_data_is_declared():
         assert (datasets.SAMPLE_PATH.parent / name).is_file()
     assert "Zalando SE" in (datasets.SAMPLE_PATH.parent / "LICENSE").read_text()
     assert os.path.getsize(datasets.SAMPLE_PATH) < 5e6
+
+
+def test_a_damaged_file_is_not_answered_with_download(isolated):
+    # --download never re-fetches a file it finds, so for a damaged one the hint says to replace it.
+    from numconv.commands._shared import CLIError, load_dataset
+
+    make_split(isolated / "r", n=10, n_labels=9)
+    with pytest.raises(CLIError, match=r"holds 10 images but .* \(the file is damaged or not what it should be: "
+                                       r"delete or replace it\)$"):
+        load_dataset("mnist", True, None, data_dir=str(isolated / "r"))

@@ -101,8 +101,11 @@ def load_dataset(name: str, train: bool, transform, data_dir=None, download=Fals
         dataset = data.get_dataset(name, train=train, root=data_dir, download=download, transform=transform)
     except (OSError, ValueError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        hint = "" if (download or "download" in message.lower()) else \
-            " (pass --download to fetch it, or --data-dir DIR where the .gz files are)"
+        if isinstance(error, ValueError):  # a file was found but is damaged: --download never re-fetches it
+            hint = " (the file is damaged or not what it should be: delete or replace it)"
+        else:
+            hint = "" if (download or "download" in message.lower()) else \
+                " (pass --download to fetch it, or --data-dir DIR where the .gz files are)"
         raise CLIError(f"cannot load the {name} {split} set: {message}{hint}") from None
     if limit is not None:
         dataset = data.Subset(dataset, np.arange(min(int(limit), len(dataset))))

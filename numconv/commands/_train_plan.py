@@ -199,6 +199,8 @@ def merge_resume(args, config: dict, done: int, path: str) -> None:
         if requested is None:
             if name != "momentum" or saved.get("optimizer") in MOMENTUM_DEFAULT:
                 setattr(args, name, value)
+        elif name == "weight_decay" and (requested or 0.0) == (value or 0.0):
+            continue  # --weight-decay 0 is what a run saved without one used
         elif requested != value:
             flag = f"--{name.replace('_', '-')}"
             raise CLIError(f"cannot resume '{path}' with {flag} {requested}: the run was trained with {flag} "
