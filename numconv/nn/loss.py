@@ -75,8 +75,7 @@ class _Loss(Module):
     by name.
     """
 
-    # Its backward returns the input's gradient only: the target (a label array, or floats) gets none, as a
-    # PyTorch target that does not require grad. The tape gives the other array arguments no gradient.
+    # The input's gradient only: the target (labels, or floats) gets none, as a PyTorch target without grad.
     _gradient_for_first_argument_only = True
 
     _forward = _backward = None

@@ -60,6 +60,13 @@ class Module:
     ...         return self.fc2(self.act(self.fc1(x)))
     """
 
+    # What the tape may assume of a layer's backward (numconv/nn/tape_replay.py); a layer class overrides them.
+    # False: its backward reads no values of its inputs (shapes, a mask), so the tape lets an in-place layer
+    # change them after the forward (Identity, Flatten, Dropout, Add, Cat, Sequential).
+    _backward_reads_inputs = True
+    # True: its backward returns the gradient of its first argument only (a loss: none for the target).
+    _gradient_for_first_argument_only = False
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())

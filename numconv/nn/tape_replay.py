@@ -76,7 +76,7 @@ def check_unchanged(call) -> None:
     those inputs either: ``Identity`` then ``ReLU(inplace=True)`` is fine.
     So is ``Sequential``, whose layers' calls are each checked in turn.
     """
-    reads_inputs = getattr(type(call.module), "_backward_reads_inputs", True)
+    reads_inputs = call.module._backward_reads_inputs
     for position, array, fingerprint in call.seen:
         if isinstance(position, int) and not reads_inputs:
             continue
@@ -151,7 +151,7 @@ def replay(module, grad_output):
             _local.backward.pop()
             _finish(child)
         grads_in = grads_in if isinstance(grads_in, tuple) else (grads_in,)
-        if getattr(type(child.module), "_gradient_for_first_argument_only", False):  # a loss: none for the target
+        if child.module._gradient_for_first_argument_only:  # a loss: no gradient for the target
             grads_in = grads_in[:1] + (None,) * (len(child.sources) - 1)
         if len(grads_in) != len(child.sources):
             raise TapeError(
