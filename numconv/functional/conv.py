@@ -53,7 +53,7 @@ from .._checks import as_float_array, channel_last_hint, check_dout, check_ndim,
 from ..kernels import workers
 from ..kernels.workers import set_workspace_limit, workspace_limit
 from ._docs import RANKS, gradient_of
-from .fast.choice import ALGORITHMS, choose_algorithm, fits, runs_readable, winograd_backward_safe
+from .fast.choice import ALGORITHMS, auto_winograd_backward, choose_algorithm, fits, runs_readable
 from .im2col import PadCache, _check_pad, _col2im, _im2col, _pad, _span_text, conv_output_shape, pad_backward
 
 __all__ = [
@@ -305,11 +305,10 @@ def _conv_nd_backward(dout, cache: ConvCache, where):
     dout = _batched_dout(dout, cache, ConvCache, where)
     if isinstance(cache.state, Im2colCache):
         dx, dweight = conv_im2col_backward(dout, cache.state)
+    elif cache.auto and cache.algorithm in ("winograd", "winograd4"):
+        dx, dweight = auto_winograd_backward(cache.algorithm, dout, cache.state)
     else:
-        safe = None
-        if cache.auto and cache.algorithm in ("winograd", "winograd4"):
-            safe = winograd_backward_safe(cache.state, dout)
-        dx, dweight = safe if safe is not None else ALGORITHMS[cache.algorithm].backward(dout, cache.state)
+        dx, dweight = ALGORITHMS[cache.algorithm].backward(dout, cache.state)
     if cache.pad is not None:
         dx = pad_backward(dx, cache.pad)
     return (dx[0] if cache.unbatched else dx), dweight, _bias_gradient(dout, cache.has_bias)

@@ -32,7 +32,7 @@ from .rowslab import rowslab_applies, rowslab_backward, rowslab_forward, rowslab
 from .winograd import winograd_applies, winograd_backward, winograd_forward, winograd_sample_bytes
 from .winograd4 import winograd4_backward, winograd4_forward, winograd4_sample_bytes
 
-__all__ = ["ALGORITHMS", "choose_algorithm", "fits", "runs_readable", "winograd_backward_safe"]
+__all__ = ["ALGORITHMS", "choose_algorithm", "fits", "runs_readable", "auto_winograd_backward"]
 
 
 def _winograd_safe(x: np.ndarray) -> bool:
@@ -59,7 +59,7 @@ def choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_
     outputs at most 64 pixels wide (F(4x4, 3x3) for 64 channels or more on
     outputs at least 28 pixels wide, F(2x2, 3x3) for the others), unless the
     input or the weight holds NaN, inf or values near overflow: see ``_winograd_safe``; the backward pass
-    checks the upstream gradient likewise, ``winograd_backward_safe``), the
+    checks the upstream gradient likewise, ``auto_winograd_backward``), the
     row-slab GEMM for other 2-D layers with one group and no vertical
     dilation, im2col for the rest (1-D, 3-D, groups, vertical dilation). See
     ``_auto`` for the rule.
@@ -88,16 +88,16 @@ def _instead_of_winograd(weight_shape, stride, dilation, groups) -> str:
     return "rowslab" if rowslab_applies(weight_shape, stride, dilation, groups) else "im2col"
 
 
-def winograd_backward_safe(state, dout):
-    """``(dx, dweight)`` of an ``auto``-chosen Winograd forward, by the row slab when ``dout`` is not safe for it.
+def auto_winograd_backward(name, dout, state):
+    """``(dx, dweight)`` of a Winograd forward ``auto`` chose: Winograd's own, or the row slab's for an unsafe ``dout``.
 
     The upstream gradient goes through Winograd's transforms too: an inf there becomes inf - inf = NaN
     where PyTorch (and the row slab) keep inf. The row slab's forward is rerun to make its own cache (rare:
     only for a gradient holding inf, NaN or values near overflow).
     """
-    x, weight, pad_width, _ = state
     if _winograd_safe(dout):
-        return None
+        return ALGORITHMS[name].backward(dout, state)
+    x, weight, pad_width, _ = state
     unit = (1,) * (weight.ndim - 2)
     name = _instead_of_winograd(weight.shape, unit, unit, 1)
     _, other = ALGORITHMS[name].forward(x, weight, None, unit, unit, 1, pad_width, "zeros")
