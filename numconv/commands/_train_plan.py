@@ -47,18 +47,29 @@ KEPT_ON_RESUME = {
 
 
 # ---------------------------------------------------------------------------- flag values
+#: the values a run can use: (lowest, below this, what the message says). Integers for the counts and the seed.
+SETTING_RANGES = {
+    "epochs": (1, math.inf, "at least 1"), "batch_size": (1, math.inf, "at least 1"),
+    "limit_train": (1, math.inf, "at least 1"), "limit_test": (1, math.inf, "at least 1"),
+    "seed": (0, math.inf, "0 or more"),
+    "lr": (0.0, math.inf, "finite and >= 0"), "momentum": (0.0, 1.0, "in [0, 1)"),
+    "weight_decay": (0.0, math.inf, "finite and >= 0"),
+}
+_INTEGER_SETTINGS = ("epochs", "batch_size", "limit_train", "limit_test", "seed")
+
+
+def in_range(name: str, value) -> bool:
+    """Whether ``value`` (not None) is a number of the right kind within ``SETTING_RANGES[name]``."""
+    kinds = int if name in _INTEGER_SETTINGS else (int, float)
+    low, below, _ = SETTING_RANGES[name]
+    return not isinstance(value, bool) and isinstance(value, kinds) and low <= value < below
+
+
 def check_flag_values(args) -> None:
     """Refuse flag values no run can use, each with one line naming the flag."""
-    for name in ("epochs", "batch_size", "limit_train", "limit_test"):
+    for name, (_, _, expected) in SETTING_RANGES.items():
         value = getattr(args, name)
-        if value is not None and value < 1:
-            raise CLIError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    if args.seed is not None and args.seed < 0:
-        raise CLIError(f"--seed must be 0 or more, got {args.seed}")
-    for name, low, below in (("lr", 0.0, math.inf), ("momentum", 0.0, 1.0), ("weight_decay", 0.0, math.inf)):
-        value = getattr(args, name)
-        if value is not None and not low <= value < below:
-            expected = "in [0, 1)" if below == 1.0 else "finite and >= 0"
+        if value is not None and not in_range(name, value):
             raise CLIError(f"--{name.replace('_', '-')} must be {expected}, got {value}")
 
 
@@ -227,26 +238,13 @@ def _check_saved_value(name: str, value, path: str) -> None:
     """
     from ._shared import DATASETS, DEFAULT_LR
 
-    def number(low, high, integer=False, optional=False):
-        if value is None:
-            return optional
-        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
-            return False
-        return low <= value < high
-
-    valid = {
-        "model": lambda: isinstance(value, str) and bool(value),
-        "dataset": lambda: value in DATASETS,
-        "optimizer": lambda: value in DEFAULT_LR,
-        "scheduler": lambda: value in ("none", "cosine"),
-        "batch_size": lambda: number(1, math.inf, integer=True),
-        "seed": lambda: number(0, math.inf, integer=True),
-        "limit_train": lambda: number(1, math.inf, integer=True, optional=True),
-        "limit_test": lambda: number(1, math.inf, integer=True, optional=True),
-        "lr": lambda: number(0.0, math.inf, optional=True),
-        "momentum": lambda: number(0.0, 1.0, optional=True),
-        "weight_decay": lambda: number(0.0, math.inf, optional=True),
-    }[name]()
+    choices = {"dataset": DATASETS, "optimizer": DEFAULT_LR, "scheduler": ("none", "cosine")}
+    if name == "model":
+        valid = isinstance(value, str) and bool(value)
+    elif name in choices:
+        valid = value in choices[name]
+    else:  # a number; the limits and the optimiser's hyper-parameters may be None (not given)
+        valid = in_range(name, value) if value is not None else name not in ("batch_size", "seed")
     if not valid:
         raise CLIError(f"the checkpoint '{path}' holds {name} = {value!r}, which no run of numconv train writes (was "
                        "the file saved by hand or edited?); start a new run with --overwrite or another --out")
