@@ -184,3 +184,12 @@ def was_interrupted(error: BaseException) -> bool:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return False
+
+
+def require_file(path, what: str = "") -> None:
+    """Refuse (CLIError) a ``path`` that is not a file: "... does not exist", or "... is not a file" (a folder)."""
+    import os
+
+    if not os.path.isfile(path):
+        state = "is not a file" if os.path.exists(path) else "does not exist"
+        raise CLIError(f"{what} '{path}' {state}" if what else f"'{path}' {state}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from ._shared import CLIError
+from ._shared import CLIError, require_file
 
 
 def add_arguments(parser) -> None:
@@ -57,8 +57,7 @@ def _load(path: str):
     import sys
     import traceback
 
-    if not os.path.isfile(path):
-        raise CLIError(f"'{path}' does not exist" if not os.path.exists(path) else f"'{path}' is not a file")
+    require_file(path)
     name = "_numconv_exercise_" + os.path.splitext(os.path.basename(path))[0].replace("-", "_")
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from ._shared import CLIError
+from ._shared import CLIError, require_file
 
 # (R, G, B) weights of ITU-R BT.601 luma, the conversion Pillow's "L" mode uses.
 _LUMA = (0.299, 0.587, 0.114)
@@ -129,8 +129,7 @@ def _read_image(path, max_pixels=None):
     from ..tools.images import DEFAULT_MAX_PIXELS, as_8_bit, on_white_paper, open_image
 
     _pillow()
-    if not os.path.isfile(path):
-        raise CLIError(f"image '{path}' " + ("is not a file" if os.path.exists(path) else "does not exist"))
+    require_file(path, "image")
     try:
         with open_image(path, max_pixels or DEFAULT_MAX_PIXELS) as img:
             img.load()

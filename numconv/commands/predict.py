@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
 
-from ._shared import DATASETS, CLIError, build_transform, class_names, load_model, run_model, transform_settings
+from ._shared import (DATASETS, CLIError, build_transform, class_names, load_model, require_file, run_model,
+                      transform_settings)
 
 
 def add_arguments(p):
@@ -34,8 +34,7 @@ def load_image(path, size: int = 28, max_pixels: int | None = None):
     inverted : bool
         True when the image had a light background and was inverted.
     """
-    if not os.path.isfile(path):
-        raise CLIError(f"image '{path}' " + ("is not a file" if os.path.exists(path) else "does not exist"))
+    require_file(path, "image")
     try:
         from PIL import Image
     except ImportError:

@@ -41,6 +41,11 @@ def create_temp(destination: Path, suffix: str = ".tmp"):
             continue
 
 
+def _naming(error: OSError, path) -> OSError:
+    """``error`` about the hidden temporary file, told about the file the caller asked for ("cannot use 'out.png'")."""
+    return type(error)(error.errno, error.strerror, str(path))
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename durable (POSIX); silently skipped where unsupported."""
     try:
@@ -86,8 +91,8 @@ def atomic_write(path, write, suffix: str = ".tmp") -> None:
     # file should have the permissions any other file the user writes has.
     try:
         fd, tmp = create_temp(path, suffix)
-    except OSError as error:  # (named after the file asked for, as below)
-        raise type(error)(error.errno, error.strerror, str(path)) from None
+    except OSError as error:
+        raise _naming(error, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -101,7 +106,6 @@ def atomic_write(path, write, suffix: str = ".tmp") -> None:
         except FileNotFoundError:
             pass
         if isinstance(error, OSError) and error.filename is not None and os.fspath(error.filename) == os.fspath(tmp):
-            # Name the file the caller asked for, not the hidden temporary one ("cannot use 'out.png': ...").
-            raise type(error)(error.errno, error.strerror, str(path)) from None
+            raise _naming(error, path) from None
         raise
     fsync_dir(path.parent)
