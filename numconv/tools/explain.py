@@ -32,7 +32,7 @@ conventions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..nn import Module
 from ._shapes import BranchSpec, LayerSpec, layer_class, sample_shape, spec, spec_of
@@ -190,26 +190,19 @@ def _explain_model(model, input_shape: tuple) -> ModelExplanation:
     layers = dict(_named_leaves(model, ""))
     blocks = list(_branching_blocks(model, ""))
     rf = input_field(len(input_shape) - 1)
-    rows, open_blocks = [], []  # open_blocks: [block, its input's field, the running branch, fields of ended branches]
-    closed = set()  # blocks already joined (a layer after the join may share a name with one in a branch)
+    rows, open_blocks = [], []  # open_blocks: the blocks whose branches are running, outermost first
     for row in result.leaf_rows():
         # Branches (nn.Parallel, nn.Residual, a block description) each start from the block's input; a row
         # after the last branch (the join, or what follows the block) sees the union of their fields.
         joined = False
-        while open_blocks and open_blocks[-1][0].branch_of(row.path) is None:
-            block, entry, _, ended = open_blocks.pop()
-            rf, joined = joined_field([*ended, rf, *([entry] if block.identity else [])]), True
-            closed.add(id(block))
+        while open_blocks and open_blocks[-1].branch_of(row.path) is None:
+            rf, joined = open_blocks.pop().join(rf), True
         for block in blocks:
             branch = block.branch_of(row.path)
-            if branch is None or id(block) in closed:
-                continue
-            state = next((s for s in open_blocks if s[0] is block), None)
-            if state is None:
-                open_blocks.append([block, rf, branch, []])
-            elif state[2] != branch:
-                state[3].append(rf)
-                rf, state[2] = state[1], branch
+            if branch is not None and not block.joined:
+                if block.entry is None:
+                    open_blocks.append(block)
+                rf = block.enter(rf, branch)
         node = layers.get(row.path)
         try:
             layer = node if isinstance(node, LayerSpec) else spec_of(node)
@@ -224,17 +217,36 @@ def _explain_model(model, input_shape: tuple) -> ModelExplanation:
 
 @dataclass
 class _Block:
-    """Branches that start from one input and are joined: which branch a leaf path is in, or None."""
+    """Branches that start from one input and are joined, and the receptive field as ``explain`` walks them."""
 
     prefix: str
     branches: list  # per branch, the names of its layers at the block's level
     identity: bool  # the input itself is one more term of the join (a residual block without a shortcut)
+    entry: ReceptiveField | None = None  # the field of the block's input, once its first branch starts
+    branch: int | None = None  # the branch running now
+    ended: list = field(default_factory=list)  # the fields at the ends of the branches before it
+    joined: bool = False  # (a layer after the join may share a name with one in a branch)
 
     def branch_of(self, path: str):
+        """Which branch the leaf ``path`` is in, or None."""
         if not path.startswith(self.prefix + ".") and self.prefix:
             return None
         first = path[len(self.prefix) + 1 if self.prefix else 0:].split(".")[0]
         return next((i for i, names in enumerate(self.branches) if first in names), None)
+
+    def enter(self, rf: ReceptiveField, branch: int) -> ReceptiveField:
+        """The field a row of ``branch`` starts from: the block's input's when the branch begins."""
+        if self.entry is None:
+            self.entry, self.branch = rf, branch
+        elif branch != self.branch:
+            self.ended.append(rf)
+            self.branch, rf = branch, self.entry
+        return rf
+
+    def join(self, rf: ReceptiveField) -> ReceptiveField:
+        """The field after the join: the union of every branch's (``rf`` is the last branch's)."""
+        self.joined = True
+        return joined_field([*self.ended, rf, *([self.entry] if self.identity else [])])
 
 
 def _branching_blocks(node, prefix):
