@@ -232,9 +232,7 @@ def local_response_norm(b, layer, x, shapes):
     four_d = len(shape) == 4
     if not four_d:
         # onnxruntime's LRN takes (N, C, H, W) only; the sum runs over channels at each position, so any
-        # other rank folds its positions into (N, C, positions, 1) and back.
-        if len(shape) < 3:
-            raise UnsupportedLayerError(f"{b.where}: LocalResponseNorm of a {len(shape)}-D input has no ONNX LRN")
+        # other rank (3-D or more: the layer refuses fewer) folds its positions into (N, C, positions, 1) and back.
         x = _reshape_to(b, x, (shape[0], shape[1], math.prod(shape[2:]), 1), keep_batch=True)
     y = b.node("LRN", [x], size=int(layer.size), alpha=float(layer.alpha), beta=float(layer.beta),
                bias=float(layer.k))
