@@ -5,7 +5,9 @@ recorded on the tape and layers keep nothing for backward, which saves memory
 during evaluation. ``set_debug(True)``, ``with debug():`` or
 ``NUMCONV_DEBUG=1`` in the environment makes every layer check its forward
 and backward outputs for NaN and Inf and name the first layer that made one
-(``numconv/nn/_debug.py``).
+(``numconv/nn/_debug.py``), and makes the tape notice any in-place change of
+an array a layer recorded, not only one that alters a sample of nine values
+(``numconv/nn/tape_arrays.py``).
 
 Both switches belong to the thread that sets them, as in PyTorch: a
 ``no_grad()`` block in one thread does not switch gradients off in another,
@@ -61,7 +63,11 @@ def enable_grad():
 
 
 def set_debug(enabled: bool = True) -> None:
-    """Turn the NaN/Inf check on every forward and backward output on or off (in this thread)."""
+    """Turn debug mode on or off (in this thread).
+
+    Debug mode checks every forward and backward output for NaN and Inf, and makes the tape's in-place
+    check compare a checksum of each recorded array rather than nine sampled values.
+    """
     _local.debug = bool(enabled)
 
 

@@ -1085,3 +1085,71 @@ def test_batch_norm_then_an_in_place_relu_is_fine():
     g = np.ones((2, 3, 4, 2))
     model(x), reference(x)
     np.testing.assert_allclose(model.backward(g), reference.backward(g), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------- partial in-place changes, in debug mode
+class PartlyChanged(nn.Module):
+    """Changes one element of a recorded array between layers: the kind of change nine samples can miss."""
+
+    def __init__(self, where):
+        super().__init__()
+        self.where = where
+        self.conv, self.fc = nn.Conv2d(2, 3, 3, padding=1), nn.Linear(48, 2)
+
+    def forward(self, x):
+        h = self.conv(x)
+        if self.where == "between":
+            h[0, 1, 2, 3] = 0.0  # an element no sample looks at, changed before the next layer
+        flat = h.reshape(len(h), -1)
+        out = self.fc(flat)
+        if self.where == "kept":
+            flat[1, 5] = 100.0  # the Linear's input, which its backward reads, changed after the call
+        return out
+
+
+def test_samples_miss_a_one_element_change_but_debug_mode_sees_it():
+    """Outside debug mode the fingerprint is nine values (cheap, misses this); in debug mode it is every byte."""
+    x = np.random.default_rng(0).standard_normal((2, 2, 4, 4))
+    model = PartlyChanged("between").double()
+    out = model(x)
+    model.backward(np.ones_like(out))  # not noticed: the documented limit of the sampled check
+    with numconv.debug():
+        out = model(x)
+        with pytest.raises(TapeError, match=r"argument 0 of Linear .* receives Conv2d's output through a view "
+                                            r"after it was changed in place"):
+            model.backward(np.ones_like(out))
+    kept = PartlyChanged("kept").double()
+    with numconv.debug():
+        out = kept(x)
+        with pytest.raises(RuntimeError, match=r"Linear\.backward: its argument 0 \(shape \(2, 48\)\) was changed "
+                                               r"in place after the forward pass"):
+            kept.backward(np.ones_like(out))
+
+
+def test_debug_mode_switched_between_forward_and_backward_compares_like_with_like():
+    """A fingerprint is checked the way it was taken, so switching debug mode midway raises no false alarm."""
+    x = np.random.default_rng(1).standard_normal((2, 2, 4, 4))
+    for switch_on_first in (True, False):
+        model = PartlyChanged("none").double()
+        with numconv.debug(switch_on_first):
+            out = model(x)
+        with numconv.debug(not switch_on_first):
+            dx = model.backward(np.ones_like(out))
+        reference = PartlyChanged("none").double()
+        reference.load_state_dict(model.state_dict())
+        ref_out = reference(x)
+        assert np.array_equal(dx, reference.backward(np.ones_like(ref_out)))
+
+
+def test_debug_mode_fingerprints_see_every_byte():
+    from numconv.nn.tape_arrays import _fingerprint, _unchanged
+
+    a = np.zeros((3, 50))
+    with numconv.debug():
+        seen = _fingerprint(a)
+        for change in (lambda v: v.__setitem__((1, 7), 1e-300), lambda v: v.__setitem__((2, 49), -0.0)):
+            b = a.copy()
+            change(b)
+            assert _unchanged(a, seen) and not _unchanged(b, seen)
+        assert _unchanged(a.T.copy().T, seen)  # same values in another memory order: unchanged
+    assert _unchanged(a, _fingerprint(a)) and _unchanged(2.5, _fingerprint(2.5))

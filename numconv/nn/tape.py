@@ -47,7 +47,8 @@ gradients through views). This module gathers their names, so
 
 from __future__ import annotations
 
-from .tape_arrays import _differentiable, _fingerprint, _gradient_through_view, _is_view_of, _outputs
+from .tape_arrays import (_differentiable, _fingerprint, _gradient_through_view, _is_view_of, _outputs,
+                          _unchanged)
 from .tape_record import (COPY, SAME, VIEW, Call, Source, TapeError, being_differentiated, current_call, keep_cache,
                           last_call, last_differentiated, record_call)
 from .tape_replay import check_unchanged, replay, replay_chain, run_backward, take_cache

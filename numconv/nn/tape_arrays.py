@@ -3,13 +3,19 @@ how a gradient goes back through a view.
 
 The tape (``numconv/nn/tape.py``) records, for every array argument of a layer call, where it came from. These
 helpers answer the three questions that takes: is this a float array (:func:`_differentiable`, :func:`_outputs`);
-is it still what the layer saw (:func:`_fingerprint`, nine values spread over it); and, for a NumPy view of a
-recorded array, which of its elements are which (:func:`_is_view_of`, :func:`_gradient_through_view`).
+is it still what the layer saw (:func:`_fingerprint`: nine values spread over it, or every byte in debug mode;
+:func:`_unchanged`); and, for a NumPy view of a recorded array, which of its elements are which
+(:func:`_is_view_of`, :func:`_gradient_through_view`).
 """
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
+
+from .._state import is_debug
+
 
 def _differentiable(value) -> bool:
     return isinstance(value, np.ndarray) and value.dtype.kind == "f"
@@ -24,18 +30,46 @@ def _outputs(value) -> list:
 _SAMPLES: dict = {}
 
 
-def _fingerprint(array) -> bytes:
-    """Nine values of ``array`` spread over it: enough to notice an in-place change such as ``out += x``.
+def _fingerprint(array):
+    """What an in-place change of ``array`` would alter: nine values spread over it, or (in debug mode) all.
 
+    Nine values notice an in-place change of the whole array such as ``out += x`` at almost no cost; a
+    change of a few elements (``out[:, 5] = 0``) can miss them. In debug mode (``numconv.set_debug``) the
+    fingerprint is a checksum of every byte instead, which notices any change but reads the whole array.
     A Python float (a loss's value) is its own fingerprint.
     """
     if not isinstance(array, np.ndarray):
         return np.float64(array).tobytes()
+    if is_debug():
+        return _checksum(array)
+    return _sampled(array)
+
+
+def _unchanged(array, fingerprint) -> bool:
+    """Whether ``array`` still has ``fingerprint``, taken the same way it was (sampled or whole)."""
+    if isinstance(fingerprint, _Checksum):
+        return isinstance(array, np.ndarray) and _checksum(array) == fingerprint
+    if not isinstance(array, np.ndarray):
+        return np.float64(array).tobytes() == fingerprint
+    return _sampled(array) == fingerprint
+
+
+def _sampled(array) -> bytes:
     size = array.size
     positions = _SAMPLES.get(size)
     if positions is None:
         positions = _SAMPLES[size] = np.unique(np.linspace(0, max(size - 1, 0), 9).astype(np.intp))[:size]
     return array.take(positions).tobytes() if size else b""
+
+
+class _Checksum(bytes):
+    """A whole-array fingerprint (debug mode); a type of its own, so it is never compared with a sampled one."""
+
+
+def _checksum(array) -> _Checksum:
+    # BLAKE2 of the bytes: any change of any element changes it (NaN payloads and -0.0 included).
+    data = np.ascontiguousarray(array).view(np.uint8)
+    return _Checksum(hashlib.blake2b(data, digest_size=16).digest())
 
 
 # ---------------------------------------------------------------------------- views

@@ -13,7 +13,8 @@ import weakref
 import numpy as np
 
 from .. import _state
-from .tape_arrays import _differentiable, _fingerprint, _gradient_through_view, _is_view_of, _outputs
+from .tape_arrays import (_differentiable, _fingerprint, _gradient_through_view, _is_view_of, _outputs,
+                          _unchanged)
 
 
 class TapeError(RuntimeError):
@@ -156,7 +157,7 @@ class Call:
         a changed array is as stale as the array.
         """
         _, array, fingerprint, maker = entry
-        if _fingerprint(array) == fingerprint:
+        if _unchanged(array, fingerprint):
             return False
         made = "the model's input" if maker is None else f"{_describe(maker)}'s output"
         who = who() if callable(who) else who

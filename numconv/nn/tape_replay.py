@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .parameter import accumulations
-from .tape_arrays import _differentiable, _fingerprint, _outputs
+from .tape_arrays import _differentiable, _outputs, _unchanged
 from .tape_record import TapeError, _describe, _local
 
 
@@ -80,7 +80,7 @@ def check_unchanged(call) -> None:
     for position, array, fingerprint in call.seen:
         if isinstance(position, int) and not reads_inputs:
             continue
-        if _fingerprint(array) != fingerprint:
+        if not _unchanged(array, fingerprint):
             if not isinstance(position, int):  # an output the layer kept (see record_call)
                 raise RuntimeError(
                     f"{_describe(call)}.backward: its {position} (shape {array.shape}) was changed in place after "
