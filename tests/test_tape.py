@@ -470,7 +470,7 @@ class Refused(nn.Module):
     ("multiply", r"argument 0 of ReLU .*computed with NumPy"),
     ("concatenate", r"argument 0 of ReLU .*nn\.Cat\(dim\)"),
     ("ufunc", r"argument 0 of ReLU .*computed with NumPy"),
-    ("in_place", r"argument 0 of ReLU .*receives Conv2d's output after it was changed in place"),
+    ("in_place", r"argument 0 of ReLU 'act' .*receives the output of Conv2d 'conv' after it was changed in place"),
     ("returned", r"the value returned by Refused\.forward is an array that no layer call produced"),
     ("keyword", r"keyword argument x= of ReLU .*pass it positionally"),
 ])
@@ -932,8 +932,8 @@ def test_a_view_of_an_array_changed_in_place_is_refused(change):
     # gradients were wrong (half of PyTorch's for `h *= 2`).
     model = ChangedThenViewed(change).double()
     out = model(np.random.default_rng(0).standard_normal((2, 2, 4, 4)))
-    with pytest.raises(TapeError, match=r"argument 0 of Linear .* receives Conv2d's output through a (view|copy) "
-                                        r"after it was changed in place"):
+    with pytest.raises(TapeError, match=r"argument 0 of Linear 'fc' .* receives the output of Conv2d 'conv' "
+                                        r"through a (view|copy) after it was changed in place"):
         model.backward(np.ones_like(out))
 
 
@@ -1070,7 +1070,7 @@ def test_an_in_place_layer_after_one_that_kept_its_output_is_refused(first, afte
     # PyTorch refuses it ("modified by an inplace operation"); so does numconv now, naming the layer.
     model = nn.Sequential(nn.Linear(4, 6), first(), after())
     out = model(np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32))
-    with pytest.raises(RuntimeError, match=rf"{first.__name__}.backward: its output 0 \(shape \(5, 6\)\) was changed "
+    with pytest.raises(RuntimeError, match=rf"{first.__name__} '1'\.backward: its output 0 \(shape \(5, 6\)\) was changed "
                                            r"in place after the forward pass"):
         model.backward(np.ones_like(out))
 
@@ -1115,13 +1115,13 @@ def test_samples_miss_a_one_element_change_but_debug_mode_sees_it():
     model.backward(np.ones_like(out))  # not noticed: the documented limit of the sampled check
     with numconv.debug():
         out = model(x)
-        with pytest.raises(TapeError, match=r"argument 0 of Linear .* receives Conv2d's output through a view "
-                                            r"after it was changed in place"):
+        with pytest.raises(TapeError, match=r"argument 0 of Linear 'fc' .* receives the output of Conv2d 'conv' "
+                                            r"through a view after it was changed in place"):
             model.backward(np.ones_like(out))
     kept = PartlyChanged("kept").double()
     with numconv.debug():
         out = kept(x)
-        with pytest.raises(RuntimeError, match=r"Linear\.backward: its argument 0 \(shape \(2, 48\)\) was changed "
+        with pytest.raises(RuntimeError, match=r"Linear 'fc'\.backward: its argument 0 \(shape \(2, 48\)\) was changed "
                                                r"in place after the forward pass"):
             kept.backward(np.ones_like(out))
 

@@ -159,7 +159,7 @@ class Call:
         _, array, fingerprint, maker = entry
         if _unchanged(array, fingerprint):
             return False
-        made = "the model's input" if maker is None else f"{_describe(maker)}'s output"
+        made = "the model's input" if maker is None else f"the output of {_describe(maker)}"
         who = who() if callable(who) else who
         self.problems.append(
             f"{who} receives {made}{how} after it was changed in place (e.g. `out += x` or `out[...] = 0`): "
@@ -169,8 +169,31 @@ class Call:
 
 
 def _describe(call) -> str:
+    """The layer of ``call`` for a message: its class and where it sits in the model, e.g. ``Linear 'head.fc'``.
+
+    With the number of the call when the layer ran more than once (``call 2 of ReLU 'act'``).
+    """
     name = type(call.module).__name__
+    path = _path_in_model(call)
+    if path:
+        name = f"{name} {path!r}"
     return f"call {call.index} of {name}" if call.index > 1 else name
+
+
+def _path_in_model(call) -> str | None:
+    """The dotted attribute path of ``call``'s layer from the outermost module called, or None.
+
+    None for the outermost call itself, and for a layer reached through a module that is not a registered
+    sub-module of its caller (kept in a plain list, say).
+    """
+    names = []
+    while call.parent is not None:
+        name = next((key for key, child in call.parent.module._modules.items() if child is call.module), None)
+        if name is None:
+            return None
+        names.append(name)
+        call = call.parent
+    return ".".join(reversed(names)) or None
 
 
 _SAME = [Source(slot) for slot in range(256)]  # the common case needs no new object
