@@ -1153,3 +1153,86 @@ def test_debug_mode_fingerprints_see_every_byte():
             assert _unchanged(a, seen) and not _unchanged(b, seen)
         assert _unchanged(a.T.copy().T, seen)  # same values in another memory order: unchanged
     assert _unchanged(a, _fingerprint(a)) and _unchanged(2.5, _fingerprint(2.5))
+
+
+# ---------------------------------------------------------------------------- dict outputs
+class Heads(nn.Module):
+    """Returns a dict, as detection and many PyTorch models do: two float heads and an integer array."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk, self.cls, self.box = nn.Linear(4, 6), nn.Linear(6, 3), nn.Linear(6, 2)
+
+    def forward(self, x):
+        h = self.trunk(x)
+        logits = self.cls(h)
+        return {"logits": logits, "label": logits.argmax(1), "box": self.box(h)}
+
+
+class UsesHeads(nn.Module):
+    """A parent that indexes its child's dict output."""
+
+    def __init__(self, loss):
+        super().__init__()
+        self.heads, self.loss = Heads(), loss
+
+    def forward(self, x, target):
+        out = self.heads(x)
+        return {"loss": self.loss(out["logits"], target), "box": out["box"]}
+
+
+def _torch_heads(model):
+    t = torch.nn.ModuleDict({name: torch.nn.Linear(*getattr(model, name).weight.shape[::-1]).double()
+                             for name in ("trunk", "cls", "box")})
+    for name in ("trunk", "cls", "box"):
+        t[name].load_state_dict({k: torch.tensor(v) for k, v in getattr(model, name).state_dict().items()})
+    return t
+
+
+@pytest.mark.parametrize("given", ["dict", "dict_without_box", "tuple"])
+def test_a_dict_output_takes_its_gradients_by_key_like_torch(given):
+    rng = np.random.default_rng(0)
+    x, g_logits, g_box = rng.standard_normal((5, 4)), rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    model = Heads().double()
+    out = model(x)
+    grads = {"dict": {"logits": g_logits, "box": g_box}, "dict_without_box": {"logits": g_logits},
+             "tuple": (g_logits, g_box)}[given]
+    dx = model.backward(grads)
+    t, tx = _torch_heads(model), torch.tensor(x, requires_grad=True)
+    h = t["trunk"](tx)
+    t_logits, t_box = t["cls"](h), t["box"](h)
+    np.testing.assert_allclose(out["logits"], t_logits.detach().numpy(), rtol=1e-12)
+    torch.autograd.backward([t_logits, t_box], [torch.tensor(g_logits),
+                                                torch.zeros(5, 2, dtype=torch.float64) if given == "dict_without_box"
+                                                else torch.tensor(g_box)])
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10)
+    for name in ("trunk", "cls"):
+        np.testing.assert_allclose(getattr(model, name).weight.grad, t[name].weight.grad.numpy(), rtol=1e-10)
+    assert (model.box.weight.grad is None) == (given == "dict_without_box")  # a key left out: no gradient
+
+
+def test_a_dict_from_a_child_and_a_loss_inside_forward_like_torch():
+    rng = np.random.default_rng(1)
+    x, target, g_box = rng.standard_normal((5, 4)), np.array([0, 2, 1, 1, 0]), rng.standard_normal((5, 2))
+    model = UsesHeads(nn.CrossEntropyLoss()).double()
+    out = model(x, target)
+    dx = model.backward({"loss": 1.0, "box": g_box})
+    t, tx = _torch_heads(model.heads), torch.tensor(x, requires_grad=True)
+    h = t["trunk"](tx)
+    t_loss = torch.nn.functional.cross_entropy(t["cls"](h), torch.tensor(target))
+    torch.autograd.backward([t_loss, t["box"](h)], [torch.tensor(1.0, dtype=torch.float64), torch.tensor(g_box)])
+    np.testing.assert_allclose(out["loss"], t_loss.item(), rtol=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(model.heads.trunk.weight.grad, t["trunk"].weight.grad.numpy(), rtol=1e-10)
+
+
+def test_dict_gradients_for_keys_without_arrays_are_refused():
+    model = Heads().double()
+    out = model(np.ones((2, 4)))
+    with pytest.raises(KeyError, match=r"gradients given for \['label'\].*its keys with arrays: \['logits', 'box'\]"):
+        model.backward({"label": np.ones(2)})
+    with pytest.raises(TypeError, match=r"got a dict of gradients, but the last forward returned ndarray"):
+        layer = nn.Sequential(nn.Linear(4, 3)).double()
+        layer(np.ones((2, 4)))
+        layer.backward({"out": np.ones((2, 3))})
+    model.backward({"logits": np.ones_like(out["logits"])})  # the refusals kept the forward

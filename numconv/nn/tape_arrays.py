@@ -22,9 +22,17 @@ def _differentiable(value) -> bool:
 
 
 def _outputs(value) -> list:
-    """The float arrays (and Python floats, as losses return) in a call's output, in order."""
-    items = value if isinstance(value, (tuple, list)) else (value,)
-    return [v for v in items if _differentiable(v) or type(v) is float]
+    """The float arrays (and Python floats, as losses return) in a call's output, in order.
+
+    The output may be one array, a tuple or list of them, or a dict (its values, in the dict's order).
+    """
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (tuple, list)) else (value,)
+    return [v for v in items if _is_output(v)]
+
+
+def _is_output(value) -> bool:
+    """Whether a value a call returned carries a gradient: a float array, or a Python float (a loss)."""
+    return _differentiable(value) or type(value) is float
 
 
 _SAMPLES: dict = {}

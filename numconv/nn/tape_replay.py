@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .parameter import accumulations
-from .tape_arrays import _differentiable, _outputs, _unchanged
+from .tape_arrays import _differentiable, _is_output, _outputs, _unchanged
 from .tape_record import TapeError, _describe, _local
 
 
@@ -128,7 +128,7 @@ def replay(module, grad_output):
         raise TapeError(f"{type(module).__name__}.backward cannot differentiate its last forward: "
                         + call.problems[0])
     outputs = _outputs(call.output)
-    grads_out = _seed(module, outputs, grad_output)
+    grads_out = _seed(module, outputs, grad_output, call.output)
     slots = {}  # slot -> gradient of the loss w.r.t. that recorded array
     for source, grad in zip(call.result_sources, grads_out):
         if grad is not None:
@@ -177,7 +177,7 @@ def replay_chain(module, grad_output):
     order, each with its own cache.
     """
     call = _local.backward[-1]
-    grad_output = _seed(module, _outputs(call.output), grad_output)[0]
+    grad_output = _seed(module, _outputs(call.output), grad_output, call.output)[0]
     for child in reversed(call.children):
         check_unchanged(child)
         call.started = True
@@ -203,8 +203,12 @@ def _check_recorded(module, call) -> None:
             "backward yourself (e.g. self.fc.backward(g)), or drop the backward to let the tape differentiate")
 
 
-def _seed(module, outputs, grad_output) -> list:
-    """The gradient of each output, checked against the output's shape."""
+def _seed(module, outputs, grad_output, output=None) -> list:
+    """The gradient of each output, checked against the output's shape.
+
+    ``output`` is the forward's return value: when it is a dict, the gradients may come as a dict too (a
+    key left out gets no gradient, as a tuple's None does).
+    """
     name = type(module).__name__
     if grad_output is None:
         if len(outputs) == 1 and np.ndim(outputs[0]) == 0:
@@ -213,7 +217,13 @@ def _seed(module, outputs, grad_output) -> list:
             return [np.ones_like(outputs[0], dtype=float) if isinstance(outputs[0], np.ndarray) else np.array(1.0)]
         raise TypeError(f"{name}.backward: pass the gradient of the loss w.r.t. the output "
                         "(only a scalar output has the implicit gradient 1)")
-    grads = list(grad_output) if len(outputs) > 1 else [grad_output]
+    if isinstance(grad_output, dict):
+        # (a number for a loss's key becomes a 0-d array, as the implicit seed is: a loss's backward refuses a
+        # plain number)
+        grads = [np.asarray(g, dtype=float) if type(g) in (int, float) else g
+                 for g in _gradients_by_key(name, output, grad_output)]
+    else:
+        grads = list(grad_output) if len(outputs) > 1 else [grad_output]
     if len(grads) != len(outputs):
         raise ValueError(f"{name}.backward: the last forward returned {len(outputs)} arrays, "
                          f"but {len(grads)} gradients were given")
@@ -222,6 +232,19 @@ def _seed(module, outputs, grad_output) -> list:
             raise ValueError(f"{name}.backward: expected a gradient of shape {np.shape(out)} (the shape of the "
                              f"last forward's output), got shape {np.shape(grad)}")
     return grads
+
+
+def _gradients_by_key(name, output, grads: dict) -> list:
+    """A dict of gradients as a list in the order of the forward's dict output (see ``_outputs``)."""
+    if not isinstance(output, dict):
+        raise TypeError(f"{name}.backward: got a dict of gradients, but the last forward returned "
+                        f"{type(output).__name__}, not a dict")
+    keys = [key for key, value in output.items() if _is_output(value)]
+    unknown = [key for key in grads if key not in keys]
+    if unknown:
+        raise KeyError(f"{name}.backward: gradients given for {unknown}, which the last forward's output does not "
+                       f"hold as float arrays (its keys with arrays: {keys})")
+    return [grads.get(key) for key in keys]
 
 
 def _add(slots: dict, source, grad) -> None:
