@@ -1236,3 +1236,55 @@ def test_dict_gradients_for_keys_without_arrays_are_refused():
         layer(np.ones((2, 4)))
         layer.backward({"out": np.ones((2, 3))})
     model.backward({"logits": np.ones_like(out["logits"])})  # the refusals kept the forward
+
+
+# ---------------------------------------------------------------------------- arrays the tape does not follow
+class Offsets(nn.Module):
+    """Adds an offset to a layer's output: from a buffer (a constant), a parameter, or an array passed oddly."""
+
+    def __init__(self, offset):
+        super().__init__()
+        self.offset = offset
+        self.fc, self.add = nn.Linear(4, 3), nn.Add()
+        self.register_buffer("shift", np.linspace(-1.0, 1.0, 3))
+        self.bias = nn.Parameter(np.ones(3))
+
+    def forward(self, x, extra=None, *rest):
+        h = self.fc(x)
+        if self.offset == "buffer":
+            return self.add(h, self.shift)
+        if self.offset == "parameter":
+            return self.add(h, self.bias.data)
+        if self.offset == "keyword":
+            return self.add(h, extra)
+        return self.add(h, extra[0])  # "list": the array inside a list argument
+
+
+def test_a_buffer_given_to_a_layer_is_a_constant_as_in_torch():
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    model = Offsets("buffer").double()
+    out = model(x)
+    dx = model.backward(g)
+    fc, tx = torch.nn.Linear(4, 3).double(), torch.tensor(x, requires_grad=True)
+    fc.load_state_dict({k: torch.tensor(v) for k, v in model.fc.state_dict().items()})
+    t_out = fc(tx) + torch.tensor(model.shift)
+    t_out.backward(torch.tensor(g))
+    np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(model.fc.weight.grad, fc.weight.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("offset, call, message", [
+    ("parameter", lambda m, x: m(x), r"argument 1 of Add 'add' .* is the parameter 'bias' \(or a view of it\), "
+                                     r"used outside the layer that owns it"),
+    ("keyword", lambda m, x: m(x, extra=np.ones(3)), r"is the keyword argument extra= of Offsets\.forward: .* "
+                                                     r"pass it positionally"),
+    ("list", lambda m, x: m(x, [np.ones(3)]), r"is an array inside argument 1 \(list\) of Offsets\.forward"),
+])
+def test_an_array_the_tape_does_not_follow_is_named_for_what_it_is(offset, call, message):
+    # These used to get the "computed with NumPy between layers" message, which did not apply.
+    model = Offsets(offset).double()
+    out = call(model, np.ones((2, 4)))
+    with pytest.raises(TapeError, match=message):
+        model.backward(np.ones_like(out))

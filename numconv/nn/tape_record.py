@@ -62,7 +62,7 @@ class Call:
     """One call of a module: its arguments' sources, its output, its cache, and the calls made inside it."""
 
     __slots__ = ("module", "parent", "traced", "args", "sources", "output", "result_sources", "out_slots",
-                 "cache", "children", "known", "slots", "problems", "started", "done", "seen")
+                 "cache", "children", "known", "slots", "problems", "started", "done", "seen", "hidden")
 
     def __init__(self, module, parent):
         self.module = module
@@ -81,6 +81,7 @@ class Call:
         self.started = False      # the replay has run a child's backward (a retry would add gradients twice)
         self.done = False
         self.seen = ()            # (position, array, fingerprint) of each array argument, after the forward
+        self.hidden = None        # traced calls: arrays given by keyword or inside a list, {id: (array, what)}
 
     @property
     def index(self) -> int:
@@ -140,15 +141,35 @@ class Call:
             if base.size == array.size and base.dtype == array.dtype and base.shape != () and \
                     np.array_equal(base.reshape(-1), array.reshape(-1), equal_nan=True):
                 return None if self._changed(entry, who, " through a copy") else Source(slot, COPY, base)
-        self.problems.append(
-            f"{who} is an array that no layer call produced and that is not an input of the model: it was "
-            "computed with NumPy between layers (e.g. `self.conv(x) + x`, `np.concatenate(...)`, `x * 2`), "
-            "so backward cannot route a gradient through it. Combine arrays with modules instead: nn.Add() "
-            "for a sum, nn.Cat(dim) for a concatenation, nn.Residual(body) for `body(x) + x`, "
-            "nn.Parallel(...) for branches; or give this module its own backward. (The tape also cannot see "
-            "a model input passed by keyword or inside a list, a parameter or buffer used directly, or the "
-            "output of a call made under numconv.no_grad() or through `.forward(...)` instead of a call.)")
-        return None
+        why = self._why_not_recorded(array)
+        if why:
+            self.problems.append(f"{who} {why}")
+        return None  # (for a buffer, no problem: a constant, which gets no gradient, as in PyTorch)
+
+    def _why_not_recorded(self, array) -> str | None:
+        """Why ``array``, which no recorded call made, reached a layer: as precisely as the tape can tell.
+
+        None for a buffer of the module (``running_mean``, a registered mask): a constant, as in PyTorch.
+        """
+        for value, what in (self.hidden or {}).values():
+            if np.may_share_memory(array, value):
+                return (f"is {what}: the tape follows the arrays given to forward as positional arguments only, "
+                        "so pass it positionally (as its own argument, not inside a list)")
+        for name, value in self.module.named_buffers():
+            if isinstance(value, np.ndarray) and np.may_share_memory(array, value):
+                return None
+        for name, parameter in self.module.named_parameters():
+            if np.may_share_memory(array, parameter.data):
+                return (f"is the parameter {name!r} (or a view of it), used outside the layer that owns it: "
+                        "gradients reach a parameter only through the backward of a module it belongs to. "
+                        "Use it inside a small module whose forward uses it and whose backward sets its .grad "
+                        "(see 'When to write backward yourself' in docs/writing-models.md)")
+        return ("is an array that no layer call produced and that is not an input of the model: it was "
+                "computed with NumPy between layers (e.g. `self.conv(x) + x`, `np.concatenate(...)`, `x * 2`), "
+                "so backward cannot route a gradient through it. Combine arrays with modules instead: nn.Add() "
+                "for a sum, nn.Cat(dim) for a concatenation, nn.Residual(body) for `body(x) + x`, "
+                "nn.Parallel(...) for branches; or give this module its own backward. (Or it is the output of "
+                "a call made under numconv.no_grad(), which records nothing.)")
 
     def _changed(self, entry, who, how="") -> bool:
         """Whether the recorded array of ``entry`` was changed in place since it was recorded (a problem noted).
@@ -166,6 +187,27 @@ class Call:
             "the layers that saw it before the change kept the old values. Write `out = add(out, x)` with an "
             "nn.Add, or copy before changing it")
         return True
+
+
+def _hidden_arrays(module, args, kwargs) -> dict | None:
+    """The float arrays given to ``module``'s forward where the tape does not follow them, described.
+
+    Keyword arguments, and arrays inside a list, tuple or dict argument; None when there are none (the
+    usual case), so the common call costs one loop over its arguments.
+    """
+    hidden = {}
+    name = type(module).__name__
+    for key, value in kwargs.items():
+        if _differentiable(value):
+            hidden[id(value)] = (value, f"the keyword argument {key}= of {name}.forward")
+    for i, value in enumerate(args):
+        if isinstance(value, (list, tuple, dict)):
+            items = value.values() if isinstance(value, dict) else value
+            for item in items:
+                if _differentiable(item):
+                    hidden[id(item)] = (item, f"an array inside argument {i} ({type(value).__name__}) of "
+                                              f"{name}.forward")
+    return hidden or None
 
 
 def _describe(call) -> str:
@@ -232,6 +274,7 @@ def record_call(module, args, kwargs, forward):
         for a in args:
             if _differentiable(a) and id(a) not in (call.known or {}):  # one array passed twice: one slot
                 call.add_array(a, None)
+        call.hidden = _hidden_arrays(module, args, kwargs)
     stack.append(call)
     try:
         out = forward(*args, **kwargs)

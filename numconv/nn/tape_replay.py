@@ -99,7 +99,7 @@ def _finish(call) -> None:
     call.cache = None
     call.seen = ()
     if call.parent is None or call.traced:
-        call.known, call.slots = None, 0
+        call.known, call.slots, call.hidden = None, 0, None
         call.args = ()
         call.children = []
 
@@ -131,7 +131,7 @@ def replay(module, grad_output):
     grads_out = _seed(module, outputs, grad_output, call.output)
     slots = {}  # slot -> gradient of the loss w.r.t. that recorded array
     for source, grad in zip(call.result_sources, grads_out):
-        if grad is not None:
+        if grad is not None and source is not None:  # (None: a buffer, a constant)
             _add(slots, source, grad)
     for child in reversed(call.children):
         grads = [slots.pop(slot, None) for slot in child.out_slots]
@@ -158,7 +158,7 @@ def replay(module, grad_output):
                 f"{_describe(child)}.backward returned {len(grads_in)} gradient(s) for {len(child.sources)} "
                 "array argument(s): a backward returns one gradient per array argument of forward")
         for source, grad in zip(child.sources, grads_in):
-            if grad is not None:
+            if grad is not None and source is not None:
                 _add(slots, source, grad)
     inputs = [a for a in call.args if _differentiable(a)]
     first = {}  # each input's slot: its position among the inputs, or the slot of the same array passed before
