@@ -155,7 +155,7 @@ class Call:
             if np.may_share_memory(array, value):
                 return (f"is {what}: the tape follows the arrays given to forward as positional arguments only, "
                         "so pass it positionally (as its own argument, not inside a list)")
-        for name, value in self.module.named_buffers():
+        for _, value in self.module.named_buffers():
             if isinstance(value, np.ndarray) and np.may_share_memory(array, value):
                 return None
         for name, parameter in self.module.named_parameters():
