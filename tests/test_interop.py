@@ -98,14 +98,16 @@ def test_lenet5_to_torch_and_back():
     numconv.manual_seed(1)
     ours = LeNet5(activation="relu", pooling="max", dtype=np.float64)
     theirs = to_torch(ours)
-    assert type(theirs) is torch.nn.Sequential and len(theirs) == 12
+    # A torch Sequential of a class named LeNet5 (it only adds a constructor), so it comes back as a LeNet5.
+    assert isinstance(theirs, torch.nn.Sequential) and type(theirs).__name__ == "LeNet5" and len(theirs) == 12
     assert next(theirs.parameters()).dtype == torch.float64
     _same_state(ours, theirs)
     x = np.random.default_rng(1).standard_normal((4, 1, 32, 32))
     _out_equal(ours, theirs, x)
     back = from_torch(theirs)
-    assert type(back) is nn.Sequential
+    assert type(back) is LeNet5 and back.hparams == ours.hparams and back.input_shape == ours.input_shape
     _out_equal(back, theirs, x)
+    assert type(from_torch(torch.nn.Sequential(*theirs))) is nn.Sequential  # a plain one stays plain
 
 
 def test_torch_lenet5_from_torch_float32():
@@ -264,3 +266,29 @@ def test_a_converted_model_with_its_own_forward_can_be_pickled():
     x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 1, 28, 28)))
     assert type(again).__name__ == "SmallResNet" and torch.equal(again(x), theirs(x))
     assert type(from_torch(again)) is models.SmallResNet
+
+
+@pytest.mark.parametrize("name", ["googlenet_mini", "autoencoder", "vgg11"])
+def test_sequential_models_come_back_as_their_class_and_pickle(name):
+    # They came back from torch as plain Sequentials: hparams and input_shape (which `train` and `summary`
+    # read) were lost.
+    import io
+
+    from numconv import models
+
+    ours = (models.vgg11(num_classes=10) if name == "vgg11" else getattr(models, name)()).double()
+    theirs = to_torch(ours).eval()
+    buffer = io.BytesIO()
+    torch.save(theirs, buffer)
+    buffer.seek(0)
+    again = torch.load(buffer, weights_only=False)
+    back = from_torch(again)
+    assert type(back) is type(ours) and back.input_shape == ours.input_shape
+    assert getattr(back, "hparams", None) == getattr(ours, "hparams", None)
+    assert list(back.state_dict()) == list(ours.state_dict())
+    x = np.random.default_rng(0).standard_normal((1, *ours.input_shape))
+    if name == "vgg11":
+        x = x[:, :, :32, :32]  # (adaptive pooling: any size above 32 runs; kept small)
+    with torch.no_grad():
+        expected = again(torch.from_numpy(x)).numpy()
+    assert rel_error(back.eval()(x), expected) <= 1e-10

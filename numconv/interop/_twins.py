@@ -10,6 +10,10 @@
   when ``forward`` only calls submodules and uses what arrays and tensors share (``x.shape``,
   ``x.reshape(n, -1)``, ``if self.downsample is not None``); NumPy functions in a ``forward`` fail
   there with torch's own error. ``from_torch`` turns such a twin back into the numconv class.
+* A ``Sequential`` subclass that only adds a constructor (``LeNet5``, ``VGG``, ``Autoencoder``, a user's)
+  becomes an instance of a generated ``torch.nn.Sequential`` subclass of the same name, with the same
+  plain attributes (``hparams``, ``input_shape``), so that ``from_torch`` gives the class back too
+  rather than a plain ``Sequential``.
 
 torch is imported on first use only (``classes(torch)``).
 """
@@ -115,7 +119,10 @@ def _new_custom_twin(numconv_class):
     """An empty instance of the twin of ``numconv_class`` (pickle then sets its state)."""
     import torch
 
-    cls = _twin_class(numconv_class, torch)
+    if issubclass(numconv_class, nn.Sequential):
+        cls = _sequential_twin_class(numconv_class, torch)
+    else:
+        cls = _twin_class(numconv_class, torch)
     return cls.__new__(cls)
 
 
@@ -177,6 +184,24 @@ def _twin_class(cls, torch):
                 if not (name.startswith("__") or name in ("backward", "_numconv_class") or isinstance(value, property)):
                     namespace[name] = value
         _CACHE[key] = type(cls.__name__, (torch.nn.Module,), namespace)
+    return _CACHE[key]
+
+
+def sequential_to_torch(module, children: OrderedDict, torch):
+    """A torch ``Sequential`` of ``children`` whose class is named like ``module``'s, with its plain attributes."""
+    twin = _sequential_twin_class(type(module), torch)(children)
+    for name, value in _plain_attributes(module).items():
+        setattr(twin, name, value)
+    return twin
+
+
+def _sequential_twin_class(cls, torch):
+    key = ("sequential twin", cls)
+    if key not in _CACHE:
+        namespace = {"__module__": "numconv.interop.twins", "__qualname__": cls.__name__, "_numconv_class": cls,
+                     "__reduce__": _reduce_custom_twin,
+                     "__doc__": f"PyTorch Sequential twin of {cls.__module__}.{cls.__qualname__}."}
+        _CACHE[key] = type(cls.__name__, (torch.nn.Sequential,), namespace)
     return _CACHE[key]
 
 

@@ -8,7 +8,9 @@ attributes named like the other side's constructor arguments, copy the
 ``extra_repr`` (which lists every hyper-parameter), so a silently dropped
 setting cannot slip through. Containers (``Sequential`` and its subclasses
 such as ``LeNet5``, ``ModuleList``, ``ModuleDict``) are converted child by
-child under the same names, so ``state_dict`` keys are identical. The
+child under the same names, so ``state_dict`` keys are identical (a
+subclass becomes a torch ``Sequential`` of a class with its name, so it
+comes back as itself). The
 merge modules (``Add``, ``Cat``, ``Residual``, ``Parallel``) and Modules
 with their own ``forward`` (the ResNets) get generated torch twins (see
 ``_twins``) and come back from them as what they were.
@@ -101,8 +103,10 @@ def to_torch(model):
     -------
     torch.nn.Module
         In the dtype of ``model``'s parameters (float32 -> ``torch.float32``,
-        float64 -> ``torch.float64``); ``Sequential`` subclasses become plain
-        ``torch.nn.Sequential`` with the same ``state_dict`` keys.
+        float64 -> ``torch.float64``); a ``Sequential`` subclass (``LeNet5``)
+        becomes a ``torch.nn.Sequential`` of a generated class of the same
+        name, with the same ``state_dict`` keys and plain attributes, which
+        ``from_torch`` turns back into the numconv class.
 
     Raises
     ------
@@ -131,9 +135,14 @@ def _new_torch_twin(module, path, torch, converted):
     children = OrderedDict((name, _to_torch(child, f"{path}.{name}" if path else name, torch, converted))
                            for name, child in module.named_children())
     if isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward:
-        # LeNet5 and friends only add a constructor; a subclass with its own
-        # forward computes something else and is refused below.
-        return torch.nn.Sequential(children)
+        # LeNet5 and friends only add a constructor: a Sequential of a class named like theirs, which
+        # from_torch turns back into their class. (A subclass with its own forward computes something
+        # else: a twin running that forward, below.)
+        if type(module) is nn.Sequential:
+            return torch.nn.Sequential(children)
+        from . import _twins
+
+        return _twins.sequential_to_torch(module, children, torch)
     if isinstance(module, nn.ModuleList):
         return torch.nn.ModuleList(list(children.values()))
     if isinstance(module, nn.ModuleDict):
