@@ -244,3 +244,32 @@ def test_layers_forward_never_calls_keep_their_weights():
         np.testing.assert_array_equal(ours.state_dict()[key], value.numpy())
     x = np.random.default_rng(0).standard_normal((2, 1, 5, 5))
     np.testing.assert_allclose(ours(x), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+class TwoHeads(torch.nn.Module):
+    """Returns a dict of results (and a tuple inside it), as detection-style models do."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk, self.cls, self.box = torch.nn.Linear(4, 6), torch.nn.Linear(6, 3), torch.nn.Linear(6, 2)
+
+    def forward(self, x):
+        h = torch.relu(self.trunk(x))
+        return {"logits": self.cls(h), "pair": (self.box(h), h)}
+
+
+def test_a_forward_returning_a_dict_converts_with_its_structure():
+    # The dict's values came back as torch.fx nodes, not arrays: only lists and tuples were followed.
+    theirs = TwoHeads().double()
+    ours = from_torch(theirs)
+    x = np.random.default_rng(0).standard_normal((5, 4))
+    out, expected = ours(x), theirs(torch.from_numpy(x))
+    assert list(out) == ["logits", "pair"] and isinstance(out["pair"], tuple)
+    np.testing.assert_allclose(out["logits"], expected["logits"].detach().numpy(), rtol=1e-12)
+    for a, b in zip(out["pair"], expected["pair"]):
+        np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-12)
+    g = np.random.default_rng(1).standard_normal((5, 3))
+    dx = ours.backward({"logits": g})  # the dict's array values take gradients by key
+    xt = torch.from_numpy(x).requires_grad_(True)
+    theirs(xt)["logits"].backward(torch.from_numpy(g))
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10)

@@ -220,8 +220,12 @@ def _graph(traced, module, torch, convert_leaf, spare=()):
     def refs(value):
         if hasattr(value, "op") and hasattr(value, "users"):
             return Ref(value.name)
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, list):
             return [refs(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(refs(v) for v in value)
+        if isinstance(value, dict):  # (a forward that returns a dict of results)
+            return {key: refs(v) for key, v in value.items()}
         return value
 
     def add_layer(node, layer, args):

@@ -29,10 +29,15 @@ class Ref:
 
 
 def _resolve(value, results):
+    """``value`` with each :class:`Ref` replaced by its result, inside lists, tuples and dicts too."""
     if isinstance(value, Ref):
         return results[value.name]
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
         return [_resolve(v, results) for v in value]
+    if isinstance(value, tuple):  # (a forward returning a tuple gives a tuple, as in torch)
+        return tuple(_resolve(v, results) for v in value)
+    if isinstance(value, dict):
+        return {key: _resolve(v, results) for key, v in value.items()}
     return value
 
 
