@@ -243,7 +243,7 @@ def test_algorithm_keyword():
     np.testing.assert_array_equal(auto, explicit)
     assert cache.algorithm == auto_cache.algorithm == "im2col"
     with pytest.raises(ValueError, match=r"conv2d: unknown algorithm 'fft'; expected one of 'auto', 'im2col', "
-                                         r"'winograd', 'winograd4', 'rowslab'"):
+                                         r"'winograd', 'winograd4', 'winograd_cl', 'rowslab'"):
         F.conv2d(x, w, algorithm="fft")
     with pytest.raises(TypeError, match="algorithm to be a string"):
         F.conv2d(x, w, algorithm=None)

@@ -94,7 +94,7 @@ def arrays_for(case, seed):
     return x, w, b
 
 
-ALGORITHMS = ["winograd", "winograd4", "rowslab"]
+ALGORITHMS = ["winograd", "winograd4", "winograd_cl", "rowslab"]
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -248,6 +248,43 @@ def test_winograd_tile_kernels_equal_numpy(variant, dtype, n, c, h, w, origin, s
     assert np.isnan(out[0]).all()  # other samples untouched
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(n=st.integers(1, 3), c=st.integers(1, 5), h=st.integers(1, 11), w=st.integers(1, 11),
+       origin=st.tuples(st.integers(-3, 2), st.integers(-3, 2)), seed=st.integers(0, 2**16))
+def test_channels_last_winograd_kernels_equal_numpy(dtype, n, c, h, w, origin, seed):
+    """The channels-last F(2x2, 3x3) transforms against the plane-by-plane NumPy definitions, axes moved."""
+    from numconv.functional.fast.winograd_cl import _channels_last
+    from numconv.kernels.winograd_cl import winograd_cl_grad_tiles, winograd_cl_input_tiles, winograd_cl_output_tiles
+
+    rng = np.random.default_rng(seed)
+    src = rng.standard_normal((n + 1, c, h, w)).astype(dtype)
+    th, tw = (h + 1) // 2, (w + 1) // 2
+
+    def channels_last_tiles(tiles):  # (16, C, n, TH, TW) -> (16, n*TH*TW, C)
+        return tiles.transpose(0, 2, 3, 4, 1).reshape(16, n * th * tw, -1)
+
+    padded = _channels_last(src, 1, n, origin, (2 * th + 2, 2 * tw + 2), np.full((n, 2 * th + 2, 2 * tw + 2, c), np.nan,
+                                                                                  dtype))
+    tiles = winograd_cl_input_tiles(padded, np.full((4, 4, c), np.nan, dtype), np.full((16, n * th * tw, c), np.nan,
+                                                                                       dtype))
+    tol = 16 * np.finfo(dtype).eps * max(1.0, np.abs(src).max())  # (as the plane-by-plane kernels' test)
+    np.testing.assert_allclose(tiles, channels_last_tiles(W.input_tiles_numpy(src, 1, n, origin, (th, tw))),
+                               rtol=0, atol=tol)
+
+    grad = _channels_last(src, 1, n, (0, 0), (2 * th, 2 * tw), np.full((n, 2 * th, 2 * tw, c), np.nan, dtype))
+    grads = winograd_cl_grad_tiles(grad, np.full((4, 2, c), np.nan, dtype), np.full((16, n * th * tw, c), np.nan,
+                                                                                   dtype))
+    np.testing.assert_allclose(grads, channels_last_tiles(W.grad_tiles_numpy(src, 1, n, (th, tw))), rtol=0, atol=tol)
+
+    products = rng.standard_normal((16, c, n, th, tw)).astype(dtype)
+    bias = rng.standard_normal(c).astype(dtype)
+    out = winograd_cl_output_tiles(channels_last_tiles(products).copy(), bias, np.full((2, 4, c), np.nan, dtype),
+                                   np.full((n, h, w, c), np.nan, dtype))
+    tol = 16 * np.finfo(dtype).eps * np.abs(products).max()
+    expected = W.output_tiles_numpy(products, bias, (h, w)).transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=tol)
+
+
 def _padded(x, top, left, rows, cols):
     """x zero-padded so that padded[..., r, q] == x[..., r - top, q - left], cut to rows x cols."""
     out = np.zeros(x.shape[:2] + (rows, cols), dtype=x.dtype)
@@ -313,7 +350,10 @@ def test_rowslab_columns_equal_numpy(n, c, kh, kw, out_h, out_w, stride_h, first
     ((2, 64, 8, 28), (128, 64, 3, 3), dict(padding=1), "winograd4"),  # ... from 28 wide
     ((2, 64, 8, 27), (128, 64, 3, 3), dict(padding=1), "winograd"),   # ... 27 wide
     ((2, 32, 8, 56), (32, 32, 3, 3), dict(padding=1), "winograd"),    # 32 channels
-    ((2, 64, 7, 7), (64, 64, 3, 3), dict(padding=1), "im2col"),      # ResNet's last stage: 7 wide
+    ((2, 64, 7, 7), (64, 64, 3, 3), dict(padding=1), "winograd_cl"),  # ResNet's last stage: 7 wide
+    ((2, 32, 9, 9), (32, 32, 3, 3), dict(padding=1), "winograd_cl"),  # ... 32 channels, 9 wide
+    ((2, 16, 7, 7), (16, 16, 3, 3), dict(padding=1), "im2col"),      # ... 16 channels
+    ((2, 64, 4, 10), (64, 64, 3, 3), dict(padding=1), "winograd"),   # 10 wide: plane by plane
     ((2, 16, 4, 112), (32, 16, 3, 3), dict(padding=1), "rowslab"),   # W3-like: 16 channels, 112 wide
     ((2, 16, 4, 64), (16, 16, 3, 3), dict(padding=1), "winograd"),   # 16 channels, 64 wide (ResNet's first stage)
     ((2, 16, 4, 65), (16, 16, 3, 3), dict(padding=1), "rowslab"),    # ... 65 wide
@@ -606,7 +646,7 @@ def test_auto_im2col_split_over_workers_matches_torch(conv, x_shape, w_shape, kw
 
 
 @pytest.mark.parametrize("where", ["input", "weight", "gradient"])
-@pytest.mark.parametrize("channels, side", [(16, 28), (64, 28)])  # auto's Winograd F(2x2) and F(4x4) layers
+@pytest.mark.parametrize("channels, side", [(16, 28), (64, 28), (64, 7)])  # auto's three Winograd algorithms
 def test_auto_keeps_torchs_infinities_wherever_they_come_in(where, channels, side):
     # Winograd's transforms make inf - inf = NaN where a direct convolution keeps inf: auto checks the input and
     # the weight before choosing it, and the upstream gradient before its backward.

@@ -37,6 +37,7 @@ CASES = {
     "replicate": ((2, 4, 9, 8), (5, 4, 3, 3), dict(padding=(1, 2), padding_mode="replicate")),
     "circular 1-D": ((2, 3, 12), (4, 3, 3), dict(padding=4, padding_mode="circular")),
     "winograd": ((2, 4, 10, 9), (5, 4, 3, 3), dict(padding=1, algorithm="winograd")),
+    "winograd_cl": ((2, 4, 10, 9), (5, 4, 3, 3), dict(padding=1, algorithm="winograd_cl")),
     "rowslab": ((2, 4, 10, 9), (5, 4, 3, 3), dict(stride=2, padding=1, algorithm="rowslab")),
 }
 CONV = {3: (F.conv1d, F.conv1d_backward), 4: (F.conv2d, F.conv2d_backward), 5: (F.conv3d, F.conv3d_backward)}
@@ -140,6 +141,7 @@ MEMORY_CASES = {
     "3-D": ((2, 8, 12, 32, 32), (8, 8, 3, 3, 3), dict(padding=1)),
     "reflect": ((8, 16, 48, 48), (16, 16, 3, 3), dict(padding=1, padding_mode="reflect")),
     "winograd, one large sample": ((1, 16, 160, 160), (16, 16, 3, 3), dict(padding=1, algorithm="winograd")),
+    "winograd_cl, many small samples": ((160, 16, 8, 8), (16, 16, 3, 3), dict(padding=1, algorithm="winograd_cl")),
     "rowslab": ((8, 16, 48, 48), (16, 16, 5, 5), dict(padding=2, algorithm="rowslab")),
 }
 LIMIT = 512 * 1024

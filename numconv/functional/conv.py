@@ -24,7 +24,8 @@ the same result up to float rounding:
 - ``"im2col"``: the readable path above (``conv_im2col``), any convolution
   (under ``"auto"``, a call large enough for the workers runs the same
   products with the batch split over them, in ``tiling.im2col_forward``);
-- ``"winograd"`` (F(2x2, 3x3)), ``"winograd4"`` (F(4x4, 3x3)) and
+- ``"winograd"`` (F(2x2, 3x3)), ``"winograd4"`` (F(4x4, 3x3)),
+  ``"winograd_cl"`` (F(2x2, 3x3) channels-last, for small maps) and
   ``"rowslab"``: faster for the 2-D layers they apply to, in
   ``numconv.functional.fast`` (read this file and ``im2col.py`` first);
 - ``"auto"`` (the default) picks per call by a three-line rule
@@ -53,7 +54,7 @@ from .._checks import as_float_array, channel_last_hint, check_dout, check_ndim,
 from ..kernels import workers
 from ..kernels.workers import set_workspace_limit, workspace_limit
 from ._docs import RANKS, gradient_of
-from .fast.choice import ALGORITHMS, auto_winograd_backward, choose_algorithm, fits, runs_readable
+from .fast.choice import ALGORITHMS, WINOGRAD, auto_winograd_backward, choose_algorithm, fits, runs_readable
 from .im2col import PadCache, _check_pad, _col2im, _im2col, _pad, _span_text, conv_output_shape, pad_backward
 
 __all__ = [
@@ -75,7 +76,7 @@ class ConvCache(NamedTuple):
         The algorithm that ran the forward pass (its backward runs now).
     state : tuple
         That algorithm's own cache (for ``"im2col"``: the columns, the weight, ...;
-        for ``"winograd"``, ``"winograd4"`` and ``"rowslab"``: the input itself and the weight,
+        for ``"winograd"``, ``"winograd4"``, ``"winograd_cl"`` and ``"rowslab"``: the input itself and the weight,
         by reference, as PyTorch saves them: change neither in place between
         the forward and the backward pass).
     pad : PadCache or None
@@ -164,9 +165,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}, keyword only
         What fills the padding (the ``padding_mode`` of ``torch.nn.Conv2d``,
         which pads with ``F.pad`` and then convolves with no padding).
-    algorithm : {'auto', 'im2col', 'winograd', 'winograd4', 'rowslab'}, keyword only
+    algorithm : {'auto', 'im2col', 'winograd', 'winograd4', 'winograd_cl', 'rowslab'}, keyword only
         How to compute it; every algorithm gives the same result up to float
-        rounding. 'winograd' and 'winograd4' need a 3 x 3 kernel, stride 1, dilation 1 and
+        rounding. The Winograd ones need a 3 x 3 kernel, stride 1, dilation 1 and
         groups 1; 'rowslab' needs groups 1 and vertical dilation 1; 'auto'
         picks the fastest that applies. A call that would not fit the
         workspace limit with the algorithm asked for (one sample's Winograd
@@ -305,7 +306,7 @@ def _conv_nd_backward(dout, cache: ConvCache, where):
     dout = _batched_dout(dout, cache, ConvCache, where)
     if isinstance(cache.state, Im2colCache):
         dx, dweight = conv_im2col_backward(dout, cache.state)
-    elif cache.auto and cache.algorithm in ("winograd", "winograd4"):
+    elif cache.auto and cache.algorithm in WINOGRAD:
         dx, dweight = auto_winograd_backward(cache.algorithm, dout, cache.state)
     else:
         dx, dweight = ALGORITHMS[cache.algorithm].backward(dout, cache.state)

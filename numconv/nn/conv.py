@@ -149,7 +149,7 @@ _CONV_DOC = """{nd}-D convolution layer, as ``torch.nn.{name}``.
     ``weight`` is (C_out, C_in / groups, {kernel_axes}); ``bias`` is (C_out,).
     """
 _ALGORITHMS = {1: "{'auto', 'im2col'} (the others are 2-D only)",
-               2: "{'auto', 'im2col', 'winograd', 'winograd4', 'rowslab'}",
+               2: "{'auto', 'im2col', 'winograd', 'winograd4', 'winograd_cl', 'rowslab'}",
                3: "{'auto', 'im2col'} (the others are 2-D only)"}
 Conv1d, Conv2d, Conv3d = (ranked(_ConvNd, f"Conv{nd}d", nd, _CONV_DOC, __name__, algorithms=_ALGORITHMS)
                           for nd in (1, 2, 3))

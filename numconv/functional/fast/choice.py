@@ -8,6 +8,7 @@ how step 3 (the *valid* convolution) is computed:
   for one tile;
 - ``"winograd"``: ``numconv.functional.fast.winograd``, F(2x2, 3x3);
 - ``"winograd4"``: ``numconv.functional.fast.winograd4``, F(4x4, 3x3);
+- ``"winograd_cl"``: ``numconv.functional.fast.winograd_cl``, F(2x2, 3x3) computed channels-last;
 - ``"rowslab"``: ``numconv.functional.fast.rowslab``.
 
 ``_auto`` is the rule, in three lines; the measurements behind it are in
@@ -31,8 +32,12 @@ from ..im2col import PADDING_MODES
 from .rowslab import rowslab_applies, rowslab_backward, rowslab_forward, rowslab_sample_bytes
 from .winograd import winograd_applies, winograd_backward, winograd_forward, winograd_sample_bytes
 from .winograd4 import winograd4_backward, winograd4_forward, winograd4_sample_bytes
+from .winograd_cl import winograd_cl_backward, winograd_cl_forward, winograd_cl_sample_bytes
 
-__all__ = ["ALGORITHMS", "choose_algorithm", "fits", "runs_readable", "auto_winograd_backward"]
+__all__ = ["ALGORITHMS", "WINOGRAD", "choose_algorithm", "fits", "runs_readable", "auto_winograd_backward"]
+
+#: The Winograd algorithms: their transforms turn inf into NaN, so ``auto`` checks the data before using them.
+WINOGRAD = ("winograd", "winograd4", "winograd_cl")
 
 
 def _winograd_safe(x: np.ndarray) -> bool:
@@ -54,10 +59,11 @@ def _winograd_safe(x: np.ndarray) -> bool:
 def choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_width) -> str:
     """Resolve ``algorithm`` to a key of ``ALGORITHMS``.
 
-    ``"auto"``: im2col for outputs narrower than 10 pixels, Winograd for 3 x 3
-    stride-1 layers with at least 32 input and output channels, or 16 on
-    outputs at most 64 pixels wide (F(4x4, 3x3) for 64 channels or more on
-    outputs at least 28 pixels wide, F(2x2, 3x3) for the others), unless the
+    ``"auto"``: Winograd for 3 x 3 stride-1 layers with at least 32 input and
+    output channels, or 16 on outputs from 10 to 64 pixels wide (F(4x4, 3x3)
+    for 64 channels or more on outputs at least 28 pixels wide, F(2x2, 3x3)
+    channels-last on outputs narrower than 10, F(2x2, 3x3) for the others),
+    im2col for other outputs narrower than 10 pixels, unless the
     input or the weight holds NaN, inf or values near overflow: see ``_winograd_safe``; the backward pass
     checks the upstream gradient likewise, ``auto_winograd_backward``), the
     row-slab GEMM for other 2-D layers with one group and no vertical
@@ -69,7 +75,7 @@ def choose_algorithm(algorithm, where, x, weight, stride, dilation, groups, pad_
     if algorithm == "auto":
         out_width = window_output_size(x.shape[-1], weight.shape[-1], stride[-1], pad_width[-1], dilation[-1])
         name = _auto(weight.shape, stride, dilation, groups, out_width)
-        if name in ("winograd", "winograd4") and not (_winograd_safe(x) and _winograd_safe(weight)):
+        if name in WINOGRAD and not (_winograd_safe(x) and _winograd_safe(weight)):
             name = _instead_of_winograd(weight.shape, stride, dilation, groups)
         return name
     if algorithm not in ALGORITHMS:
@@ -140,20 +146,22 @@ def fits(name, x, weight, stride, dilation, pad_width, padding_mode) -> bool:
 def _auto(weight_shape, stride, dilation, groups, out_width) -> str:
     """The algorithm ``"auto"`` picks. The rule, from measurements (docs/performance.md, "How auto chooses"):
 
-    1. im2col for outputs narrower than 10 pixels (and for 1-D, 3-D, groups, vertical dilation);
+    1. for outputs narrower than 10 pixels: F(2x2, 3x3) channels-last for 3 x 3 stride-1 layers with
+       at least 32 channels (64 channels at 7 x 7: 0.67x im2col's time, 32: 0.68x, 256: 0.86x; at
+       16 channels im2col is faster), else im2col (and for 1-D, 3-D, groups, vertical dilation);
     2. Winograd for 3 x 3 stride-1 layers with at least 32 channels in and out, or 16 on outputs
        at most 64 pixels wide (wider rows make the row slab's products long enough to win):
        F(4x4, 3x3) for 64 channels or more on outputs at least 28 wide (W4's 64 x 56 x 56: 0.75x
        F(2x2)'s time; 64 or 128 channels at 28: 0.91x), F(2x2, 3x3) for the rest (16 channels at 64:
        F(4x4) 1.13x, its larger transforms not paid back by the products; 14 wide: 1.6x, its 4-pixel
-       tiles overhanging 14 pixels by a third);
+       tiles overhanging 14 pixels by a third; channels-last at 14 wide: 1.03-1.19x);
     3. else the row slab.
     """
     channels = min(weight_shape[1] * groups, weight_shape[0])
+    winograd = winograd_applies(weight_shape, stride, dilation, groups)
     if out_width < 10:
-        return "im2col"
-    if winograd_applies(weight_shape, stride, dilation, groups) and (
-            channels >= 32 or (channels >= 16 and out_width <= 64)):
+        return "winograd_cl" if winograd and channels >= 32 else "im2col"
+    if winograd and (channels >= 32 or (channels >= 16 and out_width <= 64)):
         return "winograd4" if channels >= 64 and out_width >= 28 else "winograd"
     return "rowslab" if rowslab_applies(weight_shape, stride, dilation, groups) else "im2col"
 
@@ -167,6 +175,11 @@ def _winograd_forward(x, weight, bias, stride, dilation, groups, pad_width, mode
 def _winograd4_forward(x, weight, bias, stride, dilation, groups, pad_width, mode):
     """``winograd4_forward`` with the common signature."""
     return winograd4_forward(x, weight, bias, pad_width)
+
+
+def _winograd_cl_forward(x, weight, bias, stride, dilation, groups, pad_width, mode):
+    """``winograd_cl_forward`` with the common signature."""
+    return winograd_cl_forward(x, weight, bias, pad_width)
 
 
 # ---------------------------------------------------------------------------------------------- row-slab
@@ -202,6 +215,9 @@ ALGORITHMS = {
     "winograd4": _Algorithm(_winograd4_forward, winograd4_backward, winograd_applies,
                             "needs a 2-D 3 x 3 kernel with stride 1, dilation 1 and groups 1", ("zeros",),
                             winograd4_sample_bytes),
+    "winograd_cl": _Algorithm(_winograd_cl_forward, winograd_cl_backward, winograd_applies,
+                              "needs a 2-D 3 x 3 kernel with stride 1, dilation 1 and groups 1", ("zeros",),
+                              winograd_cl_sample_bytes),
     "rowslab": _Algorithm(_rowslab_forward, rowslab_backward, rowslab_applies,
                           "needs a 2-D convolution with groups 1 and vertical dilation 1", ("zeros",),
                           rowslab_sample_bytes),
