@@ -72,7 +72,7 @@ import numpy as np
 
 __all__ = [
     "num_workers", "set_num_workers", "split_range", "batch_parts", "run_parts", "workspace", "workspace_bytes",
-    "clear_workspaces", "blas_threads_limited", "blas_threads_for", "workspace_limit", "set_workspace_limit",
+    "clear_workspaces", "Scratch", "blas_threads_limited", "blas_threads_for", "workspace_limit", "set_workspace_limit",
     "chunk_ranges", "chunk_budget",
 ]
 
@@ -302,6 +302,27 @@ def workspace(name: str, shape: tuple, dtype) -> np.ndarray:
         start = (-raw.ctypes.data) % _ALIGN
         raw = buffers[name] = raw[start:]  # aligned once, here
     return raw[:nbytes].view(dtype).reshape(shape)
+
+
+class Scratch:
+    """A worker's scratch arrays for one call: taken once, at the largest chunk's size, then cut per chunk.
+
+    A ``workspace`` call costs about 4 us; asking for each array of each chunk cost a tenth of a
+    convolution's time when the chunks are cache-sized (a few samples). ``get`` is a slice and a reshape.
+
+    Examples
+    --------
+    >>> space = Scratch("conv", np.float32, tiles=16 * 100)   # elements, not bytes
+    >>> space.get("tiles", (16, 10, 10)).shape
+    (16, 10, 10)
+    """
+
+    def __init__(self, prefix: str, dtype, **sizes: int):
+        self._flat = {name: workspace(f"{prefix}.{name}", (size,), dtype) for name, size in sizes.items()}
+
+    def get(self, name: str, shape: tuple) -> np.ndarray:
+        """Scratch ``name`` as a C-contiguous array of ``shape`` (at most the size given when made)."""
+        return self._flat[name][:math.prod(shape)].reshape(shape)
 
 
 def workspace_bytes() -> int:

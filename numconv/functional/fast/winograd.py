@@ -272,10 +272,13 @@ def _convolve(src, u, bias, origin, out, variant=F2):
     def part(start, stop):
         plane = workers.workspace("winograd.plane", (m * th + 2, m * tw + 2), src.dtype)
         rows = workers.workspace("winograd.rows", (m + 2, m * tw + 2), src.dtype)
-        for first, last in workers.chunk_ranges(start, stop, per_sample, workers.chunk_budget(_CHUNK_BYTES)):
+        chunks = workers.chunk_ranges(start, stop, per_sample, workers.chunk_budget(_CHUNK_BYTES))
+        most = max(last - first for first, last in chunks) * th * tw
+        space = workers.Scratch("winograd", src.dtype, tiles=positions * c * most, products=positions * k * most)
+        for first, last in chunks:
             count = last - first
-            tiles = workers.workspace("winograd.tiles", (positions, c, count, th, tw), src.dtype)
-            products = workers.workspace("winograd.products", (positions, k, count * th * tw), src.dtype)
+            tiles = space.get("tiles", (positions, c, count, th, tw))
+            products = space.get("products", (positions, k, count * th * tw))
             variant.input_tiles(src, first, origin[0], origin[1], plane, rows, tiles)
             np.matmul(u, tiles.reshape(positions, c, count * th * tw), out=products)
             variant.output_tiles(products.reshape(positions, k, count, th, tw), bias, first, out)
@@ -336,19 +339,24 @@ def winograd_backward(dout, state):
         g_plane = workers.workspace("winograd.gplane", (m * out_th, m * out_tw), x.dtype)
         rows = workers.workspace("winograd.rows", (m + 2, m * max(out_tw, in_tw) + 2), x.dtype)
         d_u = np.zeros((positions, k, c), dtype=x.dtype)  # this part's weight gradient, Winograd domain
-        for first, last in workers.chunk_ranges(start, stop, per_sample, workers.chunk_budget(_CHUNK_BYTES)):
+        chunks = workers.chunk_ranges(start, stop, per_sample, workers.chunk_budget(_CHUNK_BYTES))
+        most = max(last - first for first, last in chunks)
+        out_tiles, in_tiles = most * out_th * out_tw, most * in_th * in_tw
+        space = workers.Scratch("winograd", x.dtype, tiles=positions * c * out_tiles, gtiles=positions * k * out_tiles,
+                                dtiles=positions * k * in_tiles, products=positions * c * in_tiles)
+        for first, last in chunks:
             count, tiles = last - first, out_th * out_tw
             # dW: dU[t] += (A dY A^T)[t] @ V[t]^T, V the forward's input tiles (recomputed, not kept).
-            x_tiles = workers.workspace("winograd.tiles", (positions, c, count, out_th, out_tw), x.dtype)
-            g_tiles = workers.workspace("winograd.gtiles", (positions, k, count, out_th, out_tw), x.dtype)
+            x_tiles = space.get("tiles", (positions, c, count, out_th, out_tw))
+            g_tiles = space.get("gtiles", (positions, k, count, out_th, out_tw))
             variant.input_tiles(x, first, -top, -left, x_plane, rows, x_tiles)
             variant.grad_tiles(dout, first, g_plane, rows, g_tiles)
             d_u += np.matmul(g_tiles.reshape(positions, k, count * tiles),
                              x_tiles.reshape(positions, c, count * tiles).swapaxes(1, 2))
             # dx: the forward machinery on dY.
             tiles = in_th * in_tw
-            d_tiles = workers.workspace("winograd.dtiles", (positions, k, count, in_th, in_tw), x.dtype)
-            products = workers.workspace("winograd.products", (positions, c, count * tiles), x.dtype)
+            d_tiles = space.get("dtiles", (positions, k, count, in_th, in_tw))
+            products = space.get("products", (positions, c, count * tiles))
             variant.input_tiles(dout, first, top - 2, left - 2, d_plane, rows, d_tiles)
             np.matmul(u_flipped, d_tiles.reshape(positions, k, count * tiles), out=products)
             variant.output_tiles(products.reshape(positions, c, count, in_th, in_tw), no_bias, first, dx)

@@ -107,12 +107,17 @@ def _convolve(src, u_t, bias, origin, out):
     def part(start, stop):
         rows = workers.workspace("winograd_cl.rows", (4, 4, c), src.dtype)
         sums = workers.workspace("winograd_cl.sums", (2, 4, k), src.dtype)
-        for first, last in workers.chunk_ranges(start, stop, per_sample, workers.chunk_budget(_CHUNK_BYTES)):
+        chunks = workers.chunk_ranges(start, stop, per_sample, workers.chunk_budget(_CHUNK_BYTES))
+        most = max(last - first for first, last in chunks)
+        space = workers.Scratch("winograd_cl", src.dtype, padded=most * rows_cols[0] * rows_cols[1] * c,
+                         tiles=most * 16 * th * tw * c, products=most * 16 * th * tw * k,
+                         out=most * out_h * out_w * k)
+        for first, last in chunks:
             count = last - first
-            padded = workers.workspace("winograd_cl.padded", (count, *rows_cols, c), src.dtype)
-            tiles = workers.workspace("winograd_cl.tiles", (16, count * th * tw, c), src.dtype)
-            products = workers.workspace("winograd_cl.products", (16, count * th * tw, k), src.dtype)
-            result = workers.workspace("winograd_cl.out", (count, out_h, out_w, k), src.dtype)
+            padded = space.get("padded", (count, *rows_cols, c))
+            tiles = space.get("tiles", (16, count * th * tw, c))
+            products = space.get("products", (16, count * th * tw, k))
+            result = space.get("out", (count, out_h, out_w, k))
             winograd_cl_input_tiles(_channels_last(src, first, count, origin, rows_cols, padded), rows, tiles)
             np.matmul(tiles, u_t, out=products)
             winograd_cl_output_tiles(products, bias, sums, result)
@@ -165,12 +170,16 @@ def winograd_cl_backward(dout, state):
         rows = workers.workspace("winograd_cl.rows", (4, 4, c), x.dtype)
         g_rows = workers.workspace("winograd_cl.grows", (4, 2, k), x.dtype)
         d_u = np.zeros((16, k, c), dtype=x.dtype)  # this part's weight gradient, Winograd domain
-        for first, last in workers.chunk_ranges(start, stop, per_sample, workers.chunk_budget(_CHUNK_BYTES)):
+        chunks = workers.chunk_ranges(start, stop, per_sample, workers.chunk_budget(_CHUNK_BYTES))
+        most = max(last - first for first, last in chunks)
+        space = workers.Scratch("winograd_cl", x.dtype, padded=most * x_rows_cols[0] * x_rows_cols[1] * c,
+                         tiles=most * 16 * th * tw * c, grad=most * 4 * th * tw * k, gtiles=most * 16 * th * tw * k)
+        for first, last in chunks:
             count = last - first
-            padded = workers.workspace("winograd_cl.padded", (count, *x_rows_cols, c), x.dtype)
-            x_tiles = workers.workspace("winograd_cl.tiles", (16, count * th * tw, c), x.dtype)
-            grad = workers.workspace("winograd_cl.grad", (count, 2 * th, 2 * tw, k), x.dtype)
-            g_tiles = workers.workspace("winograd_cl.gtiles", (16, count * th * tw, k), x.dtype)
+            padded = space.get("padded", (count, *x_rows_cols, c))
+            x_tiles = space.get("tiles", (16, count * th * tw, c))
+            grad = space.get("grad", (count, 2 * th, 2 * tw, k))
+            g_tiles = space.get("gtiles", (16, count * th * tw, k))
             winograd_cl_input_tiles(_channels_last(x, first, count, (-top, -left), x_rows_cols, padded), rows,
                                     x_tiles)
             winograd_cl_grad_tiles(_channels_last(dout, first, count, (0, 0), (2 * th, 2 * tw), grad), g_rows,
