@@ -173,12 +173,16 @@ def custom_to_torch(module, children: OrderedDict, torch):
     return twin
 
 
+def _twin_namespace(cls, what: str) -> dict:
+    """The class attributes every generated twin of ``cls`` has: its name, its numconv class, how it pickles."""
+    return {"__module__": "numconv.interop.twins", "__qualname__": cls.__name__, "_numconv_class": cls,
+            "__reduce__": _reduce_custom_twin, "__doc__": f"PyTorch {what} of {cls.__module__}.{cls.__qualname__}."}
+
+
 def _twin_class(cls, torch):
     key = ("twin", cls)
     if key not in _CACHE:
-        namespace = {"__module__": "numconv.interop.twins", "__qualname__": cls.__name__, "_numconv_class": cls,
-                     "__reduce__": _reduce_custom_twin,
-                     "__doc__": f"PyTorch twin of {cls.__module__}.{cls.__qualname__} (runs its forward code)."}
+        namespace = _twin_namespace(cls, "twin (running its forward code)")
         for klass in reversed(cls.__mro__[:cls.__mro__.index(nn.Module)]):
             for name, value in vars(klass).items():
                 if not (name.startswith("__") or name in ("backward", "_numconv_class") or isinstance(value, property)):
@@ -198,10 +202,7 @@ def sequential_to_torch(module, children: OrderedDict, torch):
 def _sequential_twin_class(cls, torch):
     key = ("sequential twin", cls)
     if key not in _CACHE:
-        namespace = {"__module__": "numconv.interop.twins", "__qualname__": cls.__name__, "_numconv_class": cls,
-                     "__reduce__": _reduce_custom_twin,
-                     "__doc__": f"PyTorch Sequential twin of {cls.__module__}.{cls.__qualname__}."}
-        _CACHE[key] = type(cls.__name__, (torch.nn.Sequential,), namespace)
+        _CACHE[key] = type(cls.__name__, (torch.nn.Sequential,), _twin_namespace(cls, "Sequential twin"))
     return _CACHE[key]
 
 

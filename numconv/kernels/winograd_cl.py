@@ -25,9 +25,23 @@ functions with the axes moved (the tests hold these kernels to them).
 
 from __future__ import annotations
 
-from ._jit import lazy_njit
+from ._jit import jit_helper, lazy_njit
 
 __all__ = ["winograd_cl_input_tiles", "winograd_cl_output_tiles", "winograd_cl_grad_tiles"]
+
+
+@jit_helper
+def _sum(out, a, b):  # pragma: no cover - compiled by numba (inlined)
+    """``out[:] = a + b`` over the channels: one short loop of three streams, which LLVM vectorises."""
+    for c in range(out.shape[0]):
+        out[c] = a[c] + b[c]
+
+
+@jit_helper
+def _difference(out, a, b):  # pragma: no cover - compiled by numba (inlined)
+    """``out[:] = a - b`` over the channels."""
+    for c in range(out.shape[0]):
+        out[c] = a[c] - b[c]
 
 
 @lazy_njit
@@ -51,8 +65,7 @@ def winograd_cl_input_tiles(padded, rows, tiles):  # pragma: no cover - compiled
         d = sliding 4 x 4 windows of padded at stride 2, shape (n, TH, TW, C, 4, 4)
         tiles = np.einsum("ar,nstcrq,bq->abnstc", BT, d, BT).reshape(16, n*TH*TW, C)
     """
-    count, tiles_h, tiles_w, channels = padded.shape[0], (padded.shape[1] - 2) // 2, (padded.shape[2] - 2) // 2, \
-        padded.shape[3]
+    count, tiles_h, tiles_w = padded.shape[0], (padded.shape[1] - 2) // 2, (padded.shape[2] - 2) // 2
     for m in range(count):
         for ti in range(tiles_h):
             r = 2 * ti
@@ -62,26 +75,16 @@ def winograd_cl_input_tiles(padded, rows, tiles):  # pragma: no cover - compiled
                 for j in range(4):  # rows = B^T d, one column of the tile at a time
                     d0, d1, d2, d3 = padded[m, r, q + j], padded[m, r + 1, q + j], padded[m, r + 2, q + j], \
                         padded[m, r + 3, q + j]
-                    w0, w1, w2, w3 = rows[0, j], rows[1, j], rows[2, j], rows[3, j]
-                    for c in range(channels):
-                        w0[c] = d0[c] - d2[c]
-                    for c in range(channels):
-                        w1[c] = d1[c] + d2[c]
-                    for c in range(channels):
-                        w2[c] = d2[c] - d1[c]
-                    for c in range(channels):
-                        w3[c] = d1[c] - d3[c]
-                for i in range(4):  # tiles = rows B
+                    _difference(rows[0, j], d0, d2)
+                    _sum(rows[1, j], d1, d2)
+                    _difference(rows[2, j], d2, d1)
+                    _difference(rows[3, j], d1, d3)
+                for i in range(4):  # tiles = rows B, the same combinations of the columns
                     a0, a1, a2, a3 = rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3]
-                    v0, v1, v2, v3 = tiles[4 * i, t], tiles[4 * i + 1, t], tiles[4 * i + 2, t], tiles[4 * i + 3, t]
-                    for c in range(channels):
-                        v0[c] = a0[c] - a2[c]
-                    for c in range(channels):
-                        v1[c] = a1[c] + a2[c]
-                    for c in range(channels):
-                        v2[c] = a2[c] - a1[c]
-                    for c in range(channels):
-                        v3[c] = a1[c] - a3[c]
+                    _difference(tiles[4 * i, t], a0, a2)
+                    _sum(tiles[4 * i + 1, t], a1, a2)
+                    _difference(tiles[4 * i + 2, t], a2, a1)
+                    _difference(tiles[4 * i + 3, t], a1, a3)
     return tiles
 
 
