@@ -43,6 +43,7 @@ WORKLOADS = {
     "W3": ((8, 16, 112, 112), (32, 16, 3, 3), 1, 1),
     "W4": ((16, 64, 56, 56), (64, 64, 3, 3), 1, 1),
     "W5": ((32, 32, 64, 64), (64, 32, 3, 3), 2, 1),
+    "R7": ((64, 64, 7, 7), (64, 64, 3, 3), 1, 1),  # ResNet's last stage (auto: Winograd channels-last)
 }
 
 
@@ -107,7 +108,7 @@ def _algorithms(name):
     x_shape, w_shape, stride, _ = WORKLOADS[name]
     names = ["im2col"]
     if winograd_applies(w_shape, (stride, stride), (1, 1), 1):
-        names.append("winograd")
+        names += ["winograd", "winograd4", "winograd_cl"]
     names.append("rowslab")
     return names + ["auto"]
 
@@ -119,7 +120,7 @@ def run_timing(workloads, rounds, repeat, dtype, threads):
 
     torch.set_num_threads(threads)
     workers.set_num_workers(threads)
-    print(f"{'workload':8} {'algorithm':10} {'pass':8} {'numconv ms':>11} {'torch ms':>9} {'ratio':>6}  "
+    print(f"{'workload':8} {'algorithm':11} {'pass':8} {'numconv ms':>11} {'torch ms':>9} {'ratio':>6}  "
           f"{'min-max':9}  best")
     for name in workloads:
         for backward in (False, True):
@@ -133,7 +134,7 @@ def run_timing(workloads, rounds, repeat, dtype, threads):
             t_med = statistics.median(t_times)
             for a, times in o_times.items():
                 ratios = [o / t for o, t in zip(times, t_times)]
-                print(f"{name:8} {a:10} {'fwd+bwd' if backward else 'fwd':8} {statistics.median(times) * 1e3:11.2f} "
+                print(f"{name:8} {a:11} {'fwd+bwd' if backward else 'fwd':8} {statistics.median(times) * 1e3:11.2f} "
                       f"{t_med * 1e3:9.2f} {statistics.median(ratios):6.2f}  "
                       f"{min(ratios):.2f}-{max(ratios):.2f}  {min(times) / min(t_times):.2f}", flush=True)
 
