@@ -194,7 +194,8 @@ def test_other_padding_modes_pad_first(algorithm, mode):
 # ---------------------------------------------------------------------------------------------- float32 Winograd
 @pytest.mark.parametrize("shape", [(2, 64, 64, 16, 16), (4, 16, 32, 28, 28), (1, 256, 64, 8, 8)])
 @pytest.mark.parametrize("offset", [0.0, 10.0])
-def test_winograd_float32_error_at_realistic_magnitudes(shape, offset):
+@pytest.mark.parametrize("algorithm", ["winograd", "winograd_cl"])
+def test_winograd_float32_error_at_realistic_magnitudes(shape, offset, algorithm):
     """Winograd's extra float32 rounding stays well inside 1e-4 for default-initialised layers.
 
     Inputs N(offset, 1) (offset 10: a large common part that the transforms'
@@ -206,8 +207,8 @@ def test_winograd_float32_error_at_realistic_magnitudes(shape, offset):
     layer = torch.nn.Conv2d(c, k, 3, padding=1)
     w, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
     errors = check_op(F.conv2d, F.conv2d_backward, torch.nn.functional.conv2d, [x, w, b],
-                      kwargs=dict(padding=1, algorithm="winograd"), torch_kwargs=dict(padding=1), dtype=np.float32)
-    record(errors, "winograd float32, realistic")
+                      kwargs=dict(padding=1, algorithm=algorithm), torch_kwargs=dict(padding=1), dtype=np.float32)
+    record(errors, f"{algorithm} float32, realistic")
     assert max(errors.values()) < 2e-5  # a margin of 5x below the tolerance
 
 
