@@ -46,9 +46,7 @@ def _fingerprint(array):
     fingerprint is a checksum of every byte instead, which notices any change but reads the whole array.
     A Python float (a loss's value) is its own fingerprint.
     """
-    if not isinstance(array, np.ndarray):
-        return np.float64(array).tobytes()
-    if is_debug():
+    if is_debug() and isinstance(array, np.ndarray):
         return _checksum(array)
     return _sampled(array)
 
@@ -57,12 +55,13 @@ def _unchanged(array, fingerprint) -> bool:
     """Whether ``array`` still has ``fingerprint``, taken the same way it was (sampled or whole)."""
     if isinstance(fingerprint, _Checksum):
         return isinstance(array, np.ndarray) and _checksum(array) == fingerprint
-    if not isinstance(array, np.ndarray):
-        return np.float64(array).tobytes() == fingerprint
     return _sampled(array) == fingerprint
 
 
 def _sampled(array) -> bytes:
+    """Nine values spread over ``array`` (a Python float: its own value), as bytes."""
+    if not isinstance(array, np.ndarray):
+        return np.float64(array).tobytes()
     size = array.size
     positions = _SAMPLES.get(size)
     if positions is None:

@@ -127,8 +127,7 @@ def replay(module, grad_output):
     if call.problems:
         raise TapeError(f"{type(module).__name__}.backward cannot differentiate its last forward: "
                         + call.problems[0])
-    outputs = _outputs(call.output)
-    grads_out = _seed(module, outputs, grad_output, call.output)
+    grads_out = _seed(module, call.output, grad_output)
     slots = {}  # slot -> gradient of the loss w.r.t. that recorded array
     for source, grad in zip(call.result_sources, grads_out):
         if grad is not None and source is not None:  # (None: a buffer, a constant)
@@ -177,7 +176,7 @@ def replay_chain(module, grad_output):
     order, each with its own cache.
     """
     call = _local.backward[-1]
-    grad_output = _seed(module, _outputs(call.output), grad_output, call.output)[0]
+    grad_output = _seed(module, call.output, grad_output)[0]
     for child in reversed(call.children):
         check_unchanged(child)
         call.started = True
@@ -203,13 +202,14 @@ def _check_recorded(module, call) -> None:
             "backward yourself (e.g. self.fc.backward(g)), or drop the backward to let the tape differentiate")
 
 
-def _seed(module, outputs, grad_output, output=None) -> list:
-    """The gradient of each output, checked against the output's shape.
+def _seed(module, output, grad_output) -> list:
+    """The gradient of each array in ``output`` (the forward's return value), checked against its shape.
 
-    ``output`` is the forward's return value: when it is a dict, the gradients may come as a dict too (a
-    key left out gets no gradient, as a tuple's None does).
+    When the output is a dict, the gradients may come as a dict too (a key left out gets no gradient, as a
+    tuple's None does).
     """
     name = type(module).__name__
+    outputs = _outputs(output)
     if grad_output is None:
         if len(outputs) == 1 and np.ndim(outputs[0]) == 0:
             # (a 0-d array even for a Python float: a loss's backward refuses a plain number, which is
