@@ -110,8 +110,8 @@ def _convolve(src, u_t, bias, origin, out):
         chunks = workers.chunk_ranges(start, stop, per_sample, workers.chunk_budget(_CHUNK_BYTES))
         most = max(last - first for first, last in chunks)
         space = workers.Scratch("winograd_cl", src.dtype, padded=most * rows_cols[0] * rows_cols[1] * c,
-                         tiles=most * 16 * th * tw * c, products=most * 16 * th * tw * k,
-                         out=most * out_h * out_w * k)
+                                tiles=most * 16 * th * tw * c, products=most * 16 * th * tw * k,
+                                out=most * out_h * out_w * k)
         for first, last in chunks:
             count = last - first
             padded = space.get("padded", (count, *rows_cols, c))
@@ -173,7 +173,8 @@ def winograd_cl_backward(dout, state):
         chunks = workers.chunk_ranges(start, stop, per_sample, workers.chunk_budget(_CHUNK_BYTES))
         most = max(last - first for first, last in chunks)
         space = workers.Scratch("winograd_cl", x.dtype, padded=most * x_rows_cols[0] * x_rows_cols[1] * c,
-                         tiles=most * 16 * th * tw * c, grad=most * 4 * th * tw * k, gtiles=most * 16 * th * tw * k)
+                                tiles=most * 16 * th * tw * c, grad=most * 4 * th * tw * k,
+                                gtiles=most * 16 * th * tw * k)
         for first, last in chunks:
             count = last - first
             padded = space.get("padded", (count, *x_rows_cols, c))
