@@ -236,9 +236,9 @@ def _check_saved_value(name: str, value, path: str) -> None:
     The flags' own checks (argparse's choices, ``check_flag_values``) never see these values, so a checkpoint
     saved by hand or edited would otherwise fail later as 'a bug', or train with a setting ignored.
     """
-    from ._shared import DATASETS, DEFAULT_LR
+    from ._shared import DATASETS, DEFAULT_LR, SCHEDULERS
 
-    choices = {"dataset": DATASETS, "optimizer": DEFAULT_LR, "scheduler": ("none", "cosine")}
+    choices = {"dataset": DATASETS, "optimizer": DEFAULT_LR, "scheduler": SCHEDULERS}
     if name == "model":
         valid = isinstance(value, str) and bool(value)
     elif name in choices:

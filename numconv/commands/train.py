@@ -12,8 +12,8 @@ import argparse
 import os
 import sys
 
-from ._shared import (DATASETS, DEFAULT_LR, IMAGE_TO_IMAGE, IMAGENET_MODELS, NATIVE_28, CLIError, build_transform,
-                      class_names, criterion, load_dataset, transform_settings)
+from ._shared import (DATASETS, DEFAULT_LR, IMAGE_TO_IMAGE, IMAGENET_MODELS, NATIVE_28, SCHEDULERS, CLIError,
+                      build_transform, class_names, criterion, load_dataset, transform_settings)
 
 
 def add_arguments(p):
@@ -33,7 +33,7 @@ def add_arguments(p):
     p.add_argument("--momentum", type=float, default=None, help="SGD (default 0.9) and RMSprop (default 0) only")
     p.add_argument("--weight-decay", type=float, default=None,
                    help="L2 penalty (default: the optimizer's own, 0 except AdamW's 0.01)")
-    p.add_argument("--scheduler", default=None, choices=["none", "cosine"],
+    p.add_argument("--scheduler", default=None, choices=SCHEDULERS,
                    help="learning rate over the epochs: cosine annealing to 0 (default) or constant")
     p.add_argument("--seed", type=int, default=None, help="seeds the weights, dropout and shuffling (default 0)")
     p.add_argument("--out", default=None, help="output directory (default runs/<model>-<dataset>)")
